@@ -1,0 +1,158 @@
+"""The messages that travel between stages, one module, versioned.
+
+Every message carries ``schema_version``. A consumer accepts the versions it
+knows and refuses the rest with a clear error (the message is dead-lettered,
+not dropped), so that a replay of an old topic after a schema change is
+visible instead of silently wrong.
+
+Topics and their values:
+
+* ``newsflow.pages``: :class:`PageMessage` (a fetched page plus its feed entry)
+* ``newsflow.articles``: :class:`Article` (extracted, tagged article)
+* ``newsflow.dlq``: the original bytes, untouched, with the reason in headers
+
+Values are JSON (UTF-8); keys are the article id, so one article always lands
+on one partition.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SCHEMA_VERSION = 1
+
+
+class MessageError(ValueError):
+    """A message that cannot be decoded: wrong JSON, wrong shape or unknown version."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class FeedEntry(_Model):
+    """One item of a feed, as the fetcher saw it (the feed's own metadata)."""
+
+    feed_url: str
+    entry_id: str = Field(description="GUID/id when stable, else the normalised link")
+    link: str
+    title: str | None = None
+    summary: str | None = None
+    content: str | None = Field(None, description="full content (content:encoded) when the feed has it")
+    authors: list[str] = Field(default_factory=list)
+    published_at: datetime | None = None
+    updated_at: datetime | None = None
+    categories: list[str] = Field(default_factory=list)
+    feed_title: str | None = None
+    first_seen_at: datetime | None = None
+
+
+class PageMessage(_Model):
+    """``newsflow.pages``: a fetched article page and the feed entry that linked it."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    id: str = Field(description="article id: stable hash of the normalised entry URL")
+    url: str = Field(description="normalised entry URL")
+    final_url: str = Field(description="URL after redirects")
+    status: int
+    content_type: str | None = None
+    html: str
+    fetched_at: datetime
+    is_update: bool = Field(False, description="the entry was seen before and its content changed")
+    entry: FeedEntry
+
+
+class Mention(_Model):
+    """Where a tag was found: character offsets into ``Article.text``."""
+
+    start: int
+    end: int
+    text: str
+
+
+class Entity(_Model):
+    """A person or organisation, normalised to one canonical name per article."""
+
+    name: str
+    mentions: list[Mention] = Field(default_factory=list)
+
+
+class Place(_Model):
+    """A place resolved to a gazetteer entry."""
+
+    name: str
+    place_id: str = Field(description="stable gazetteer id, e.g. 'geonames:706483' or 'iso3166:UA'")
+    kind: Literal["country", "region", "city"]
+    country_code: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    mentions: list[Mention] = Field(default_factory=list)
+
+
+class Tags(_Model):
+    """Everything the tagger says about one text."""
+
+    language: str | None = None
+    places: list[Place] = Field(default_factory=list)
+    people: list[Entity] = Field(default_factory=list)
+    organisations: list[Entity] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+    topics: list[str] = Field(default_factory=list)
+
+
+class Article(_Model):
+    """``newsflow.articles``: one extracted, tagged article (also one line of ``articles export``)."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    id: str
+    url: str
+    canonical_url: str | None = None
+    source: str = Field(description="site name, else the domain")
+    feed_url: str | None = None
+    title: str | None = None
+    authors: list[str] = Field(default_factory=list)
+    published_at: datetime | None = None
+    updated_at: datetime | None = None
+    language: str | None = None
+    text: str
+    summary: str | None = None
+    access: Literal["open", "paywalled", "consent"] = "open"
+    places: list[Place] = Field(default_factory=list)
+    people: list[Entity] = Field(default_factory=list)
+    organisations: list[Entity] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+    topics: list[str] = Field(default_factory=list)
+    story_id: str | None = None
+    duplicate_of: str | None = None
+    extractor_version: str
+    content_hash: str = Field(description="hash of title + text: what makes a revision")
+    fetched_at: datetime
+    first_seen_at: datetime | None = None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def encode(message: BaseModel) -> bytes:
+    """Serialise a message to the JSON bytes that go on a topic."""
+    return message.model_dump_json().encode("utf-8")
+
+
+def decode(model: type[M], raw: bytes | None) -> M:
+    """Parse topic bytes into ``model``; any problem becomes a :class:`MessageError`."""
+    if raw is None:
+        raise MessageError("empty message (tombstone)")
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise MessageError(_short(exc)) from exc
+
+
+def _short(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(root)"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}"
