@@ -1,0 +1,543 @@
+"""Article extraction: HTML page (+ its feed entry) -> main text and metadata.
+
+The core is ``trafilatura.bare_extraction``; around it:
+
+* input bounds (size cap and nesting-depth cap) so hostile HTML cannot stall us;
+* JSON-LD ``NewsArticle`` metadata (headline, authors, dates, publisher, body);
+* the feed entry's own metadata/content where the page lacks them;
+* fallbacks when the main extraction is empty or much shorter than what the
+  feed or the JSON-LD already gave us;
+* generic boilerplate-line removal (see :mod:`services.extractor.boilerplate`);
+* a paywall / consent-wall flag.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal
+
+import lxml.html
+import trafilatura
+from lxml import etree
+
+from services.common.messages import FeedEntry
+from services.extractor.boilerplate import clean_text
+
+EXTRACTOR_VERSION = f"2025.1-tf{trafilatura.__version__}"
+
+#: HTML beyond this many bytes (UTF-8) is truncated before parsing.
+MAX_HTML_BYTES = 4 * 1024 * 1024
+#: Elements nested deeper than this are flattened into their ancestor at this depth.
+MAX_DEPTH = 120
+#: trafilatura refuses to work on trees larger than this many elements.
+MAX_TREE_SIZE = 60_000
+
+Access = Literal["open", "paywalled", "consent"]
+
+
+class ExtractionError(Exception):
+    """No article text could be found on the page (nor in its feed entry)."""
+
+
+@dataclass(frozen=True)
+class Extracted:
+    text: str
+    title: str | None
+    authors: list[str]
+    published_at: datetime | None
+    updated_at: datetime | None
+    site_name: str | None
+    description: str | None
+    canonical_url: str | None
+    language_hint: str | None
+    access: Access
+    method: str
+
+
+# --------------------------------------------------------------------------- input bounds
+
+
+def decode_html(raw: str | bytes) -> str:
+    """Bytes -> text (declared/sniffed charset), capped at :data:`MAX_HTML_BYTES`."""
+    if isinstance(raw, bytes):
+        raw = raw[:MAX_HTML_BYTES]
+        text = str(trafilatura.utils.decode_file(raw))
+    else:
+        text = raw
+        if len(text) > MAX_HTML_BYTES // 2 and len(text.encode("utf-8", "ignore")) > MAX_HTML_BYTES:
+            text = text.encode("utf-8", "ignore")[:MAX_HTML_BYTES].decode("utf-8", "ignore")
+    return text.replace("\x00", "")
+
+
+def parse_bounded(text: str) -> lxml.html.HtmlElement | None:
+    """Parse HTML and flatten anything nested deeper than :data:`MAX_DEPTH`."""
+    if not text.strip():
+        return None
+    try:
+        parser = lxml.html.HTMLParser(remove_comments=True, huge_tree=False)
+        tree = lxml.html.document_fromstring(text, parser=parser)
+    except (etree.ParserError, ValueError):
+        return None
+    _cap_depth(tree, MAX_DEPTH)
+    return tree
+
+
+def _cap_depth(root: etree._Element, limit: int) -> None:
+    """Iteratively (no recursion) strip tags of elements deeper than ``limit``."""
+    stack: list[tuple[etree._Element, int]] = [(root, 0)]
+    too_deep: list[etree._Element] = []
+    while stack:
+        el, depth = stack.pop()
+        for child in el:
+            if depth + 1 >= limit:
+                too_deep.append(child)
+            else:
+                stack.append((child, depth + 1))
+    for el in too_deep:
+        # keep the text, drop the structure below the limit
+        content = " ".join(t for t in el.itertext() if isinstance(t, str))
+        for child in list(el):
+            el.remove(child)
+        el.text = content
+        if not isinstance(el.tag, str):
+            continue
+
+
+# --------------------------------------------------------------------------- JSON-LD
+
+_ARTICLE_TYPES = {
+    "newsarticle",
+    "article",
+    "reportagenewsarticle",
+    "analysisnewsarticle",
+    "opinionnewsarticle",
+    "backgroundnewsarticle",
+    "reviewnewsarticle",
+    "blogposting",
+    "liveblogposting",
+    "report",
+    "scholarlyarticle",
+    "socialmediaposting",
+    "webpage",
+}
+
+
+@dataclass
+class LdArticle:
+    headline: str | None = None
+    body: str | None = None
+    authors: list[str] = field(default_factory=list)
+    published: datetime | None = None
+    modified: datetime | None = None
+    publisher: str | None = None
+    description: str | None = None
+    free: bool | None = None
+    url: str | None = None
+    in_language: str | None = None
+    kind: str = ""
+
+
+def _iter_ld_nodes(obj: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
+    if depth > 8:
+        return
+    if isinstance(obj, list):
+        for item in obj:
+            yield from _iter_ld_nodes(item, depth + 1)
+    elif isinstance(obj, dict):
+        yield obj
+        for key in ("@graph", "mainEntity", "mainEntityOfPage", "itemListElement"):
+            if key in obj:
+                yield from _iter_ld_nodes(obj[key], depth + 1)
+
+
+def _ld_types(node: dict[str, Any]) -> set[str]:
+    t = node.get("@type")
+    if isinstance(t, str):
+        return {t.lower()}
+    if isinstance(t, list):
+        return {x.lower() for x in t if isinstance(x, str)}
+    return set()
+
+
+def _ld_str(value: Any) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        value = value.get("name") or value.get("@value")
+    if isinstance(value, str):
+        value = html_lib.unescape(value).strip()
+        return value or None
+    return None
+
+
+def _ld_names(value: Any) -> list[str]:
+    out: list[str] = []
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if isinstance(item, dict):
+            if _ld_types(item) & {"organization", "newsmediaorganization"} and len(items) > 1:
+                continue
+            name = item.get("name")
+            if isinstance(name, list):
+                out.extend(n for n in name if isinstance(n, str))
+            elif isinstance(name, str):
+                out.append(name)
+        elif isinstance(item, str):
+            out.append(item)
+    return out
+
+
+def parse_jsonld(tree: lxml.html.HtmlElement) -> LdArticle | None:
+    """The best article-like JSON-LD node on the page, if any."""
+    best: tuple[int, LdArticle] | None = None
+    for script in tree.xpath('//script[contains(translate(@type,"LDJSON","ldjson"),"ld+json")]'):
+        raw = (script.text or "").strip()
+        if not raw:
+            continue
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            try:
+                data = json.loads(re.sub(r"[\x00-\x1f]", " ", raw))
+            except ValueError:
+                continue
+        for node in _iter_ld_nodes(data):
+            types = _ld_types(node)
+            kinds = types & _ARTICLE_TYPES
+            if not kinds:
+                continue
+            kind = sorted(kinds)[0]
+            art = LdArticle(
+                headline=_ld_str(node.get("headline")) or _ld_str(node.get("name")),
+                body=_ld_str(node.get("articleBody")),
+                authors=_ld_names(node.get("author")),
+                published=parse_datetime(_ld_str(node.get("datePublished"))),
+                modified=parse_datetime(_ld_str(node.get("dateModified"))),
+                publisher=_ld_str(node.get("publisher")),
+                description=_ld_str(node.get("description")),
+                url=_ld_str(node.get("url")),
+                in_language=_ld_str(node.get("inLanguage")),
+                kind=kind,
+            )
+            free = node.get("isAccessibleForFree")
+            if isinstance(free, bool):
+                art.free = free
+            elif isinstance(free, str):
+                art.free = free.strip().lower() not in {"false", "no", "0"}
+            score = (0 if kind == "webpage" else 4) + (2 if art.body else 0)
+            score += 1 if art.published else 0
+            if best is None or score > best[0]:
+                best = (score, art)
+    return best[1] if best else None
+
+
+# --------------------------------------------------------------------------- normalisation
+
+_BY_RE = re.compile(r"^\s*(?:by|von|par|por|di|door|av|af|de|przez|от|written by)[:\s]+", re.I)
+_AUTHOR_TAIL_RE = re.compile(r"\s*(?:[·|•–—,]\s*|\s-\s)(?:[A-Z][\w&.' ]{0,40}\s)?(?:News|Press|Reuters|AP|AFP)\b.*$")
+_AUTHOR_SPLIT_RE = re.compile(r"\s*(?:;|\||\band\b|\bund\b|\bet\b|\by\b|&|\s·\s)\s*")
+_EMAIL_RE = re.compile(r"\S+@\S+")
+
+
+def normalise_author(name: str) -> str | None:
+    """'By Jane Doe · CBC News' -> 'Jane Doe'."""
+    name = html_lib.unescape(name)
+    name = _EMAIL_RE.sub("", name)
+    name = re.sub(r"\s+", " ", name).strip(" ,;:-|·")
+    name = _BY_RE.sub("", name)
+    name = _AUTHOR_TAIL_RE.sub("", name)
+    name = name.strip(" ,;:-|·")
+    if not name or len(name) > 80 or name.startswith("http"):
+        return None
+    return name
+
+
+def normalise_authors(names: list[str]) -> list[str]:
+    out: list[str] = []
+    seen: set[str] = set()
+    for raw in names:
+        if not raw:
+            continue
+        raw = _BY_RE.sub("", html_lib.unescape(raw).strip())
+        for part in _AUTHOR_SPLIT_RE.split(raw) if ";" in raw or "|" in raw else [raw]:
+            name = normalise_author(part)
+            if name and name.casefold() not in seen:
+                seen.add(name.casefold())
+                out.append(name)
+    return out
+
+
+def parse_datetime(value: str | None) -> datetime | None:
+    """ISO 8601 / RFC 2822 string -> timezone-aware datetime (UTC when no offset is given)."""
+    if not value:
+        return None
+    value = value.strip()
+    dt: datetime | None = None
+    candidate = value.replace("Z", "+00:00") if value.endswith("Z") else value
+    try:
+        dt = datetime.fromisoformat(candidate)
+    except ValueError:
+        m = re.match(
+            r"(\d{4}-\d{2}-\d{2})(?:[T ](\d{1,2}:\d{2}(?::\d{2})?)(?:\.\d+)?)?\s*"
+            r"(Z|[+-]\d{2}:?\d{2})?",
+            value,
+        )
+        if m:
+            iso = m.group(1) + ("T" + m.group(2) if m.group(2) else "")
+            tz = m.group(3)
+            if tz:
+                tz = "+00:00" if tz == "Z" else (tz if ":" in tz else tz[:3] + ":" + tz[3:])
+                iso += tz
+            try:
+                dt = datetime.fromisoformat(iso)
+            except ValueError:
+                dt = None
+        else:
+            try:
+                dt = parsedate_to_datetime(value)
+            except (TypeError, ValueError, IndexError):
+                dt = None
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt
+
+
+def _as_aware(value: datetime | date | None) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _clean_title(title: str | None) -> str | None:
+    if not title:
+        return None
+    title = re.sub(r"\s+", " ", html_lib.unescape(title)).strip()
+    return title or None
+
+
+def html_to_text(fragment: str) -> str:
+    """Feed ``content``/``summary`` (HTML or plain) -> paragraphs separated by newlines."""
+    if "<" not in fragment:
+        return "\n".join(ln.strip() for ln in fragment.splitlines() if ln.strip())
+    result = trafilatura.extract(
+        f"<html><body><article>{fragment}</article></body></html>",
+        include_comments=False,
+        favor_recall=True,
+        no_fallback=True,
+    )
+    if result:
+        return str(result)
+    tree = parse_bounded(f"<div>{fragment}</div>")
+    return tree.text_content().strip() if tree is not None else ""
+
+
+# --------------------------------------------------------------------------- meta tags
+
+
+def _meta(tree: lxml.html.HtmlElement, *names: str) -> str | None:
+    for name in names:
+        for attr in ("property", "name", "itemprop"):
+            vals = tree.xpath(f'//meta[@{attr}="{name}"]/@content')
+            for v in vals:
+                if isinstance(v, str) and v.strip():
+                    return html_lib.unescape(v.strip())
+    return None
+
+
+def _canonical(tree: lxml.html.HtmlElement) -> str | None:
+    for href in tree.xpath('//link[@rel="canonical"]/@href'):
+        if isinstance(href, str) and href.strip().startswith("http"):
+            return href.strip()
+    return _meta(tree, "og:url")
+
+
+def _lang(tree: lxml.html.HtmlElement, ld: LdArticle | None) -> str | None:
+    lang = tree.get("lang") or tree.get("xml:lang")
+    if not lang:
+        lang = _meta(tree, "og:locale", "content-language", "language", "dc.language")
+    if not lang and ld:
+        lang = ld.in_language
+    if not lang:
+        return None
+    lang = lang.strip().replace("_", "-").split(",")[0]
+    return lang.lower() if lang else None
+
+
+# --------------------------------------------------------------------------- access
+
+_PAYWALL_RE = re.compile(
+    r"(subscribe to (continue|read)|to continue reading|subscribers only|"
+    r"this (article|content) is (only )?(available|reserved) (to|for) subscribers|"
+    r"already a subscriber|jetzt (weiter)?lesen mit|abonnieren sie|nur für abonnenten|"
+    r"réservé aux abonnés|article réservé|solo para suscriptores|riservato agli abbonati)",
+    re.I,
+)
+_CONSENT_RE = re.compile(
+    r"(we (and our partners )?use cookies|cookie (settings|preferences|consent)|"
+    r"accept (all )?cookies|before you continue|consent to (the use of )?cookies|"
+    r"zustimmung|datenschutzeinstellungen|wir verwenden cookies|"
+    r"nous utilisons des cookies|privacy (settings|choices))",
+    re.I,
+)
+
+
+def detect_access(
+    tree: lxml.html.HtmlElement | None, text: str, ld: LdArticle | None, url: str | None
+) -> Access:
+    """'consent' for a cookie wall with no article, 'paywalled' for a subscriber-only page."""
+    words = len(text.split())
+    if url and re.search(r"//(consent|guce|privacy)\.", url):
+        return "consent"
+    if tree is not None and words < 80:
+        visible = " ".join(tree.xpath("//body//text()[not(ancestor::script or ancestor::style)]"))
+        if _CONSENT_RE.search(visible[:20000]):
+            return "consent"
+    if ld is not None and ld.free is False:
+        return "paywalled"
+    if tree is not None:
+        wall = tree.xpath(
+            '//*[contains(@class,"paywall") or contains(@id,"paywall") or '
+            'contains(@class,"piano-offer") or contains(@class,"subscriber-only")]'
+        )
+        if wall and (words < 250 or _PAYWALL_RE.search(" ".join(wall[0].itertext())[:5000])):
+            return "paywalled"
+    if words < 250 and _PAYWALL_RE.search(text[-2000:]):
+        return "paywalled"
+    return "open"
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _words(text: str | None) -> int:
+    return len(text.split()) if text else 0
+
+
+def _tf_extract(tree: lxml.html.HtmlElement, url: str | None, **kwargs: Any) -> Any:
+    try:
+        return trafilatura.bare_extraction(
+            tree,
+            url=url,
+            include_comments=False,
+            with_metadata=True,
+            max_tree_size=MAX_TREE_SIZE,
+            **kwargs,
+        )
+    except (ValueError, TypeError, RecursionError, etree.LxmlError):
+        return None
+
+
+def _copy(tree: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
+    from copy import deepcopy
+
+    return deepcopy(tree)
+
+
+def extract_page(
+    html: str | bytes, url: str | None = None, entry: FeedEntry | None = None
+) -> Extracted:
+    """Extract the main article text and metadata from one page.
+
+    Raises :class:`ExtractionError` when neither the page nor the feed entry has text.
+    """
+    url = url or (entry.link if entry else None)
+    text_html = decode_html(html) if html else ""
+    tree = parse_bounded(text_html)
+
+    ld = parse_jsonld(tree) if tree is not None else None
+    doc = _tf_extract(_copy(tree), url) if tree is not None else None
+
+    text = clean_text(str(doc.text)) if doc is not None and doc.text else ""
+    method = "trafilatura" if text else ""
+
+    feed_text = ""
+    if entry is not None and (entry.content or entry.summary):
+        feed_text = clean_text(html_to_text(entry.content or "")) if entry.content else ""
+
+    # fallbacks: empty or much shorter than what we already know the article has
+    best_known = max(_words(feed_text), _words(ld.body if ld else None))
+    if tree is not None and (not text or _words(text) < 0.5 * best_known):
+        rec = _tf_extract(_copy(tree), url, favor_recall=True)
+        rec_text = clean_text(str(rec.text)) if rec is not None and rec.text else ""
+        if _words(rec_text) > _words(text):
+            text, method = rec_text, "trafilatura_recall"
+            if doc is None:
+                doc = rec
+    if ld is not None and ld.body and _words(ld.body) > max(2 * _words(text), 40):
+        text, method = clean_text(ld.body), "jsonld"
+    if feed_text and _words(feed_text) > max(2 * _words(text), 40):
+        text, method = feed_text, "feed_content"
+    if not text and tree is not None:
+        base = trafilatura.baseline(_copy(tree))[1] if tree is not None else ""
+        base = clean_text(str(base))
+        if _words(base) >= 20:
+            text, method = base, "fallback"
+    if not text and entry is not None and entry.summary:
+        text, method = clean_text(html_to_text(entry.summary)), "feed_summary"
+    if not text:
+        raise ExtractionError(f"no article text found for {url or '(no url)'}")
+
+    # ---- metadata: JSON-LD > trafilatura/meta > feed entry
+    title = _clean_title(ld.headline if ld else None) or _clean_title(
+        doc.title if doc is not None else None
+    )
+    if not title and entry is not None:
+        title = _clean_title(entry.title)
+
+    authors: list[str] = normalise_authors(ld.authors) if ld else []
+    if not authors and doc is not None and doc.author:
+        authors = normalise_authors(str(doc.author).split(";"))
+    if not authors and entry is not None:
+        authors = normalise_authors(entry.authors)
+
+    published = ld.published if ld else None
+    if published is None and tree is not None:
+        published = parse_datetime(
+            _meta(tree, "article:published_time", "datePublished", "pubdate", "date")
+        )
+    if published is None and doc is not None and doc.date:
+        published = parse_datetime(str(doc.date))
+    if published is None and entry is not None:
+        published = _as_aware(entry.published_at)
+    updated = ld.modified if ld else None
+    if updated is None and tree is not None:
+        updated = parse_datetime(_meta(tree, "article:modified_time", "dateModified"))
+    if updated is None and entry is not None:
+        updated = _as_aware(entry.updated_at)
+
+    site_name = (
+        (_meta(tree, "og:site_name") if tree is not None else None)
+        or (ld.publisher if ld else None)
+        or (str(doc.sitename) if doc is not None and doc.sitename else None)
+    )
+    description = (str(doc.description) if doc is not None and doc.description else None) or (
+        ld.description if ld else None
+    )
+    if not description and entry is not None and entry.summary:
+        description = html_to_text(entry.summary) or None
+    canonical = _canonical(tree) if tree is not None else None
+    language = _lang(tree, ld) if tree is not None else None
+
+    return Extracted(
+        text=text,
+        title=title,
+        authors=authors,
+        published_at=published,
+        updated_at=updated,
+        site_name=site_name,
+        description=description,
+        canonical_url=canonical,
+        language_hint=language,
+        access=detect_access(tree, text, ld, url),
+        method=method,
+    )
