@@ -1,0 +1,72 @@
+"""Start-up and shutdown shared by the three service commands.
+
+Each service: configure logs -> serve /metrics, /healthz, /readyz -> wait for
+the broker -> ensure topics -> run until SIGTERM/SIGINT -> drain, flush,
+commit -> exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from services.common import kafka, logs
+from services.common.config import (
+    CommonSettings,
+    ExtractorSettings,
+    FetcherSettings,
+    SinkSettings,
+)
+from services.common.health import Health, serve
+
+log = logging.getLogger(__name__)
+
+
+def _start(service: str, settings: CommonSettings) -> Health:
+    logs.setup(service, settings.log_format, settings.log_level)
+    health = Health()
+    server = serve(health, settings.metrics_host, settings.metrics_port)
+    host, port = server.server_address[:2]
+    log.info("%s metrics on http://%s:%s/metrics", service, host, port,
+             extra={"metrics_port": port, "bootstrap": settings.kafka_bootstrap_servers})
+    kafka.wait_for_broker(settings, timeout=120)
+    kafka.ensure_topics(settings)
+    health.set("broker", True)
+    return health
+
+
+def run_fetcher(settings: FetcherSettings) -> None:
+    from services.fetcher.service import Fetcher
+
+    health = _start("fetcher", settings)
+
+    async def main() -> None:
+        fetcher = Fetcher(settings, kafka.make_producer(settings), health)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, fetcher.stopping.set)
+        health.set("storage", True)
+        await fetcher.run()
+        fetcher.producer.close(timeout=10)
+
+    asyncio.run(main())
+    log.info("fetcher stopped cleanly")
+
+
+def run_extractor(settings: ExtractorSettings) -> None:
+    from services.extractor.service import build
+
+    health = _start("extractor", settings)
+    stage = build(settings, health)
+    stage.install_signal_handlers()
+    stage.run()
+
+
+def run_sink(settings: SinkSettings) -> None:
+    from services.sink.service import build
+
+    health = _start("sink", settings)
+    stage = build(settings, health)
+    stage.install_signal_handlers()
+    stage.run()

@@ -1,0 +1,44 @@
+"""URL normalisation and article ids.
+
+The article id is what makes the pipeline idempotent end to end: the fetcher
+keys ``newsflow.pages`` by it, the sink upserts by it. It must therefore not
+change with cosmetic URL differences (host case, default port, fragment,
+tracking parameters, parameter order). courlan does the normalisation; we only
+drop the fragment, which courlan keeps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import urldefrag, urlsplit
+
+from courlan import normalize_url as _courlan_normalize
+
+
+class BadURLError(ValueError):
+    """The string is not an absolute http(s) URL."""
+
+
+def normalize_url(url: str) -> str:
+    """Canonical form of an http(s) URL: lower-case host, no default port,
+    no fragment, no tracking parameters (utm_*, fbclid, ...), sorted query."""
+    raw = url.strip()
+    parts = urlsplit(raw)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise BadURLError(f"not an absolute http(s) URL: {raw[:200]!r}")
+    try:
+        normalised = _courlan_normalize(raw, strict=False)
+    except (ValueError, AttributeError) as exc:
+        raise BadURLError(f"cannot normalise URL {raw[:200]!r}: {exc}") from exc
+    return urldefrag(normalised).url
+
+
+def article_id(url: str) -> str:
+    """Stable id of an article: the first 16 bytes of SHA-256 of its normalised URL, hex."""
+    return hashlib.sha256(normalize_url(url).encode("utf-8")).hexdigest()[:32]
+
+
+def domain(url: str) -> str:
+    """Host of a URL without a leading ``www.``, for display and bounded metric labels."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host[4:] if host.startswith("www.") else host
