@@ -36,7 +36,7 @@ LINE_RULES: dict[str, re.Pattern[str]] = {
     ),
     "share": re.compile(
         r"^\s*(?:share(?: this(?: article| story| post)?)?(?: on)?(?: \w+)?|"
-        r"share via .{0,40}|copy link|link copied|(?:facebook|twitter|x|whatsapp|email|"
+        r"share via .{0,40}|copy link|link copied|kopier(?:e|en)? link|-?\s*कॉपी लिंक|(?:facebook|twitter|x|whatsapp|email|"
         r"linkedin|print|reddit|telegram)(?:\s*[,|/]?\s*(?:facebook|twitter|x|whatsapp|"
         r"email|linkedin|print|reddit|telegram))*|"
         r"click to share on .*|teilen|partager|compartir|condividi)\s*:?\s*$",
@@ -48,10 +48,51 @@ LINE_RULES: dict[str, re.Pattern[str]] = {
         r"article continues below.*|continue reading below|skip advert(?:isement)?)\s*$",
         re.I,
     ),
+    "agency_credit": re.compile(
+        r"^\s*(?:[\w.'’ -]{2,60}/)?[\w.'’ -]{0,60}"
+        r"(?:getty images|/ ?afp|/ ?reuters|/ ?dpa|/ ?ap|ap photo|imago(?: images)?|shutterstock|"
+        r"/ ?epa|picture[ -]alliance|keystone|barcroft media|istock(?:photo)?)\s*$",
+        re.I,
+    ),
+    "embed_placeholder": re.compile(
+        r"^\s*(?:externer inhalt nicht verfügbar|empfohlener redaktioneller inhalt|"
+        r"link zum (?:youtube|twitter|instagram|x)-inhalt|embed|"
+        r".{0,80}privatsphäre-einstellungen.*|.{0,60}(?:enable|accept) (?:cookies|javascript) to "
+        r"(?:view|see|display).*|this (?:content|video|embed) (?:is )?(?:not available|"
+        r"cannot be displayed).*)\s*$",
+        re.I,
+    ),
+    "reading_time": re.compile(
+        r"^\s*(?:-\s*)?(?:lesedauer:? ?\d+ ?min(?:uten?|\.)?|\d+ ?min(?:uten?|\.)? ?(?:lesezeit|read|"
+        r"reading time|lesen)|reading time:? ?\d+ ?min\w*|temps de lecture.{0,20})\s*$",
+        re.I,
+    ),
+    "dateline_only": re.compile(
+        r"^\s*(?:(?:stand|updated|published|aktualisiert|veröffentlicht|publicerad|uppdaterad|"
+        r"publié|mis à jour)[:\s]*)?(?:\w+,?\s+)?\d{1,2}[./ ]\s*(?:\d{1,2}|\w+)[./ ]\s*\d{2,4}"
+        r"(?:,?\s*(?:um\s*)?\d{1,2}[:.]\d{2}(?:\s*(?:uhr|h|am|pm))?)?\s*$",
+        re.I,
+    ),
+    "error_report": re.compile(r"^\s*fehler gefunden\?.{0,30}$|^\s*report an error.{0,30}$", re.I),
+    "copyright": re.compile(
+        r"^\s*(?:copyright\s*(?:©|\(c\)|:|\d{4})|©).{0,140}$|^.{0,100}all rights reserved\.?\s*$",
+        re.I,
+    ),
+    "promo": re.compile(
+        r"^\s*(?:got a story\?.*|for more stories like this.*|follow [\w.]+ on (?:twitter|x|facebook|"
+        r"instagram).*|subscribe now!?|join our commenting forum|comments|kommentar abgeben|"
+        r"passer la publicité|article content|recommended videos|sign up for our emails.*|"
+        r"get daily [\w ]{0,30} news|enjoying our latest content\?|"
+        r"please read our comment policy.*|you must confirm your public display name.*|"
+        r"vielen dank!?|sign up \(it'?s quick and free\).*|"
+        r"our website is the place for the latest breaking news.*)\s*$",
+        re.I,
+    ),
     "read_more": re.compile(
         r"^\s*(?:read more:?|read also:?|see also:?|lesen sie auch:?|mehr zum thema:?|"
-        r"lire aussi:?|à lire aussi:?|leggi anche:?|lee también:?|"
-        r"(?:read|watch|listen|more|related):\s+.{0,140})\s*$",
+        r"lire aussi:?|à lire aussi:?|leggi anche:?|lee también:?|czytaj więcej|les også:.{0,140}|"
+        r"noticia relacionada|also read:.{0,140}|read next:.{0,140}|"
+        r"(?:read|watch|listen|more|related|read more)\s*:\s+.{0,140})\s*$",
         re.I,
     ),
 }
@@ -62,7 +103,8 @@ BLOCK_RULES: dict[str, re.Pattern[str]] = {
         r"^\s*(?:related(?: (?:stories|articles|coverage|content|news|topics|links))?|"
         r"more (?:on this|from|stories|news|like this).{0,40}|recommended(?: for you)?|"
         r"you (?:may|might) also like|most (?:read|popular|viewed)|"
-        r"trending(?: now)?|weitere artikel|das könnte sie auch interessieren)\s*:?\s*$",
+        r"trending(?: now)?|weitere artikel|das könnte sie auch interessieren|ähnliche artikel|"
+        r"weiterführende links|beiträge aus dem forum|ähnliche:?)\s*:?\s*$",
         re.I,
     ),
     "sidebar": re.compile(

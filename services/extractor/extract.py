@@ -17,6 +17,7 @@ import html as html_lib
 import json
 import re
 from collections.abc import Iterator
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -25,6 +26,7 @@ from typing import Any, Literal
 import lxml.html
 import trafilatura
 from lxml import etree
+from trafilatura.xml import xmltotxt
 
 from services.common.messages import FeedEntry
 from services.extractor.boilerplate import clean_text
@@ -35,8 +37,6 @@ EXTRACTOR_VERSION = f"2025.1-tf{trafilatura.__version__}"
 MAX_HTML_BYTES = 4 * 1024 * 1024
 #: Elements nested deeper than this are flattened into their ancestor at this depth.
 MAX_DEPTH = 120
-#: trafilatura refuses to work on trees larger than this many elements.
-MAX_TREE_SIZE = 60_000
 
 Access = Literal["open", "paywalled", "consent"]
 
@@ -430,7 +430,6 @@ def _tf_extract(tree: lxml.html.HtmlElement, url: str | None, **kwargs: Any) -> 
             url=url,
             include_comments=False,
             with_metadata=True,
-            max_tree_size=MAX_TREE_SIZE,
             **kwargs,
         )
     except (ValueError, TypeError, RecursionError, etree.LxmlError):
@@ -438,9 +437,74 @@ def _tf_extract(tree: lxml.html.HtmlElement, url: str | None, **kwargs: Any) -> 
 
 
 def _copy(tree: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
-    from copy import deepcopy
-
     return deepcopy(tree)
+
+
+#: experiment switches (measured in bench/extraction_quality.py; see the module docstring)
+DROP_FIGURES = True
+DROP_LINK_LISTS = True
+DROP_HEADINGS = False
+LD_FILTER = True
+
+
+def preclean(tree: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
+    """Remove page furniture trafilatura tends to keep: captions, lists of links."""
+    if DROP_FIGURES:
+        for el in tree.xpath("//figcaption | //figure"):
+            _drop(el)
+    if DROP_LINK_LISTS:
+        for lst in tree.xpath("//ul | //ol"):
+            items = lst.xpath("./li")
+            if len(items) < 2:
+                continue
+            linked = 0
+            for li in items:
+                total = len(" ".join(li.itertext()).split())
+                in_links = sum(len(" ".join(a.itertext()).split()) for a in li.xpath(".//a"))
+                if total and in_links >= 0.8 * total:
+                    linked += 1
+            if linked >= 0.8 * len(items):
+                _drop(lst)
+    return tree
+
+
+def _drop(el: etree._Element) -> None:
+    parent = el.getparent()
+    if parent is None:
+        return
+    if el.tail and el.tail.strip():
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + el.tail
+        else:
+            parent.text = (parent.text or "") + el.tail
+    parent.remove(el)
+
+
+def _body_text(doc: Any) -> str:
+    """The extracted text (optionally without sub-headings), boilerplate lines removed."""
+    if doc is None or not doc.text:
+        return ""
+    if DROP_HEADINGS and doc.body is not None:
+        body = deepcopy(doc.body)
+        for head in body.xpath(".//head"):
+            _drop(head)
+        return clean_text(str(xmltotxt(body, False)))
+    return clean_text(str(doc.text))
+
+
+def ld_filter(text: str, ld_body: str | None) -> str:
+    """Drop lines the publisher's own JSON-LD articleBody does not contain (if it is complete)."""
+    if not ld_body or _words(ld_body) < 0.6 * _words(text):
+        return text
+    vocab = set(ld_body.lower().split())
+    kept = []
+    for line in text.split("\n"):
+        toks = line.lower().split()
+        if toks and sum(t in vocab for t in toks) / len(toks) < 0.5:
+            continue
+        kept.append(line)
+    return "\n".join(kept) if kept else text
 
 
 def extract_page(
@@ -455,9 +519,11 @@ def extract_page(
     tree = parse_bounded(text_html)
 
     ld = parse_jsonld(tree) if tree is not None else None
+    if tree is not None:
+        tree = preclean(tree)
     doc = _tf_extract(_copy(tree), url) if tree is not None else None
 
-    text = clean_text(str(doc.text)) if doc is not None and doc.text else ""
+    text = _body_text(doc)
     method = "trafilatura" if text else ""
 
     feed_text = ""
@@ -468,7 +534,7 @@ def extract_page(
     best_known = max(_words(feed_text), _words(ld.body if ld else None))
     if tree is not None and (not text or _words(text) < 0.5 * best_known):
         rec = _tf_extract(_copy(tree), url, favor_recall=True)
-        rec_text = clean_text(str(rec.text)) if rec is not None and rec.text else ""
+        rec_text = _body_text(rec)
         if _words(rec_text) > _words(text):
             text, method = rec_text, "trafilatura_recall"
             if doc is None:
@@ -482,6 +548,8 @@ def extract_page(
         base = clean_text(str(base))
         if _words(base) >= 20:
             text, method = base, "fallback"
+    if LD_FILTER and ld is not None and method.startswith("trafilatura"):
+        text = ld_filter(text, ld.body)
     if not text and entry is not None and entry.summary:
         text, method = clean_text(html_to_text(entry.summary)), "feed_summary"
     if not text:
