@@ -71,7 +71,8 @@ class Fetcher:
                 self.health.beat()
                 urls = read_feed_list(self.settings.feeds_file)
                 self.state.sync_feeds(urls)
-                due = self.state.due(time.time(), urls)
+                # --once polls every feed now (conditional GET keeps that cheap), whatever its schedule.
+                due = self.state.due(float("inf") if self.settings.once else time.time(), urls)
                 await asyncio.gather(*(self.poll(feed) for feed in due))
                 self._report_states()
                 if self.settings.once:

@@ -244,9 +244,10 @@ class SqliteStore:
         sql += " LIMIT ? OFFSET ?"
         try:
             rows = self.db.execute(sql, [*params, filters.limit, filters.offset]).fetchall()
-        except sqlite3.OperationalError as exc:
-            if "fts5" not in str(exc) and "syntax" not in str(exc):
+        except sqlite3.OperationalError:
+            if not filters.query:
                 raise
+            # Not valid FTS5 query syntax: search for the words as plain terms instead.
             quoted = " ".join('"' + t.replace('"', '""') + '"' for t in (filters.query or "").split())
             sql, params = self._select(filters, with_snippet=True, match=quoted)
             rows = self.db.execute(sql + " LIMIT ? OFFSET ?", [*params, filters.limit, filters.offset]).fetchall()

@@ -1,0 +1,47 @@
+"""Shared fixtures: a real embedded broker, a topic set per test, a data directory per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.common.broker import EmbeddedBroker
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    """One real tansu broker for the test session (memory storage, loopback port)."""
+    log = tmp_path_factory.mktemp("broker") / "broker.log"
+    with EmbeddedBroker(log_path=log) as b:
+        yield b
+
+
+@pytest.fixture
+def topic_env(broker: EmbeddedBroker) -> dict[str, str]:
+    """NEWSFLOW_* variables naming fresh topics and groups on the session broker for one test."""
+    suffix = uuid.uuid4().hex[:8]
+    return {
+        "NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
+        "NEWSFLOW_TOPIC_PAGES": f"t{suffix}.pages",
+        "NEWSFLOW_TOPIC_ARTICLES": f"t{suffix}.articles",
+        "NEWSFLOW_TOPIC_DLQ": f"t{suffix}.dlq",
+        "NEWSFLOW_GROUP_ID": f"g{suffix}",
+    }
+
+
+def shared_data(*parts: str) -> Path:
+    """A path under ../shared/data; skips outside CI when it is absent, fails in CI."""
+    path = SHARED.joinpath("data", *parts)
+    if not path.exists():
+        if IN_CI:
+            pytest.fail(f"{path} is missing: CI must have ../shared beside the clone")
+        pytest.skip(f"{path} not present (it lives in ../shared/data beside the repository)")
+    return path
