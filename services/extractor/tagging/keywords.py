@@ -1,0 +1,61 @@
+"""Key phrases with YAKE (unsupervised, statistical; no model files)."""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+_LOCK = threading.Lock()
+_EXTRACTORS: dict[str, Any] = {}
+# YAKE's cost grows with the text; the lead of a news article carries its key phrases.
+MAX_CHARS = 1200
+_YAKE_LANGS = {
+    "ar", "bg", "br", "cz", "da", "de", "el", "en", "es", "et", "fa", "fi", "fr", "hi", "hr", "hu", "hy", "id",
+    "it", "ja", "lt", "lv", "nl", "no", "pl", "pt", "ro", "ru", "sk", "sl", "sv", "tr", "uk", "zh",
+}
+_LINE_END = re.compile(r"(?<![.!?:;])\s*\n+")
+
+
+def _extractor(lang: str) -> Any:
+    ex = _EXTRACTORS.get(lang)
+    if ex is None:
+        with _LOCK:
+            ex = _EXTRACTORS.get(lang)
+            if ex is None:
+                import yake
+
+                ex = yake.KeywordExtractor(lan=lang, n=3, top=20, dedup_lim=0.7)
+                _EXTRACTORS[lang] = ex
+    return ex
+
+
+def extract(text: str, title: str | None = None, language: str | None = None, k: int = 10) -> list[str]:
+    """Up to ``k`` key phrases (best first); 5-10 for a normal article."""
+    body = text[:MAX_CHARS]
+    cut = body.rfind(" ")
+    if len(text) > MAX_CHARS and cut > 0:
+        body = body[:cut]
+    sample = (title.strip() + ".\n" if title else "") + body
+    sample = _LINE_END.sub(".\n", sample)
+    if len(sample.split()) < 5:
+        return []
+    lang = language if language in _YAKE_LANGS else "en"
+    if lang == "cs":
+        lang = "cz"
+    pairs = _extractor(lang).extract_keywords(sample)
+    out: list[str] = []
+    seen: set[str] = set()
+    for phrase, _score in pairs:
+        p = str(phrase).strip(" .,;:-'\"“”")
+        key = p.lower()
+        if len(p) < 3 or key in seen or not any(c.isalpha() for c in p):
+            continue
+        if any(key in s or s in key for s in seen if len(s.split()) != len(key.split())):
+            # keep "Kharkiv region" or "Kharkiv", not both
+            continue
+        seen.add(key)
+        out.append(p)
+        if len(out) >= k:
+            break
+    return out

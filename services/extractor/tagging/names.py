@@ -1,0 +1,173 @@
+"""People and organisations: a rule-and-gazetteer tagger with in-article coreference.
+
+Each capitalised sequence (see :mod:`spans`) is classified as an organisation (known list,
+organisation suffix/head word, acronym defined in the article), a person (title or role cue,
+known given name, speech verb, photo-credit pattern) or left for the place tagger. Short forms
+are then linked to the long form seen in the same article ("Biden" -> "Joe Biden",
+"ISW" -> "Institute for the Study of War").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from .lexicon import (
+    CONNECTORS,
+    DEMONYMS,
+    FAMOUS,
+    FIRST_NAMES,
+    KNOWN_ORGS,
+    ORG_HEADS,
+    ORG_SUFFIXES,
+    ROLE_CUES,
+    SPEECH_VERBS,
+    STOPWORDS,
+)
+from .spans import Segment, Token
+
+_AFTER_PERSON = re.compile(
+    r"^(?:'s|’s)?,? (?:" + "|".join(sorted(SPEECH_VERBS)) + r")\b|^, (?:a|an|the|who|whose|his|her|[0-9]{1,3})\b|^ \([0-9]{1,3}\)"
+)
+_BEFORE_PERSON = re.compile(r"\b(?:" + "|".join(sorted(SPEECH_VERBS)) + r"),? $|\bby $|\bBy $")
+_CREDIT_AFTER = re.compile(r"^\s?(?:/|,\s*(?:[A-Z][\w ]*Photo|Pool|via|The Associated|AP|Reuters|Getty|AFP|File|CP|The Canadian))")
+
+
+@dataclass(slots=True)
+class Found:
+    label: str  # PERSON | ORG | PLACE?
+    seg: Segment
+    name: str  # normalised form as written (no title, no possessive)
+
+
+@dataclass(slots=True)
+class EntityGroup:
+    canonical: str
+    mentions: list[tuple[int, int, str]] = field(default_factory=list)
+
+
+def _fold(s: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c)).lower()
+
+
+def _titlecase_word(t: Token) -> bool:
+    w = t.text
+    return w[:1].isupper() and (any(c.islower() for c in w) or (len(w) <= 2 and w.endswith(".")) or len(w) == 1)
+
+
+def _personish(seg: Segment, text: str, prev: Token | None) -> bool:
+    toks = seg.toks
+    if not 1 <= len(toks) <= 4:
+        return False
+    if any(t.low in CONNECTORS and t.low not in ("van", "von", "de", "bin", "al", "der", "da", "del") for t in toks):
+        return False
+    if not all(_titlecase_word(t) or t.low in CONNECTORS for t in toks):
+        return False
+    if any(t.low in ORG_SUFFIXES or t.text in DEMONYMS or t.low in STOPWORDS for t in toks):
+        return False
+    if seg.cue:
+        return True
+    if len(toks) == 1:
+        return False
+    if toks[0].low in FIRST_NAMES:
+        return True
+    after = text[seg.end : seg.end + 40]
+    before = text[max(0, seg.start - 30) : seg.start]
+    if _AFTER_PERSON.search(after) or _BEFORE_PERSON.search(before):
+        return True
+    if prev is not None and not prev.cap and prev.low in ROLE_CUES and text[prev.end : seg.start] == " ":
+        return True
+    if before.rstrip().endswith("(") and _CREDIT_AFTER.search(after):
+        return True
+    return False
+
+
+def _orgish(seg: Segment, text: str) -> bool:
+    toks = seg.toks
+    if len(toks) < 2:
+        return False
+    last, first = toks[-1].low.rstrip("."), toks[0].low
+    if last in ORG_SUFFIXES:
+        return True
+    if first in ORG_HEADS and len(toks) >= 3 and toks[1].low in ("of", "for", "on"):
+        return True
+    return False
+
+
+def known_org(surface: str) -> str | None:
+    return KNOWN_ORGS.get(surface) or KNOWN_ORGS.get(surface.removeprefix("The "))
+
+
+def classify(seg: Segment, text: str, prev: Token | None, is_place: bool) -> str | None:
+    """PERSON, ORG or None (None: maybe a place, maybe nothing) for a multi-purpose segment."""
+    surface = seg.surface(text)
+    if known_org(surface):
+        return "ORG"
+    if seg.cue and not is_place and _personish(seg, text, prev):
+        return "PERSON"
+    if is_place:
+        return None
+    if _orgish(seg, text):
+        return "ORG"
+    if _personish(seg, text, prev):
+        return "PERSON"
+    return None
+
+
+def acronym_of(name: str) -> str:
+    return "".join(w[0] for w in name.split() if w[:1].isupper())
+
+
+def _surname_key(name: str) -> str:
+    return _fold(name.split()[-1])
+
+
+def _similar_surname(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n >= 5 and abs(len(a) - len(b)) <= 2 and n >= min(len(a), len(b)) - 1
+
+
+class PersonIndex:
+    """Groups person mentions of one article under one canonical name."""
+
+    def __init__(self) -> None:
+        self.groups: list[EntityGroup] = []
+        self._first: list[str | None] = []  # given name (folded) of the canonical form
+        self._sur: list[str] = []
+
+    def add_full(self, name: str, start: int, end: int, surface: str) -> None:
+        parts = name.split()
+        sur = _surname_key(name)
+        given = _fold(parts[0]) if len(parts) > 1 else None
+        for i, g in enumerate(self.groups):
+            if _similar_surname(self._sur[i], sur) and (given is None or self._first[i] in (None, given)):
+                if self._first[i] is None and given is not None:
+                    g.canonical = name
+                    self._first[i] = given
+                g.mentions.append((start, end, surface))
+                return
+        self.groups.append(EntityGroup(name, [(start, end, surface)]))
+        self._first.append(given)
+        self._sur.append(sur)
+
+    def find_surname(self, word: str) -> int | None:
+        key = _fold(word)
+        for i, s in enumerate(self._sur):
+            if self._first[i] is not None and _similar_surname(s, key):
+                return i
+        return None
+
+    def finish(self) -> list[EntityGroup]:
+        for i, g in enumerate(self.groups):
+            if self._first[i] is None:
+                famous = FAMOUS.get(g.canonical)
+                if famous:
+                    g.canonical = famous
+        return self.groups

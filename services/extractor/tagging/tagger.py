@@ -1,0 +1,205 @@
+"""``tag()``: language, places, people, organisations, keywords and topics of one text."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from services.common.messages import Entity, Mention, Place, Tags
+
+from . import keywords as _keywords
+from . import topics as _topics
+from .gazetteer import get_gazetteer
+from .language import detect
+from .lexicon import CONNECTORS, COUNTRY_ALIASES, DEMONYMS, FAMOUS, STOPWORDS
+from .names import EntityGroup, PersonIndex, acronym_of, classify, known_org
+from .places import Candidate, demonyms, resolve
+from .spans import Segment, Token, segments, tokenize
+
+_COMPASS = frozenset(
+    "North South East West Northern Southern Eastern Western Central Northeast Northwest Southeast Southwest "
+    "Greater Upper Lower Outer Inner".split()
+)
+_DATELINE_AFTER = re.compile(r"^\s*(?:,[^\n]{0,40})?\s*(?:-|—|–|\(|$)")
+_ACRONYM_DEF = re.compile(r"^,? \(([A-Z][A-Za-z]{1,7})\)")
+
+
+@dataclass(slots=True)
+class Analysis:
+    """Everything found in one text, with offsets (used by ``tag`` and the CLI)."""
+
+    language: str | None
+    places: list[Place]
+    people: list[Entity]
+    organisations: list[Entity]
+
+
+def _entity_list(groups: list[EntityGroup]) -> list[Entity]:
+    out = []
+    for g in groups:
+        ms = sorted(set(g.mentions))
+        out.append(Entity(name=g.canonical, mentions=[Mention(start=s, end=e, text=t) for s, e, t in ms]))
+    out.sort(key=lambda e: (-len(e.mentions), e.mentions[0].start if e.mentions else 0))
+    return out
+
+
+class _Run:
+    def __init__(self, text: str, toks: list[Token]) -> None:
+        self.text = text
+        self.toks = toks
+        self.idx = {t.start: i for i, t in enumerate(toks)}
+        self.gaz = get_gazetteer()
+        self.persons = PersonIndex()
+        self.orgs: dict[str, EntityGroup] = {}
+        self.acronyms: dict[str, str] = {}
+        self.place_cands: list[Candidate] = []
+        self.pending: list[Segment] = []
+
+    def prev(self, seg: Segment) -> Token | None:
+        i = self.idx.get(seg.start, 0)
+        return self.toks[i - 1] if i > 0 else None
+
+    def add_org(self, name: str, seg: Segment) -> None:
+        canonical = known_org(name) or name
+        g = self.orgs.setdefault(canonical, EntityGroup(canonical))
+        g.mentions.append((seg.start, seg.end, self.text[seg.start : seg.end]))
+        m = _ACRONYM_DEF.match(self.text[seg.end : seg.end + 12])
+        if m and len(seg.toks) > 1:
+            self.acronyms[m.group(1)] = canonical
+        acr = acronym_of(canonical)
+        if len(acr) >= 2:
+            self.acronyms.setdefault(acr, canonical)
+
+    def place_entries(self, seg: Segment, surface: str) -> list[object]:
+        if len(surface) < 2:
+            return []
+        if all(t.allcaps for t in seg.toks):
+            if surface in COUNTRY_ALIASES:
+                return list(self.gaz.lookup(surface))
+            # a dateline ("WASHINGTON -"), at the start of a line
+            line_start = seg.start == 0 or self.text[seg.start - 1] == "\n"
+            if line_start and _DATELINE_AFTER.match(self.text[seg.end : seg.end + 50]):
+                return list(self.gaz.lookup(surface))
+            return []
+        if surface.lower() in STOPWORDS and surface not in COUNTRY_ALIASES:
+            return []
+        return list(self.gaz.lookup(surface))
+
+    def add_place(self, seg: Segment, entries: list[object], weak: bool = False) -> None:
+        prev = self.prev(seg)
+        self.place_cands.append(
+            Candidate(seg.start, seg.end, self.text[seg.start : seg.end], entries,  # type: ignore[arg-type]
+                      prev.low if prev else "", seg.toks[0].sent_start, weak)
+        )
+
+    def segment(self, seg: Segment, depth: int = 0) -> None:
+        text = self.text
+        surface = seg.surface(text)
+        if len(seg.toks) == 1 and not seg.cue:
+            self.pending.append(seg)
+            return
+        entries = self.place_entries(seg, surface)
+        label = classify(seg, text, self.prev(seg), bool(entries))
+        if label == "ORG":
+            self.add_org(surface, seg)
+            return
+        if label == "PERSON":
+            if len(seg.toks) == 1:
+                self.pending.append(seg)
+            else:
+                self.persons.add_full(_clean_name(seg), seg.start, seg.end, surface)
+            return
+        if entries:
+            self.add_place(seg, entries)
+            return
+        if depth > 2:
+            return
+        # split at connectors ("Ukraine and Russia"), then drop a compass word or a demonym
+        parts: list[list[Token]] = [[]]
+        for t in seg.toks:
+            if not t.cap and t.low in CONNECTORS:
+                parts.append([])
+            else:
+                parts[-1].append(t)
+        parts = [p for p in parts if p]
+        if len(parts) > 1:
+            for p in parts:
+                self.segment(Segment(p, False), depth + 1)
+            return
+        first = seg.toks[0]
+        if first.text in _COMPASS or first.text in DEMONYMS or first.low in STOPWORDS:
+            rest = Segment(seg.toks[1:], False)
+            if first.text in _COMPASS:
+                e2 = self.place_entries(rest, rest.surface(text))
+                if e2:
+                    self.add_place(rest, e2, weak=True)
+                return
+            self.segment(rest, depth + 1)
+
+    def single(self, seg: Segment) -> None:
+        t = seg.toks[0]
+        w = t.text
+        surface = seg.surface(self.text)
+        gi = self.persons.find_surname(w) if not t.allcaps else None
+        if gi is not None:
+            self.persons.groups[gi].mentions.append((seg.start, seg.end, surface))
+            return
+        org = known_org(surface)
+        if org:
+            self.add_org(surface, seg)
+            return
+        if w in self.acronyms:
+            self.add_org(self.acronyms[w], seg)
+            return
+        if w in FAMOUS:
+            self.persons.add_full(FAMOUS[w], seg.start, seg.end, surface)
+            return
+        if seg.cue and not t.allcaps and w not in DEMONYMS and not self.place_entries(seg, surface):
+            self.persons.add_full(w, seg.start, seg.end, surface)
+            return
+        entries = self.place_entries(seg, surface)
+        if entries:
+            self.add_place(seg, entries)
+
+
+def _clean_name(seg: Segment) -> str:
+    return " ".join(t.text for t in seg.toks)
+
+
+def analyse(text: str, language_hint: str | None = None, title: str | None = None) -> Analysis:
+    lang = detect(text if len(text) >= 20 else (title or "") + " " + text, language_hint)
+    toks = tokenize(text)
+    run = _Run(text, toks)
+    for seg in segments(text, toks):
+        run.segment(seg)
+    for seg in run.pending:
+        run.single(seg)
+    places = resolve(text, run.place_cands, demonyms([t.text for t in toks if t.cap]))
+    # an organisation named like a place ("Ukraine Defense Contact Group") is the organisation
+    return Analysis(
+        language=lang,
+        places=places,
+        people=_entity_list(run.persons.finish()),
+        organisations=_entity_list(list(run.orgs.values())),
+    )
+
+
+def tag(
+    text: str,
+    *,
+    title: str | None = None,
+    categories: Sequence[str] = (),
+    url: str | None = None,
+    language_hint: str | None = None,
+) -> Tags:
+    """Tag one article text. Offsets in every ``Mention`` index into ``text``."""
+    a = analyse(text, language_hint, title)
+    return Tags(
+        language=a.language,
+        places=a.places,
+        people=a.people,
+        organisations=a.organisations,
+        keywords=_keywords.extract(text, title, a.language),
+        topics=_topics.classify(text, title, tuple(categories), url),
+    )
