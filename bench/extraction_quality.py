@@ -19,8 +19,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from services.extractor.extract import EXTRACTOR_VERSION  # noqa: E402
-from services.extractor.quality import (  # noqa: E402
+from services.extractor.extract import EXTRACTOR_VERSION
+from services.extractor.quality import (
     DataMissing,
     Summary,
     compare,

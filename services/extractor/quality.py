@@ -124,7 +124,9 @@ def tokens(text: str, by_chars: bool = False) -> Counter[str]:
     return Counter(text.lower().split())
 
 
-def prf(candidate: str | None, reference: str, by_chars: bool = False) -> tuple[float, float, float]:
+def prf(
+    candidate: str | None, reference: str, by_chars: bool = False
+) -> tuple[float, float, float]:
     if not candidate:
         return 0.0, 0.0, 0.0
     cand, ref = tokens(candidate, by_chars), tokens(reference, by_chars)
@@ -221,7 +223,9 @@ def score_page(page: Page, res: Result) -> PageScore:
             authors_ok = norm_authors(res.meta.authors) == norm_authors(ref["authors"])
         if ref.get("publishing_date"):
             date_ok = norm_date(res.meta.date) == norm_date(ref["publishing_date"])
-    return PageScore(page.name, page.cjk, p, r, f, title_ok, authors_ok, date_ok, res.seconds, res.error)
+    return PageScore(
+        page.name, page.cjk, p, r, f, title_ok, authors_ok, date_ok, res.seconds, res.error
+    )
 
 
 def _mean(xs: Sequence[float]) -> float:
@@ -319,13 +323,23 @@ def compare(
     our_scores = run_system(ours, pages, htmls)
     plain_scores = run_system(plain_trafilatura, pages, htmls) if with_plain else our_scores
     worse = [o.page for o, b in zip(our_scores, plain_scores) if o.f1 < b.f1 - worse_margin]
-    s_ours, s_plain = summarise("newsflow extract_page", our_scores), summarise(
-        "trafilatura.extract", plain_scores
+    s_ours, s_plain = (
+        summarise("newsflow extract_page", our_scores),
+        summarise("trafilatura.extract", plain_scores),
     )
     per_page = [
-        {"page": o.page, "cjk": o.cjk, "ours_f1": round(o.f1, 4), "plain_f1": round(b.f1, 4),
-         "ours_p": round(o.p, 4), "ours_r": round(o.r, 4), "title_ok": o.title_ok,
-         "authors_ok": o.authors_ok, "date_ok": o.date_ok, "error": o.error}
+        {
+            "page": o.page,
+            "cjk": o.cjk,
+            "ours_f1": round(o.f1, 4),
+            "plain_f1": round(b.f1, 4),
+            "ours_p": round(o.p, 4),
+            "ours_r": round(o.r, 4),
+            "title_ok": o.title_ok,
+            "authors_ok": o.authors_ok,
+            "date_ok": o.date_ok,
+            "error": o.error,
+        }
         for o, b in zip(our_scores, plain_scores)
     ]
     return Comparison(
