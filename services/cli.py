@@ -76,7 +76,7 @@ def up(feeds_file: Path | None, demo: bool, once: bool, data_dir: Path | None) -
         raise click.UsageError(f"feed list not found: {feeds_file}")
     settings = _settings(UpSettings, **({"data_dir": data_dir} if data_dir else {}))
     logs.setup("up", "text", "INFO")
-    logging.getLogger("kafka").setLevel(logging.ERROR)
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)  # up reports problems itself
     sys.exit(run_up(settings, feeds_file, demo=demo, once=once))
 
 

@@ -10,6 +10,7 @@ item is stored, stop the services in pipeline order, then the broker.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -83,7 +84,8 @@ class Supervisor:
         self.logs = logs
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.finished: set[str] = set()
-        self.stopping = threading.Event()
+        self.restarts: dict[str, int] = {}
+        self.not_before: dict[str, float] = {}
 
     def start(self, service: str) -> None:
         env = {**self.env, "NEWSFLOW_METRICS_PORT": str(self.info.metrics_ports[service])}
@@ -103,10 +105,15 @@ class Supervisor:
             if service == "fetcher" and once and code == 0:
                 self.finished.add(service)
                 continue
-            log.error("%s exited with code %s; restarting it (see %s)", service, code,
-                      self.logs / f"{service}.log")
-            time.sleep(1)
-            self.start(service)
+            if service not in self.not_before:
+                n = self.restarts[service] = self.restarts.get(service, 0) + 1
+                delay = min(2.0 ** (n - 1), 60.0)  # a crash loop backs off instead of spinning
+                self.not_before[service] = time.monotonic() + delay
+                log.error("%s exited with code %s; restarting it in %.0fs (see %s)", service, code,
+                          delay, self.logs / f"{service}.log")
+            if time.monotonic() >= self.not_before[service]:
+                del self.not_before[service]
+                self.start(service)
 
     def stop_all(self, timeout: float = 30) -> None:
         """SIGTERM each service in pipeline order and wait: each drains, flushes and commits."""
@@ -174,8 +181,9 @@ def run_up(settings: UpSettings, feeds_file: Path | None, *, demo: bool, once: b
         if demo:
             from services.demo.server import DemoSite
 
-            site = DemoSite()
+            site = DemoSite(port=_demo_port(data_dir))
             site.start()
+            (data_dir / "demo.port").write_text(str(site.base_url.rsplit(":", 1)[1]))
             feeds_file = data_dir / "demo-feeds.txt"
             feeds_file.write_text("\n".join(site.feed_urls()) + "\n")
             expected = {article_id(u) for u in site.article_urls()}
@@ -211,6 +219,7 @@ def _supervise(sup: Supervisor, settings: UpSettings, broker: EmbeddedBroker | N
         signal.signal(sig, lambda *_: stop.set())
     deadline = time.monotonic() + settings.once_timeout_seconds
     warned = False
+    checks = itertools.count(1)
     while not stop.wait(1.0):
         sup.check(once)
         if broker and not warned and broker.rss_bytes() > settings.broker_memory_warn_bytes:
@@ -223,7 +232,7 @@ def _supervise(sup: Supervisor, settings: UpSettings, broker: EmbeddedBroker | N
         target = _once_target(sup, data_dir, expected)
         if target is not None:
             missing = target - stored_ids(sup.info.sink_url, target)
-            if missing:
+            if missing and next(checks) % 10 == 0:  # reading the DLQ costs a connection: not every second
                 missing -= dead_lettered_ids(settings.model_copy(
                     update={"kafka_bootstrap_servers": sup.info.bootstrap}))
             if not missing:
@@ -234,6 +243,19 @@ def _supervise(sup: Supervisor, settings: UpSettings, broker: EmbeddedBroker | N
                   f"see {data_dir / 'logs'}", file=sys.stderr)
             return 1
     return 0
+
+
+DEMO_PORT = 8765
+
+
+def _demo_port(data_dir: Path) -> int:
+    """The demo site's port: the one used last time in this data directory, so that article
+    URLs (and so ids) stay the same across runs; else 8765; else any free port."""
+    try:
+        port = int((data_dir / "demo.port").read_text())
+    except (OSError, ValueError):
+        port = DEMO_PORT
+    return port if port_is_free(port) else free_port()
 
 
 def _once_target(sup: Supervisor, data_dir: Path, expected: set[str]) -> set[str] | None:

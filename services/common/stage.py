@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
@@ -294,8 +295,8 @@ def build_stage(
                  process=process, write=write, health=health, retryable=retryable)
 
 
-class _RebalanceCounter:
-    """Counts assignments (kafka-python's ConsumerRebalanceListener protocol)."""
+class _RebalanceCounter(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Counts and logs partition assignments."""
 
     def __init__(self, stage: str) -> None:
         self.stage = stage
