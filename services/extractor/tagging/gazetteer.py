@@ -85,10 +85,11 @@ def _centroids(cities: list[dict[str, object]]) -> dict[tuple[str, str | None], 
     acc: dict[tuple[str, str | None], list[float]] = {}
     for c in cities:
         cc = str(c["countrycode"])
-        pop = float(c["population"] or 0) + 1.0  # type: ignore[arg-type]
-        lat = float(c["latitude"])  # type: ignore[arg-type]
-        lon = float(c["longitude"])  # type: ignore[arg-type]
-        for key in ((cc, None), (cc, str(c["admin1code"]))):
+        pop = float(str(c["population"] or 0)) + 1.0
+        lat = float(str(c["latitude"]))
+        lon = float(str(c["longitude"]))
+        keys: tuple[tuple[str, str | None], ...] = ((cc, None), (cc, str(c["admin1code"])))
+        for key in keys:
             a = acc.setdefault(key, [0.0, 0.0, 0.0, 0.0])
             # average on the unit sphere so that e.g. Russia or Fiji do not end up in the wrong place
             rl, ro = math.radians(lat), math.radians(lon)
@@ -118,11 +119,11 @@ def _build() -> Gazetteer:
         iso = str(v["iso"])
         if iso in ("CS", "AN"):  # historic entries
             continue
-        lat, lon = cent.get((iso, None), (None, None))  # type: ignore[assignment]
+        lat, lon = cent.get((iso, None), (None, None))
         name = str(v["name"])
         if name.startswith("The "):
             name = name[4:]
-        e = GazEntry(f"iso3166:{iso}", name, "country", iso, None, None, lat, lon, int(v["population"] or 0))  # type: ignore[call-overload]
+        e = GazEntry(f"iso3166:{iso}", name, "country", iso, None, None, lat, lon, int(str(v["population"] or 0)))
         gaz.countries[iso] = e
         gaz.add(name, e)
         pc = pycountry.countries.get(alpha_2=iso)
@@ -138,7 +139,7 @@ def _build() -> Gazetteer:
     # regions: US states (geonames ids) and a hand-picked list of others (ISO 3166-2 ids)
     states: dict[str, dict[str, object]] = json.loads((data / "us_states.json").read_text("utf-8"))
     for code, v in states.items():
-        lat, lon = cent.get(("US", code), (None, None))  # type: ignore[assignment]
+        lat, lon = cent.get(("US", code), (None, None))
         e = GazEntry(f"geonames:{v['geonameid']}", str(v["name"]), "region", "US", code, f"US-{code}",
                      lat, lon, 0)
         gaz.regions[f"US-{code}"] = e
@@ -148,7 +149,7 @@ def _build() -> Gazetteer:
         gaz.add("D.C.", gaz.regions["US-DC"])
     for iso2, admin1, name, aliases in REGIONS:
         cc = iso2.split("-")[0]
-        lat, lon = cent.get((cc, admin1), (None, None))  # type: ignore[assignment]
+        lat, lon = cent.get((cc, admin1), (None, None))
         e = GazEntry(f"iso3166-2:{iso2}", name, "region", cc, admin1, iso2, lat, lon, 0)
         gaz.regions[iso2] = e
         gaz.region_by_admin1[(cc, admin1)] = e
@@ -159,11 +160,11 @@ def _build() -> Gazetteer:
     # cities
     country_names = set(gaz.by_name)
     for c in cities:
-        pop = int(c["population"] or 0)  # type: ignore[call-overload]
+        pop = int(str(c["population"] or 0))
         cc = str(c["countrycode"])
         name = str(c["name"])
         e = GazEntry(f"geonames:{c['geonameid']}", name, "city", cc, str(c["admin1code"]), None,
-                     float(c["latitude"]), float(c["longitude"]), pop,  # type: ignore[arg-type]
+                     float(str(c["latitude"])), float(str(c["longitude"])), pop,
                      (cc, name) in capitals)
         if not _ascii_name(name) and not name[:1].isupper():
             continue

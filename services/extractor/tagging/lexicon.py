@@ -64,6 +64,7 @@ CORE_TITLES = _words(
     president minister secretary gen col lt maj sgt capt adm cmdr chancellor ambassador spokesman
     spokeswoman spokesperson dr mr mrs ms sen senator rep gov governor mayor pope king queen prince
     princess judge premier chairman chairwoman commissioner speaker sheikh emir prof professor det
+    director leader
     detective sir dame lord lady archbishop bishop rev reverend cardinal ceo attorney inspector constable
     sergeant captain colonel lieutenant commander admiral marshal councillor councilor congressman
     congresswoman coach rabbi imam pastor ayatollah superintendent sheriff
@@ -84,6 +85,20 @@ ROLE_CUES = TITLES | _words(
     carrier driver worker teacher student nurse doctor lawyer victim suspect father mother son daughter
     wife husband brother sister friend colleague contributor boss owner artist filmmaker musician player
     star champion winner farmer soldier pilot commander envoy negotiator adviser advisor aide
+    journalist starring featuring actress actor singer rapper novelist economist host presenter
+    """
+)
+
+# Tokens that never belong to a person's name.
+NON_PERSON = _words(
+    """
+    act bill law treaty agreement accord convention plan report day week cup games open prize award
+    awards street st road avenue square park bridge river lake mountain mountains island islands sea
+    ocean airport station hall tower palace stadium arena war strait coast valley center centre building
+    church cathedral festival summit conference program programme project initiative party league
+    county district province region state city town village republic kingdom empire union army corps
+    airlines inc ltd llc corp group news media times post journal review magazine online daily weekly
+    tv radio network channel social media app website google
     """
 )
 
@@ -105,7 +120,9 @@ ORG_SUFFIXES = _words(
     club hospital school college museum society alliance coalition bureau senate congress cabinet
     administration academy laboratory laboratories labs motors industries holdings partners capital
     telegraph guardian herald tribune gazette press broadcasting media records studios entertainment
-    league fc church trust exchange reserve command guard brigade battalion regiment
+    league fc church trust exchange reserve command guard brigade battalion regiment sports tv radio channel
+    citizen star sun mail mirror express standard observer independent chronicle examiner inquirer
+    register courier embassy consulate institution institutions secretariat directorate inspectorate
     """
 )
 ORG_HEADS = _words(
@@ -162,7 +179,21 @@ KNOWN_ORGS: dict[str, str] = {
     "Home Office": "Home Office", "Foreign Office": "Foreign Office", "Downing Street": "Downing Street",
     "Ukrainian Armed Forces": "Ukrainian Armed Forces", "IDF": "Israel Defense Forces",
     "Israel Defense Forces": "Israel Defense Forces", "OSCE": "OSCE", "ICC": "International Criminal Court",
-    "International Criminal Court": "International Criminal Court", "ASEAN": "ASEAN", "BRICS": "BRICS",
+    "International Criminal Court": "International Criminal Court", "ASEAN": "ASEAN", "BRICS": "BRICS", "Nato": "NATO", "Labor": "Labor Party", "Labor Party": "Labor Party",
+    "House": "House of Representatives", "House of Representatives": "House of Representatives",
+    "House of Commons": "House of Commons", "House of Lords": "House of Lords", "Telegram": "Telegram",
+    "Reddit": "Reddit", "Truth Social": "Truth Social", "WhatsApp": "WhatsApp", "LinkedIn": "LinkedIn",
+    "Sky News": "Sky News", "Sky Sports": "Sky Sports", "Nine News": "Nine News", "ABC News": "ABC News",
+    "Dagens Nyheter": "Dagens Nyheter", "Le Monde": "Le Monde", "Der Spiegel": "Der Spiegel",
+    "Politico": "Politico", "Axios": "Axios", "Euronews": "Euronews", "Xinhua": "Xinhua", "Tass": "TASS",
+    "TASS": "TASS", "Interfax": "Interfax", "Yonhap": "Yonhap", "Kyodo": "Kyodo", "Just Stop Oil": "Just Stop Oil",
+    "Greenpeace": "Greenpeace", "Amnesty International": "Amnesty International",
+    "Human Rights Watch": "Human Rights Watch", "Chelsea": "Chelsea FC", "Arsenal": "Arsenal FC",
+    "Tottenham": "Tottenham Hotspur", "Tottenham Hotspur": "Tottenham Hotspur", "Spurs": "Tottenham Hotspur",
+    "Manchester United": "Manchester United", "Man United": "Manchester United", "Man City": "Manchester City",
+    "Manchester City": "Manchester City", "Real Madrid": "Real Madrid", "Bayern Munich": "Bayern Munich",
+    "Juventus": "Juventus", "Statistics Canada": "Statistics Canada", "Metropolitan Police": "Metropolitan Police",
+    "Met Police": "Metropolitan Police", "Scotland Yard": "Metropolitan Police",
 }
 
 # Well-known people: a surname (or single name) -> canonical full name, used when an article
@@ -221,6 +252,23 @@ FIRST_NAMES = _words(
     ahmet mehmet mustafa yusuf ibrahim khalid omar hamid reza ali hussein abu kofi cyril jacinda shinzo
     fumio yoon moon lula javier gustavo andres claudia dilma jair nayib luiz ursula baiba kaja
     annalena robert olena dmitro oleh yevgeny yevgeniy vyacheslav sarah wayne jared christopher
+    yahya ismail issam hakeem ruben kyrsten mauricio ange nicolas jodie lily sigourney pilar ulf holly
+    bianca shaun liz keir rishi boris theresa nigel ed angela emmanuel olaf giorgia pedro viktor recep
+    benjamin yoav bezalel itamar gilad naftali yair avi moshe ehud yitzhak mahmoud hassan hussein hamza
+    khalil karim samir tariq walid youssef yousef nasser faisal salman abdel
+    jean-luc jean-pierre jean-claude francois françois jacques thierry didier laurent
+    sebastien sébastien antoine mathieu julien yves rené rene andré
+    matteo alessandro francesca chiara giulia sergio silvio
+    alejandro diego lucia manuel raul raúl santiago joão joao luiz paulo fernanda
+    jürgen jurgen wolfgang helmut markus lars anders nils sven mats magnus ingrid astrid kristin mette
+    magdalena andrzej mateusz tomasz piotr pawel paweł krzysztof lech jaroslaw jarosław
+    serhiy mykola mykhailo yuliia iryna kateryna aleksandr aleksei ramzan
+    rahul amit arvind priya ravi sanjay shashi imran nawaz shehbaz asif bilawal
+    xi li wang zhang liu yang huang zhao wu zhou sun zhu guo gao luo lu
+    park choi jung yoshihide shigeru taro kenji hiroshi barnaby
+    jagmeet chrystia mélanie gretchen josh kathy mitch marjorie ilhan rashida ayanna cory pete beto
+    jalen lebron kylian lionel cristiano erling jude novak serena venus coco iga aryna jannik daniil
+    stefanos
     """
 )
 
@@ -250,7 +298,7 @@ COUNTRY_ALIASES: dict[str, str] = {
     "Iran": "IR", "Syria": "SY", "Vietnam": "VN", "Laos": "LA", "Bolivia": "BO", "Venezuela": "VE",
     "Tanzania": "TZ", "Moldova": "MD", "Taiwan": "TW", "Vatican": "VA", "Vatican City": "VA",
     "Palestine": "PS", "Gaza": "PS", "Gaza Strip": "PS", "West Bank": "PS", "Turkey": "TR", "Turkiye": "TR",
-    "Türkiye": "TR", "Kosovo": "XK", "DRC": "CD", "Congo": "CG", "Macedonia": "MK", "Swaziland": "SZ",
+    "Türkiye": "TR", "U.S": "US", "Kosovo": "XK", "DRC": "CD", "Congo": "CG", "Macedonia": "MK", "Swaziland": "SZ",
     "East Timor": "TL", "Cape Verde": "CV",
 }
 
@@ -265,12 +313,10 @@ AMBIGUOUS_PLACES = _words(
     bury goes nancy tours born buy leer wing sandy fairfield salem jordan georgia chad niger guinea
     police columbia carolina kent essex sussex devon cornwall lorne clinton madison franklin
     hamilton kingston richmond warren lafayette homer paradise joliet brownsville pleasant grove
-    gary lawrence florence vienna moscow paris london berlin dublin athens rome cairo delhi
-    bristol bolton chatham darwin dover gloucester hastings luton newport norwich oxford preston
-    worcester york winchester wellington mercedes santa san jose charlotte regina brest gatineau
-    valencia granada cordoba toledo barcelona rosario trinidad victoria alexandria camden
+    gary lawrence florence darwin dover hastings wellington charlotte regina chatham chelsea
+    chinatown george harrison taylor parker carson douglas logan layton murray west-end
     """
-) - _words("vienna moscow paris london berlin dublin athens rome cairo delhi oxford york")
+)
 
 # Locative prepositions: "in Reading" is weak evidence that Reading is a place.
 LOCATIVES = _words("in at from near to into outside inside across around toward towards via through")

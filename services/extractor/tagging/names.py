@@ -18,7 +18,9 @@ from .lexicon import (
     DEMONYMS,
     FAMOUS,
     FIRST_NAMES,
+    CORE_TITLES,
     KNOWN_ORGS,
+    NON_PERSON,
     ORG_HEADS,
     ORG_SUFFIXES,
     ROLE_CUES,
@@ -56,22 +58,36 @@ def _titlecase_word(t: Token) -> bool:
     return w[:1].isupper() and (any(c.islower() for c in w) or (len(w) <= 2 and w.endswith(".")) or len(w) == 1)
 
 
-def _personish(seg: Segment, text: str, prev: Token | None) -> bool:
+_NAME_PARTICLES = frozenset(("van", "von", "de", "bin", "al", "der", "da", "del", "di", "du", "le", "la"))
+
+
+def given_name(t: Token) -> bool:
+    low = t.low
+    return low in FIRST_NAMES or (("-" in low) and low.split("-")[0] in FIRST_NAMES)
+
+
+def _personish(seg: Segment, text: str, prev: Token | None, part: bool = False) -> bool:
     toks = seg.toks
     if not 1 <= len(toks) <= 4:
         return False
-    if any(t.low in CONNECTORS and t.low not in ("van", "von", "de", "bin", "al", "der", "da", "del") for t in toks):
+    if any(t.low in CONNECTORS and t.low not in _NAME_PARTICLES for t in toks):
         return False
-    if not all(_titlecase_word(t) or t.low in CONNECTORS for t in toks):
+    if not all(_titlecase_word(t) or t.low in _NAME_PARTICLES for t in toks):
         return False
-    if any(t.low in ORG_SUFFIXES or t.text in DEMONYMS or t.low in STOPWORDS for t in toks):
+    if any(
+        t.low in ORG_SUFFIXES or t.low in NON_PERSON or t.text in DEMONYMS or t.low in STOPWORDS
+        or any(p in CORE_TITLES for p in t.low.split("-")[1:])
+        for t in toks
+    ):
         return False
     if seg.cue:
         return True
     if len(toks) == 1:
         return False
-    if toks[0].low in FIRST_NAMES:
+    if given_name(toks[0]):
         return True
+    if part:
+        return False
     after = text[seg.end : seg.end + 40]
     before = text[max(0, seg.start - 30) : seg.start]
     if _AFTER_PERSON.search(after) or _BEFORE_PERSON.search(before):
@@ -87,11 +103,16 @@ def _orgish(seg: Segment, text: str) -> bool:
     toks = seg.toks
     if len(toks) < 2:
         return False
-    last, first = toks[-1].low.rstrip("."), toks[0].low
-    if last in ORG_SUFFIXES:
+    last = toks[-1].low.rstrip(".")
+    if last in ORG_SUFFIXES and "and" not in [t.low for t in toks]:
         return True
-    if first in ORG_HEADS and len(toks) >= 3 and toks[1].low in ("of", "for", "on"):
-        return True
+    # "Bank of England", "Centre for European Policy Analysis", "Chartered Accountants of Canada"
+    for i in range(1, len(toks) - 1):
+        if toks[i].low in ("of", "for", "on") and not toks[i].cap:
+            head = toks[i - 1].low
+            if head in ORG_SUFFIXES or head in ORG_HEADS or (head.endswith("s") and len(head) > 5 and i >= 2):
+                return True
+            break
     return False
 
 
@@ -99,18 +120,18 @@ def known_org(surface: str) -> str | None:
     return KNOWN_ORGS.get(surface) or KNOWN_ORGS.get(surface.removeprefix("The "))
 
 
-def classify(seg: Segment, text: str, prev: Token | None, is_place: bool) -> str | None:
-    """PERSON, ORG or None (None: maybe a place, maybe nothing) for a multi-purpose segment."""
+def classify(seg: Segment, text: str, prev: Token | None, place: str | None, part: bool = False) -> str | None:
+    """PERSON, ORG or None (None: maybe a place, maybe nothing). ``place``: the best gazetteer kind."""
     surface = seg.surface(text)
     if known_org(surface):
         return "ORG"
-    if seg.cue and not is_place and _personish(seg, text, prev):
+    if seg.cue and place != "country" and _personish(seg, text, prev):
         return "PERSON"
-    if is_place:
+    if place is not None:
         return None
     if _orgish(seg, text):
         return "ORG"
-    if _personish(seg, text, prev):
+    if _personish(seg, text, prev, part):
         return "PERSON"
     return None
 
@@ -131,7 +152,7 @@ def _similar_surname(a: str, b: str) -> bool:
         if x != y:
             break
         n += 1
-    return n >= 5 and abs(len(a) - len(b)) <= 2 and n >= min(len(a), len(b)) - 1
+    return n >= 5 and abs(len(a) - len(b)) <= 1 and n >= min(len(a), len(b)) - 1
 
 
 class PersonIndex:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from services.common.messages import Mention, Place
 
 from .gazetteer import SMALL_CITY, GazEntry, Gazetteer, get_gazetteer
-from .lexicon import AMBIGUOUS_PLACES, DEMONYMS, LOCATIVES, REGION_ABBREVS
+from .lexicon import AMBIGUOUS_PLACES, DEMONYMS, FIRST_NAMES, LOCATIVES, REGION_ABBREVS
 
 _QUALIFIER = re.compile(r"^,\s+((?:[A-Z][\w.]*)(?:[ -][A-Z][\w.]*){0,3})")
 _REGION_WORD = re.compile(r"^ (?:region|oblast|province|Oblast|Region|Province)\b")
@@ -34,6 +34,7 @@ class Candidate:
     prev_word: str  # lower-cased word before the mention ("" if none)
     sent_start: bool
     weak: bool = False  # found inside a longer name ("East Elmwood"): needs the country in context
+    sure: bool = False  # an unambiguous form ("Conn." after a comma)
 
 
 def _qualifier(text: str, end: int, gaz: Gazetteer) -> list[GazEntry]:
@@ -77,23 +78,23 @@ def _prior(e: GazEntry) -> float:
 def resolve(text: str, cands: list[Candidate], demonym_counts: Counter[str]) -> list[Place]:
     gaz = get_gazetteer()
     # context: countries (and regions) the article mentions unambiguously
-    ctx: Counter[str] = Counter()
+    ctx: dict[str, float] = {}
     ctx_regions: set[tuple[str, str]] = set()
     for c in cands:
         kinds = {e.kind for e in c.entries}
         ccs = {e.country_code for e in c.entries}
         if "country" in kinds or "region" in kinds:
-            best = max(c.entries, key=_prior)
-            if best.country_code:
-                ctx[best.country_code] += 1
-            if best.kind == "region" and best.country_code and best.admin1:
-                ctx_regions.add((best.country_code, best.admin1))
+            top = max(c.entries, key=_prior)
+            if top.country_code:
+                ctx[top.country_code] = ctx.get(top.country_code, 0.0) + 1.0
+            if top.kind == "region" and top.country_code and top.admin1:
+                ctx_regions.add((top.country_code, top.admin1))
         elif len(ccs) == 1 and c.surface.lower() not in AMBIGUOUS_PLACES:
             cc = next(iter(ccs))
             if cc:
-                ctx[cc] += 0.5  # type: ignore[assignment]
-    for cc, n in demonym_counts.items():
-        ctx[cc] += 0.5 * n  # type: ignore[assignment]
+                ctx[cc] = ctx.get(cc, 0.0) + 0.5
+    for dcc, n in demonym_counts.items():
+        ctx[dcc] = ctx.get(dcc, 0.0) + 0.5 * n
 
     by_id: dict[str, tuple[GazEntry, list[Mention]]] = {}
     for c in cands:
@@ -107,7 +108,7 @@ def resolve(text: str, cands: list[Candidate], demonym_counts: Counter[str]) -> 
             if qual:
                 s += 20.0
             if e.country_code:
-                s += 2.5 * min(2.0, float(ctx[e.country_code]) - (1 if e.kind == "country" else 0))
+                s += 2.5 * min(2.0, ctx.get(e.country_code, 0.0) - (1 if e.kind == "country" else 0))
             if e.kind != "country" and e.country_code and e.admin1 and (e.country_code, e.admin1) in ctx_regions:
                 s += 3.0
             if s > best_score:
@@ -116,9 +117,11 @@ def resolve(text: str, cands: list[Candidate], demonym_counts: Counter[str]) -> 
             continue
         qual = _matches_qualifier(best, quals)
         region_ctx = bool(best.country_code and best.admin1 and (best.country_code, best.admin1) in ctx_regions)
-        country_ctx = bool(best.country_code and ctx[best.country_code] - (1 if best.kind == "country" else 0) >= 1)
+        country_ctx = bool(best.country_code and ctx.get(best.country_code, 0.0) - (1 if best.kind == "country" else 0) >= 1)
         low = c.surface.lower()
-        if best.kind != "country" and low in AMBIGUOUS_PLACES:
+        if c.sure:
+            qual = True
+        if best.kind != "country" and (low in AMBIGUOUS_PLACES or low in FIRST_NAMES):
             if not (qual or region_ctx or (c.prev_word in LOCATIVES and country_ctx)):
                 continue
         if best.kind == "city" and best.population < SMALL_CITY and not (qual or region_ctx):

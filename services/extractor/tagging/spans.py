@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .lexicon import ABBREV_TITLES, CONNECTORS, CORE_TITLES, DAYS_MONTHS, STOPWORDS, TITLE_MODIFIERS
 
-_TOKEN_RE = re.compile(r"(?:[A-Za-z]\.){2,}|[^\W\d_][^\W_]*(?:['’\-][^\W\d_][^\W_]*)*")
+_TOKEN_RE = re.compile(
+    r"(?:[A-Za-z]\.){2,}|[A-Z]\.[A-Z](?![\w.])|[^\W\d_][^\W_]*(?:['’\-][^\W\d_][^\W_]*)*"
+)
 _POSS = ("'s", "’s")
 
 
@@ -21,6 +24,7 @@ class Token:
     sent_start: bool
     poss: bool = False  # followed by 's (which is not part of the token)
     brk: bool = False  # a lower-case hyphenated tail was cut off ("Berlin-supplied")
+    headline: bool = False  # part of a Title Case line
 
     @property
     def low(self) -> str:
@@ -87,7 +91,7 @@ class Segment:
 
 
 def _joinable(text: str, a: Token, b: Token) -> bool:
-    if a.poss or a.brk:
+    if a.poss or a.brk or a.headline or b.headline:
         return False
     gap = text[a.end : b.start]
     if gap == " ":
@@ -97,14 +101,30 @@ def _joinable(text: str, a: Token, b: Token) -> bool:
     return False
 
 
-def runs(text: str, toks: list[Token]) -> list[list[Token]]:
-    """Maximal sequences of capitalised tokens, with connectors ("of", "for the") inside."""
+def runs(text: str, toks: list[Token], is_name: Callable[[str], bool] | None = None) -> list[list[Token]]:
+    """Maximal sequences of capitalised tokens, with connectors ("of", "for the") inside.
+
+    On Title Case lines a sequence is only kept together when ``is_name`` knows it ("Saudi Arabia").
+    """
     out: list[list[Token]] = []
     i, n = 0, len(toks)
     while i < n:
         t = toks[i]
         if not t.cap:
             i += 1
+            continue
+        if t.headline:
+            k = 1
+            if is_name is not None:
+                for m in range(min(4, n - i), 1, -1):
+                    group = toks[i : i + m]
+                    if all(text[a.end : b.start] == " " for a, b in zip(group, group[1:])) and is_name(
+                        text[group[0].start : group[-1].end]
+                    ):
+                        k = m
+                        break
+            out.append(toks[i : i + k])
+            i += k
             continue
         run = [t]
         j = i + 1
@@ -181,12 +201,10 @@ def trim(seg: Segment) -> Segment | None:
     """Drop sentence-initial function words, day/month names and dangling connectors at the edges."""
     toks = list(seg.toks)
     while toks and (
-        (toks[0].low in STOPWORDS and (toks[0].sent_start or not toks[0].allcaps) and toks[0].text != "US")
+        (toks[0].low in STOPWORDS and (toks[0].sent_start or toks[0].low in _ARTICLES) and not toks[0].allcaps)
         or toks[0].low in DAYS_MONTHS
         or not toks[0].cap
     ):
-        if toks[0].text in ("The",) and len(toks) > 1 and not toks[0].sent_start:
-            pass
         toks.pop(0)
     while toks and (toks[-1].low in DAYS_MONTHS or not toks[-1].cap):
         toks.pop()
@@ -195,9 +213,36 @@ def trim(seg: Segment) -> Segment | None:
     return Segment(toks, seg.cue)
 
 
-def segments(text: str, toks: list[Token]) -> list[Segment]:
+_ARTICLES = frozenset(("the", "a", "an"))
+
+
+def headline_lines(text: str, toks: list[Token]) -> None:
+    """Mark the tokens of Title Case lines ("U.S. Gives Ukraine Permission To Strike ...") as sentence starts
+    and cut them into one-token runs: there, capitals say nothing about names."""
+    line_start = 0
+    i = 0
+    n = len(toks)
+    while i < n:
+        line_end = text.find("\n", toks[i].start)
+        if line_end < 0:
+            line_end = len(text)
+        j = i
+        while j < n and toks[j].start < line_end:
+            j += 1
+        words = [t for t in toks[i:j] if len(t.text) > 3]
+        if len(words) >= 4 and sum(t.cap for t in words) >= 0.75 * len(words):
+            for t in toks[i:j]:
+                t.sent_start = True
+                t.headline = True
+        line_start = line_end
+        i = j
+    del line_start
+
+
+def segments(text: str, toks: list[Token], is_name: Callable[[str], bool] | None = None) -> list[Segment]:
+    headline_lines(text, toks)
     out: list[Segment] = []
-    for run in runs(text, toks):
+    for run in runs(text, toks, is_name):
         for seg in split_titles(run):
             s = trim(seg)
             if s is not None:

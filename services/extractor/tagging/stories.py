@@ -39,7 +39,8 @@ from .lexicon import STOPWORDS
 NUM_PERM = 64
 _SCHEME = "affine32"  # fixed, so that stored signatures stay comparable across datasketch upgrades
 DUP_THRESHOLD = 0.7
-STORY_THRESHOLD = 0.22
+STORY_THRESHOLD = 0.28
+MIN_COSINE = 0.15
 MAX_CANDIDATES = 60
 MAX_POSTING = 5000  # a key shared by more stored articles than this is too common to find candidates
 _SCHEMA = 1
@@ -74,7 +75,7 @@ def _minhash(words: list[str]) -> LeanMinHash:
     if not _PERMS:
         m = MinHash(num_perm=NUM_PERM, seed=7, scheme=_SCHEME)
         _PERMS = (m.permutations,)
-    m = MinHash(num_perm=NUM_PERM, seed=7, permutations=_PERMS[0], scheme=_SCHEME)  # type: ignore[arg-type]
+    m = MinHash(num_perm=NUM_PERM, seed=7, permutations=_PERMS[0], scheme=_SCHEME)
     m.update_batch(list(shingles))
     return LeanMinHash(m)
 
@@ -260,7 +261,11 @@ class StoryIndex:
         return dot / (na * nb) if na and nb else 0.0
 
     def score(self, terms: dict[str, float], ents: dict[str, float], other: _Item) -> float:
-        return 0.5 * self._cosine(terms, other.terms) + 0.5 * self._overlap(ents, other.ents)
+        """Similarity in [0, 1]; 0 unless the texts themselves are similar enough (``MIN_COSINE``)."""
+        cos = self._cosine(terms, other.terms)
+        if cos < MIN_COSINE:
+            return 0.0
+        return 0.65 * cos + 0.35 * self._overlap(ents, other.ents)
 
     # the API -----------------------------------------------------------------------------------
     def assign(
@@ -309,7 +314,7 @@ class StoryIndex:
             return story, duplicate_of
 
     def _best_story(self, article_id: str, ts: float, terms: dict[str, float], ents: dict[str, float]) -> str | None:
-        votes: Counter[str] = Counter()
+        votes: dict[str, float] = {}
         top_terms = sorted(terms.items(), key=lambda kv: -kv[1])[:12]
         keys = [(k, w) for k, w in ents.items()] + [("t:" + t, 0.5) for t, _ in top_terms]
         for k, w in keys:
@@ -317,9 +322,9 @@ class StoryIndex:
             if not post or len(post) > MAX_POSTING:
                 continue
             for aid in post:
-                votes[aid] += w
+                votes[aid] = votes.get(aid, 0.0) + w
         best: tuple[float, str] | None = None
-        for aid, _v in votes.most_common(MAX_CANDIDATES):
+        for aid in heapq.nlargest(MAX_CANDIDATES, votes, key=votes.__getitem__):
             other = self._items.get(aid)
             if other is None or aid == article_id or abs(other.ts - ts) > self.window:
                 continue

@@ -12,8 +12,8 @@ from . import keywords as _keywords
 from . import topics as _topics
 from .gazetteer import get_gazetteer
 from .language import detect
-from .lexicon import CONNECTORS, COUNTRY_ALIASES, DEMONYMS, FAMOUS, STOPWORDS
-from .names import EntityGroup, PersonIndex, acronym_of, classify, known_org
+from .lexicon import CONNECTORS, COUNTRY_ALIASES, DEMONYMS, FAMOUS, REGION_ABBREVS, STOPWORDS
+from .names import EntityGroup, PersonIndex, acronym_of, classify, given_name, known_org
 from .places import Candidate, demonyms, resolve
 from .spans import Segment, Token, segments, tokenize
 
@@ -23,6 +23,40 @@ _COMPASS = frozenset(
 )
 _DATELINE_AFTER = re.compile(r"^\s*(?:,[^\n]{0,40})?\s*(?:-|—|–|\(|$)")
 _ACRONYM_DEF = re.compile(r"^,? \(([A-Z][A-Za-z]{1,7})\)")
+_PAREN_ACRONYM = re.compile(r"\(([A-Z][A-Z&]{1,7})\)")
+_ACR_SKIP = frozenset(("of", "and", "for", "the", "on", "in", "de", "&"))
+
+
+def _acronym_definitions(text: str, toks: list[Token]) -> list[tuple[int, int, str]]:
+    """"Civil Aviation Authority of Nepal (CAAN)": the long form before a parenthesised acronym."""
+    out: list[tuple[int, int, str]] = []
+    starts = {t.end: i for i, t in enumerate(toks)}
+    for m in _PAREN_ACRONYM.finditer(text):
+        acr = m.group(1).replace("&", "")
+        # the token that ends right before " ("
+        j = m.start() - 1
+        while j >= 0 and text[j] == " ":
+            j -= 1
+        i = starts.get(j + 1)
+        if i is None:
+            continue
+        k = len(acr) - 1
+        first = -1
+        while i >= 0 and k >= 0:
+            t = toks[i]
+            if t.low in _ACR_SKIP and not t.cap:
+                i -= 1
+                continue
+            if not t.cap or t.text[0].upper() != acr[k]:
+                break
+            first = i
+            k -= 1
+            i -= 1
+            if i >= 0 and text[toks[i].end : toks[i + 1].start] not in (" ", ", "):
+                break
+        if k < 0 and first >= 0 and len(acr) >= 2:
+            out.append((toks[first].start, toks[starts[j + 1]].end, acr))
+    return out
 
 
 @dataclass(slots=True)
@@ -55,6 +89,8 @@ class _Run:
         self.acronyms: dict[str, str] = {}
         self.place_cands: list[Candidate] = []
         self.pending: list[Segment] = []
+        self.unresolved: list[Segment] = []
+        self.taken: list[tuple[int, int]] = []
 
     def prev(self, seg: Segment) -> Token | None:
         i = self.idx.get(seg.start, 0)
@@ -93,14 +129,30 @@ class _Run:
                       prev.low if prev else "", seg.toks[0].sent_start, weak)
         )
 
+    def is_name(self, surface: str) -> bool:
+        return bool(known_org(surface) or self.gaz.lookup(surface))
+
+    def inside_taken(self, seg: Segment) -> bool:
+        return any(a <= seg.start and seg.end <= b for a, b in self.taken)
+
     def segment(self, seg: Segment, depth: int = 0) -> None:
         text = self.text
+        if self.inside_taken(seg):
+            return
         surface = seg.surface(text)
         if len(seg.toks) == 1 and not seg.cue:
             self.pending.append(seg)
             return
         entries = self.place_entries(seg, surface)
-        label = classify(seg, text, self.prev(seg), bool(entries))
+        # "US Supreme Court", "Ukraine's NATO": a country name in front of a known organisation
+        if len(seg.toks) > 1 and not entries and not known_org(surface):
+            head, rest = Segment(seg.toks[:1], False), Segment(seg.toks[1:], False)
+            if head.surface(text) in COUNTRY_ALIASES and known_org(rest.surface(text)):
+                self.segment(head, depth + 1)
+                self.add_org(rest.surface(text), rest)
+                return
+        kind = max((e.kind for e in entries), key=("city", "region", "country").index) if entries else None  # type: ignore[attr-defined]
+        label = classify(seg, text, self.prev(seg), kind, part=depth > 0)
         if label == "ORG":
             self.add_org(surface, seg)
             return
@@ -115,6 +167,8 @@ class _Run:
             return
         if depth > 2:
             return
+        if 2 <= len(seg.toks) <= 3 and all(t.cap and not t.allcaps for t in seg.toks):
+            self.unresolved.append(seg)
         # split at connectors ("Ukraine and Russia"), then drop a compass word or a demonym
         parts: list[list[Token]] = [[]]
         for t in seg.toks:
@@ -137,10 +191,44 @@ class _Run:
                 return
             self.segment(rest, depth + 1)
 
+    def coreference(self) -> None:
+        """An unknown "Yahya Sinwar" is a person when "Sinwar" also stands alone in the article."""
+        alone = {s.toks[0].text for s in self.pending if not s.toks[0].allcaps}
+        for seg in self.unresolved:
+            last = seg.toks[-1].text
+            if last in alone and not self.gaz.lookup(seg.surface(self.text)) and not known_org(last):
+                if any(t.low in STOPWORDS or t.text in DEMONYMS for t in seg.toks):
+                    continue
+                self.persons.add_full(_clean_name(seg), seg.start, seg.end, seg.surface(self.text))
+
+    def abbreviation_place(self, seg: Segment) -> bool:
+        """"(D., Conn.)", "LA CROSSE, Wis. (AP)": a region abbreviation right after a comma."""
+        text = self.text
+        surface = seg.surface(text)
+        end = seg.end
+        if not surface.endswith(".") and end < len(text) and text[end] == ".":
+            end += 1
+        key = text[seg.start : end].rstrip(".")
+        iso = REGION_ABBREVS.get(key)
+        if iso is None or end == seg.end and not surface.endswith("."):
+            return False
+        before = text[max(0, seg.start - 2) : seg.start]
+        if not before.endswith((", ", ",")):
+            return False
+        region = self.gaz.regions.get(iso)
+        if region is None:
+            return False
+        self.place_cands.append(Candidate(seg.start, end, text[seg.start : end], [region], "", False, False, True))
+        return True
+
     def single(self, seg: Segment) -> None:
         t = seg.toks[0]
         w = t.text
         surface = seg.surface(self.text)
+        if self.inside_taken(seg):
+            return
+        if self.abbreviation_place(seg):
+            return
         gi = self.persons.find_surname(w) if not t.allcaps else None
         if gi is not None:
             self.persons.groups[gi].mentions.append((seg.start, seg.end, surface))
@@ -171,8 +259,16 @@ def analyse(text: str, language_hint: str | None = None, title: str | None = Non
     lang = detect(text if len(text) >= 20 else (title or "") + " " + text, language_hint)
     toks = tokenize(text)
     run = _Run(text, toks)
-    for seg in segments(text, toks):
+    for start, end, acr in _acronym_definitions(text, toks):
+        long_form = text[start:end]
+        canonical = known_org(long_form) or long_form
+        g = run.orgs.setdefault(canonical, EntityGroup(canonical))
+        g.mentions.append((start, end, long_form))
+        run.acronyms[acr] = canonical
+        run.taken.append((start, end))
+    for seg in segments(text, toks, run.is_name):
         run.segment(seg)
+    run.coreference()
     for seg in run.pending:
         run.single(seg)
     places = resolve(text, run.place_cands, demonyms([t.text for t in toks if t.cap]))

@@ -8,7 +8,6 @@ slugs, best first.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from urllib.parse import urlsplit
 
 # IPTC Media Topics top level (medtop:01..17), as short slugs.
@@ -122,16 +121,16 @@ def _section_topics(labels: list[str]) -> list[str]:
 
 def classify(text: str, title: str | None = None, categories: list[str] | tuple[str, ...] = (),
              url: str | None = None, k: int = 3) -> list[str]:
-    score: Counter[str] = Counter()
+    score: dict[str, float] = {}
     words = _WORD_RE.findall(text[:6000].lower())
     n = max(len(words), 1)
     for w in words:
         for t in _WORD2TOPIC.get(w, ()):
-            score[t] += 1.0
+            score[t] = score.get(t, 0.0) + 1.0
     if title:
         for w in _WORD_RE.findall(title.lower()):
             for t in _WORD2TOPIC.get(w, ()):
-                score[t] += 3.0
+                score[t] = score.get(t, 0.0) + 3.0
     # normalise by length so that long texts do not get every topic
     norm: dict[str, float] = {t: s * 100.0 / (n + 50) for t, s in score.items()}
     if url:
