@@ -147,10 +147,18 @@ class SinkSettings(ConsumerSettings):
     metrics_port: int = Field(9103, ge=0, le=65535)
     group_id: str = "newsflow-sink"
     sink_url: SecretStr = Field(
-        SecretStr("sqlite:///data/newsflow.db"),
-        description="sqlite:///path or postgresql://user:password@host/db (a secret: may hold a password)",
+        SecretStr(""),
+        description="sqlite:///path or postgresql://user:password@host/db (a secret: may hold a "
+        "password); empty: sqlite:///<data_dir>/newsflow.db",
     )
     batch_max_records: int = Field(500, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _default_sink_in_data_dir(self) -> SinkSettings:
+        if not self.sink_url.get_secret_value():
+            url = SecretStr(f"sqlite:///{self.data_dir / 'newsflow.db'}")
+            object.__setattr__(self, "sink_url", url)  # frozen model: set once, while validating
+        return self
 
 
 S = TypeVar("S", bound=CommonSettings)

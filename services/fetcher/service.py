@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from kafka import KafkaProducer
+from kafka.errors import KafkaError, MessageSizeTooLargeError
 from trafilatura.utils import detect_encoding
 from w3lib.encoding import html_to_unicode
-from kafka.errors import KafkaError, MessageSizeTooLargeError
 
 from services.common import metrics
 from services.common.config import FetcherSettings
