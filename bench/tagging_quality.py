@@ -37,8 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from services.extractor.tagging import StoryIndex, tag  # noqa: E402
-from services.common.messages import Tags  # noqa: E402
+from services.common.messages import Tags
+from services.extractor.tagging import StoryIndex, tag
 
 GOLD = ROOT / "tests" / "data" / "tagging_gold.jsonl"
 SEEDS = ROOT.parent / "shared" / "seeds"
@@ -203,19 +203,24 @@ def main(argv: list[str] | None = None) -> int:
     rows = load_gold()
     report = run(args.verbose, args.real_dates)
     n_ent = sum(1 for r in rows if r.get("entities") is not None)
-    print(f"gold: {n_ent} annotated texts, {len(rows)} texts for clustering "
-          f"({len({r['story'] for r in rows})} stories)")
+    print(
+        f"gold: {n_ent} annotated texts, {len(rows)} texts for clustering ({len({r['story'] for r in rows})} stories)"
+    )
     print(f"{'label':<8}{'P':>7}{'R':>7}{'F1':>7}{'tp':>6}{'fp':>6}{'fn':>6}")
     for lab, c in report.entities.items():
         print(f"{lab:<8}{c.precision:7.3f}{c.recall:7.3f}{c.f1:7.3f}{c.tp:6d}{c.fp:6d}{c.fn:6d}")
     p = report.pairs
-    print(f"story pairs: precision {p.precision:.3f} recall {p.recall:.3f} F1 {p.f1:.3f} "
-          f"(same-story pairs found {p.tp}, wrongly joined {p.fp}, missed {p.fn})")
+    print(
+        f"story pairs: precision {p.precision:.3f} recall {p.recall:.3f} F1 {p.f1:.3f} "
+        f"(same-story pairs found {p.tp}, wrongly joined {p.fp}, missed {p.fn})"
+    )
     d = report.duplicates
     print(f"duplicates: found {d.tp}, false {d.fp}, missed {d.fn}")
-    print(f"speed: tag() {report.ms_per_article:.2f} ms/article on gold excerpts; "
-          f"5 KB article median {report.ms_5kb:.2f} ms, p95 {report.ms_5kb_p95:.2f} ms; "
-          f"StoryIndex.assign {report.ms_assign:.2f} ms")
+    print(
+        f"speed: tag() {report.ms_per_article:.2f} ms/article on gold excerpts; "
+        f"5 KB article median {report.ms_5kb:.2f} ms, p95 {report.ms_5kb_p95:.2f} ms; "
+        f"StoryIndex.assign {report.ms_assign:.2f} ms"
+    )
     if args.verbose:
         for e in report.errors:
             print("  " + e)

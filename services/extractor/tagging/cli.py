@@ -30,8 +30,8 @@ def _published(value: Any) -> datetime | None:
     if not value:
         return None
     if not isinstance(value, str):
-        raise ValueError("published_at must be an ISO 8601 string")
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        raise TypeError("published_at must be an ISO 8601 string")
+    return datetime.fromisoformat(value)
 
 
 def run_tag_stream(inp: TextIO, out: TextIO) -> int:
@@ -45,13 +45,13 @@ def run_tag_stream(inp: TextIO, out: TextIO) -> int:
             try:
                 obj = json.loads(line)
                 if not isinstance(obj, dict):
-                    raise ValueError("a line must be a JSON object")
+                    raise TypeError("a line must be a JSON object")
                 aid = obj.get("id")
                 text = obj.get("text")
                 if not isinstance(aid, str) or not aid:
                     raise ValueError('missing "id"')
                 if not isinstance(text, str):
-                    raise ValueError('missing "text"')
+                    raise TypeError('missing "text"')
                 title = obj.get("title") if isinstance(obj.get("title"), str) else None
                 cats = obj.get("categories") or ()
                 tags = tag(
@@ -76,7 +76,7 @@ def run_tag_stream(inp: TextIO, out: TextIO) -> int:
                 }
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
                 out.flush()
-            except Exception as exc:  # one bad line must not stop the stream
+            except Exception as exc:  # noqa: BLE001  (one bad line must not stop the stream)
                 failed += 1
                 print(f"tag: line {lineno}: {type(exc).__name__}: {exc}", file=sys.stderr)
     finally:

@@ -121,8 +121,7 @@ def _build() -> Gazetteer:
             continue
         lat, lon = cent.get((iso, None), (None, None))
         name = str(v["name"])
-        if name.startswith("The "):
-            name = name[4:]
+        name = name.removeprefix("The ")
         e = GazEntry(f"iso3166:{iso}", name, "country", iso, None, None, lat, lon, int(str(v["population"] or 0)))
         gaz.countries[iso] = e
         gaz.add(name, e)
@@ -140,8 +139,7 @@ def _build() -> Gazetteer:
     states: dict[str, dict[str, object]] = json.loads((data / "us_states.json").read_text("utf-8"))
     for code, v in states.items():
         lat, lon = cent.get(("US", code), (None, None))
-        e = GazEntry(f"geonames:{v['geonameid']}", str(v["name"]), "region", "US", code, f"US-{code}",
-                     lat, lon, 0)
+        e = GazEntry(f"geonames:{v['geonameid']}", str(v["name"]), "region", "US", code, f"US-{code}", lat, lon, 0)
         gaz.regions[f"US-{code}"] = e
         gaz.region_by_admin1[("US", code)] = e
         gaz.add(str(v["name"]), e)
@@ -163,9 +161,18 @@ def _build() -> Gazetteer:
         pop = int(str(c["population"] or 0))
         cc = str(c["countrycode"])
         name = str(c["name"])
-        e = GazEntry(f"geonames:{c['geonameid']}", name, "city", cc, str(c["admin1code"]), None,
-                     float(str(c["latitude"])), float(str(c["longitude"])), pop,
-                     (cc, name) in capitals)
+        e = GazEntry(
+            f"geonames:{c['geonameid']}",
+            name,
+            "city",
+            cc,
+            str(c["admin1code"]),
+            None,
+            float(str(c["latitude"])),
+            float(str(c["longitude"])),
+            pop,
+            (cc, name) in capitals,
+        )
         if not _ascii_name(name) and not name[:1].isupper():
             continue
         gaz.add(name, e)

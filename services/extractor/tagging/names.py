@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 
 from .lexicon import (
     CONNECTORS,
+    CORE_TITLES,
     DEMONYMS,
     FAMOUS,
     FIRST_NAMES,
-    CORE_TITLES,
     KNOWN_ORGS,
     NON_PERSON,
     ORG_HEADS,
@@ -30,10 +30,14 @@ from .lexicon import (
 from .spans import Segment, Token
 
 _AFTER_PERSON = re.compile(
-    r"^(?:'s|’s)?,? (?:" + "|".join(sorted(SPEECH_VERBS)) + r")\b|^, (?:a|an|the|who|whose|his|her|[0-9]{1,3})\b|^ \([0-9]{1,3}\)"
+    r"^(?:'s|’s)?,? (?:"
+    + "|".join(sorted(SPEECH_VERBS))
+    + r")\b|^, (?:a|an|the|who|whose|his|her|[0-9]{1,3})\b|^ \([0-9]{1,3}\)"
 )
 _BEFORE_PERSON = re.compile(r"\b(?:" + "|".join(sorted(SPEECH_VERBS)) + r"),? $|\bby $|\bBy $")
-_CREDIT_AFTER = re.compile(r"^\s?(?:/|,\s*(?:[A-Z][\w ]*Photo|Pool|via|The Associated|AP|Reuters|Getty|AFP|File|CP|The Canadian))")
+_CREDIT_AFTER = re.compile(
+    r"^\s?(?:/|,\s*(?:[A-Z][\w ]*Photo|Pool|via|The Associated|AP|Reuters|Getty|AFP|File|CP|The Canadian))"
+)
 
 
 @dataclass(slots=True)
@@ -75,7 +79,10 @@ def _personish(seg: Segment, text: str, prev: Token | None, part: bool = False) 
     if not all(_titlecase_word(t) or t.low in _NAME_PARTICLES for t in toks):
         return False
     if any(
-        t.low in ORG_SUFFIXES or t.low in NON_PERSON or t.text in DEMONYMS or t.low in STOPWORDS
+        t.low in ORG_SUFFIXES
+        or t.low in NON_PERSON
+        or t.text in DEMONYMS
+        or t.low in STOPWORDS
         or any(p in CORE_TITLES for p in t.low.split("-")[1:])
         for t in toks
     ):
@@ -94,9 +101,8 @@ def _personish(seg: Segment, text: str, prev: Token | None, part: bool = False) 
         return True
     if prev is not None and not prev.cap and prev.low in ROLE_CUES and text[prev.end : seg.start] == " ":
         return True
-    if before.rstrip().endswith("(") and _CREDIT_AFTER.search(after):
-        return True
-    return False
+    # photo credits: "(Inna Varenytsia/Reuters)"
+    return before.rstrip().endswith("(") and bool(_CREDIT_AFTER.search(after))
 
 
 def _orgish(seg: Segment, text: str) -> bool:

@@ -117,17 +117,22 @@ def resolve(text: str, cands: list[Candidate], demonym_counts: Counter[str]) -> 
             continue
         qual = _matches_qualifier(best, quals)
         region_ctx = bool(best.country_code and best.admin1 and (best.country_code, best.admin1) in ctx_regions)
-        country_ctx = bool(best.country_code and ctx.get(best.country_code, 0.0) - (1 if best.kind == "country" else 0) >= 1)
+        country_ctx = bool(
+            best.country_code and ctx.get(best.country_code, 0.0) - (1 if best.kind == "country" else 0) >= 1
+        )
         low = c.surface.lower()
         if c.sure:
             qual = True
-        if best.kind != "country" and (low in AMBIGUOUS_PLACES or low in FIRST_NAMES):
-            if not (qual or region_ctx or (c.prev_word in LOCATIVES and country_ctx)):
-                continue
+        ambiguous = best.kind != "country" and (low in AMBIGUOUS_PLACES or low in FIRST_NAMES)
+        if ambiguous and not (qual or region_ctx or (c.prev_word in LOCATIVES and country_ctx)):
+            continue
         if best.kind == "city" and best.population < SMALL_CITY and not (qual or region_ctx):
             continue
-        if best.kind == "city" and (c.sent_start or c.weak) and best.population < 100_000 and not (
-            qual or region_ctx or (country_ctx and c.prev_word in LOCATIVES and not c.weak)
+        if (
+            best.kind == "city"
+            and (c.sent_start or c.weak)
+            and best.population < 100_000
+            and not (qual or region_ctx or (country_ctx and c.prev_word in LOCATIVES and not c.weak))
         ):
             # a sentence-initial word ("Police are ...") or a part of a longer name: too weak alone
             continue

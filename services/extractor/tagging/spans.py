@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 
 from .lexicon import ABBREV_TITLES, CONNECTORS, CORE_TITLES, DAYS_MONTHS, STOPWORDS, TITLE_MODIFIERS
 
-_TOKEN_RE = re.compile(
-    r"(?:[A-Za-z]\.){2,}|[A-Z]\.[A-Z](?![\w.])|[^\W\d_][^\W_]*(?:['’\-][^\W\d_][^\W_]*)*"
-)
+_TOKEN_RE = re.compile(r"(?:[A-Za-z]\.){2,}|[A-Z]\.[A-Z](?![\w.])|[^\W\d_][^\W_]*(?:['’\-][^\W\d_][^\W_]*)*")
 _POSS = ("'s", "’s")
 
 
@@ -44,9 +43,7 @@ def _is_sent_start(text: str, start: int) -> bool:
         while j >= 0 and (text[j].isalpha() or text[j] == "."):
             j -= 1
         word = text[j + 1 : i]
-        if re.fullmatch(r"(?:[A-Za-z]\.)*[A-Za-z]", word) or word.lower() in ABBREV_TITLES:
-            return False
-        return True
+        return not (re.fullmatch(r"(?:[A-Za-z]\.)*[A-Za-z]", word) or word.lower() in ABBREV_TITLES)
     return False
 
 
@@ -58,7 +55,9 @@ def tokenize(text: str) -> list[Token]:
         poss = brk = False
         if w.endswith(_POSS) and len(w) > 3:
             w, e, poss = w[:-2], e - 2, True
-        elif e < len(text) and text[e] in "'’" and w.endswith("s") and (e + 1 >= len(text) or not text[e + 1].isalnum()):
+        elif (
+            e < len(text) and text[e] in "'’" and w.endswith("s") and (e + 1 >= len(text) or not text[e + 1].isalnum())
+        ):
             poss = True
         if "-" in w and w[0].isupper():
             head, _, tail = w.rpartition("-")
@@ -96,9 +95,7 @@ def _joinable(text: str, a: Token, b: Token) -> bool:
     gap = text[a.end : b.start]
     if gap == " ":
         return True
-    if gap == ". " and (a.low in ABBREV_TITLES or (len(a.text) == 1 and a.cap)):
-        return True
-    return False
+    return gap == ". " and (a.low in ABBREV_TITLES or (len(a.text) == 1 and a.cap))
 
 
 def runs(text: str, toks: list[Token], is_name: Callable[[str], bool] | None = None) -> list[list[Token]]:
@@ -118,7 +115,7 @@ def runs(text: str, toks: list[Token], is_name: Callable[[str], bool] | None = N
             if is_name is not None:
                 for m in range(min(4, n - i), 1, -1):
                     group = toks[i : i + m]
-                    if all(text[a.end : b.start] == " " for a, b in zip(group, group[1:])) and is_name(
+                    if all(text[a.end : b.start] == " " for a, b in pairwise(group)) and is_name(
                         text[group[0].start : group[-1].end]
                     ):
                         k = m

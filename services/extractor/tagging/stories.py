@@ -1,15 +1,17 @@
 """Streaming near-duplicate detection and same-story clustering.
 
 * ``duplicate_of``: MinHash over word 5-gram shingles, candidates from an LSH index
-  (datasketch); the earliest stored article whose estimated Jaccard similarity is at least
-  ``DUP_THRESHOLD``.
+  (datasketch), published within ``window_days``; the earliest stored article whose estimated
+  Jaccard similarity is at least ``DUP_THRESHOLD``, or which contains (or is contained in) the new
+  text for ``DUP_CONTAINMENT`` of its shingles (a syndicated copy in another page's wrapper).
 * ``story_id``: single-pass clustering. Candidates come from an inverted index over the
   article's people, organisations, places and top terms (never a scan of everything), limited to
-  articles published within ``window_days``. Each candidate is scored by a mix of TF-IDF cosine
-  similarity of the texts and weighted overlap of the named entities; the article joins the
-  story of the best candidate over ``STORY_THRESHOLD``, else it starts a new story.
+  articles published within ``STORY_WINDOW_FACTOR * window_days`` (a story runs for days: the
+  two seed articles are 4.7 days apart). Each candidate is scored by TF-IDF cosine similarity of
+  the texts (at least ``MIN_COSINE``) mixed with the cosine of the salience-weighted entities; the
+  article joins the story of the best candidate over ``STORY_THRESHOLD``, else it starts one.
 
-The index is bounded (``max_items``, and the time window behind the newest article seen) and,
+The index is bounded (``max_items``, and the story window behind the newest article seen) and,
 with a path, persisted in SQLite: every assignment is committed, and the in-memory indexes are
 rebuilt from the file when it is reopened.
 """
@@ -26,8 +28,9 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
@@ -39,17 +42,66 @@ from .lexicon import STOPWORDS
 NUM_PERM = 64
 _SCHEME = "affine32"  # fixed, so that stored signatures stay comparable across datasketch upgrades
 DUP_THRESHOLD = 0.7
+DUP_LSH_THRESHOLD = 0.4  # LSH finds candidates from here; DUP_* decide
+DUP_CONTAINMENT = 0.8
+DUP_MIN_SHINGLES = 30
+STORY_WINDOW_FACTOR = 2.0
 STORY_THRESHOLD = 0.28
-MIN_COSINE = 0.15
+MIN_COSINE = 0.20
 MAX_CANDIDATES = 60
 MAX_POSTING = 5000  # a key shared by more stored articles than this is too common to find candidates
-_SCHEMA = 1
+_SCHEMA = 2
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 _DAY = 86400.0
 _EXTRA_STOP = frozenset(
-    "also could would said says told just like one two new year years time people week weeks day days "
-    "month months last first get got make made many much well percent per cent according including "
-    "since still even back way ago around among while later early".split()
+    [
+        "also",
+        "could",
+        "would",
+        "said",
+        "says",
+        "told",
+        "just",
+        "like",
+        "one",
+        "two",
+        "new",
+        "year",
+        "years",
+        "time",
+        "people",
+        "week",
+        "weeks",
+        "day",
+        "days",
+        "month",
+        "months",
+        "last",
+        "first",
+        "get",
+        "got",
+        "make",
+        "made",
+        "many",
+        "much",
+        "well",
+        "percent",
+        "per",
+        "cent",
+        "according",
+        "including",
+        "since",
+        "still",
+        "even",
+        "back",
+        "way",
+        "ago",
+        "around",
+        "among",
+        "while",
+        "later",
+        "early",
+    ]
 )
 
 
@@ -57,7 +109,7 @@ def _ts(dt: datetime | None) -> float:
     if dt is None:
         return time.time()
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 
 
@@ -68,7 +120,7 @@ def _story_id(article_id: str) -> str:
 _PERMS: tuple[object, ...] = ()
 
 
-def _minhash(words: list[str]) -> LeanMinHash:
+def _minhash(words: list[str]) -> tuple[LeanMinHash, int]:
     global _PERMS
     n = 5 if len(words) >= 60 else 3
     shingles = {" ".join(words[i : i + n]).encode("utf-8") for i in range(max(1, len(words) - n + 1))}
@@ -77,18 +129,31 @@ def _minhash(words: list[str]) -> LeanMinHash:
         _PERMS = (m.permutations,)
     m = MinHash(num_perm=NUM_PERM, seed=7, permutations=_PERMS[0], scheme=_SCHEME)
     m.update_batch(list(shingles))
-    return LeanMinHash(m)
+    return LeanMinHash(m), len(shingles)
+
+
+def _norm(w: str) -> str | None:
+    """Lower-cased word -> index term: no possessive, a light plural strip; None for stopwords."""
+    if w.endswith(("'s", "’s")):
+        w = w[:-2]
+    if len(w) < 3 or w in STOPWORDS or w in _EXTRA_STOP or w.isdigit():
+        return None
+    if len(w) > 4 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-2] if w.endswith("ies") is False and w.endswith("es") and w[-3] in "sxz" else w[:-1]
+    return w
 
 
 def _terms(text: str, title: str | None) -> dict[str, float]:
     tf: Counter[str] = Counter()
     for w in _WORD.findall(text[:8000].lower()):
-        if len(w) > 2 and w not in STOPWORDS and w not in _EXTRA_STOP and not w.isdigit():
-            tf[w] += 1
+        n = _norm(w)
+        if n:
+            tf[n] += 1
     if title:
         for w in _WORD.findall(title.lower()):
-            if len(w) > 2 and w not in STOPWORDS and w not in _EXTRA_STOP and not w.isdigit():
-                tf[w] += 3
+            n = _norm(w)
+            if n:
+                tf[n] += 3
     return {w: 1.0 + math.log(c) for w, c in tf.most_common(60)}
 
 
@@ -108,6 +173,17 @@ def _entities(tags: Tags) -> dict[str, float]:
     return ents
 
 
+def _near_duplicate(mh: LeanMinHash, size: int, other: _Item) -> bool:
+    j = float(mh.jaccard(other.mh))
+    if j >= DUP_THRESHOLD:
+        return True
+    small = min(size, other.size)
+    if small < DUP_MIN_SHINGLES or j <= 0.0:
+        return False
+    shared = j * (size + other.size) / (1.0 + j)  # |A & B| from J and the set sizes
+    return shared / small >= DUP_CONTAINMENT
+
+
 @dataclass(slots=True)
 class _Item:
     seq: int
@@ -115,10 +191,11 @@ class _Item:
     duplicate_of: str | None
     ts: float
     mh: LeanMinHash
+    size: int  # number of distinct shingles
     terms: dict[str, float]
     ents: dict[str, float]
 
-    def keys(self) -> list[str]:
+    def index_keys(self) -> list[str]:
         top = sorted(self.terms.items(), key=lambda kv: -kv[1])[:12]
         return list(self.ents) + ["t:" + w for w, _ in top]
 
@@ -128,10 +205,11 @@ class StoryIndex:
 
     def __init__(self, path: str | Path | None = None, *, window_days: float = 3.0, max_items: int = 50_000) -> None:
         self.window = float(window_days) * _DAY
+        self.story_window = self.window * STORY_WINDOW_FACTOR
         self.max_items = int(max_items)
         self._lock = threading.RLock()
         self._items: dict[str, _Item] = {}
-        self._lsh = MinHashLSH(threshold=DUP_THRESHOLD, num_perm=NUM_PERM)
+        self._lsh = MinHashLSH(threshold=DUP_LSH_THRESHOLD, num_perm=NUM_PERM)
         self._post: dict[str, set[str]] = {}
         self._df: Counter[str] = Counter()
         self._heap: list[tuple[float, int, str]] = []  # (ts, seq, id), lazily cleaned
@@ -150,22 +228,26 @@ class StoryIndex:
         db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
         db.execute(
             "CREATE TABLE IF NOT EXISTS items (article_id TEXT PRIMARY KEY, seq INTEGER, story_id TEXT,"
-            " duplicate_of TEXT, ts REAL, minhash BLOB, terms TEXT, ents TEXT)"
+            " duplicate_of TEXT, ts REAL, minhash BLOB, size INTEGER, terms TEXT, ents TEXT)"
         )
         row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         want = f"{_SCHEMA}/{NUM_PERM}/{_SCHEME}"
         if row is None:
             db.execute("INSERT INTO meta VALUES ('schema', ?)", (want,))
         elif row[0] != want:  # written by an incompatible version: start again
-            db.execute("DELETE FROM items")
+            db.execute("DROP TABLE items")
+            db.execute(
+                "CREATE TABLE items (article_id TEXT PRIMARY KEY, seq INTEGER, story_id TEXT,"
+                " duplicate_of TEXT, ts REAL, minhash BLOB, size INTEGER, terms TEXT, ents TEXT)"
+            )
             db.execute("UPDATE meta SET value=? WHERE key='schema'", (want,))
         self._db = db
-        for aid, seq, sid, dup, ts, blob, terms, ents in db.execute(
-            "SELECT article_id, seq, story_id, duplicate_of, ts, minhash, terms, ents FROM items ORDER BY seq"
+        for aid, seq, sid, dup, ts, blob, size, terms, ents in db.execute(
+            "SELECT article_id, seq, story_id, duplicate_of, ts, minhash, size, terms, ents FROM items ORDER BY seq"
         ):
             dtype = np.uint32 if len(blob) == 4 * NUM_PERM else np.uint64
             mh = LeanMinHash(seed=7, hashvalues=np.frombuffer(blob, dtype=dtype), scheme=_SCHEME)
-            item = _Item(int(seq), str(sid), dup, float(ts), mh, json.loads(terms), json.loads(ents))
+            item = _Item(int(seq), str(sid), dup, float(ts), mh, int(size), json.loads(terms), json.loads(ents))
             self._add(str(aid), item)
             self._seq = max(self._seq, int(seq))
         self._evict()
@@ -176,7 +258,7 @@ class StoryIndex:
                 self._db.close()
                 self._db = None
 
-    def __enter__(self) -> StoryIndex:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -189,7 +271,7 @@ class StoryIndex:
     def _add(self, aid: str, item: _Item) -> None:
         self._items[aid] = item
         self._lsh.insert(aid, item.mh, check_duplication=False)
-        for k in item.keys():
+        for k in item.index_keys():
             self._post.setdefault(k, set()).add(aid)
         for w in item.terms:
             self._df[w] += 1
@@ -201,7 +283,7 @@ class StoryIndex:
         if item is None:
             return
         self._lsh.remove(aid)
-        for k in item.keys():
+        for k in item.index_keys():
             s = self._post.get(k)
             if s is not None:
                 s.discard(aid)
@@ -215,7 +297,7 @@ class StoryIndex:
             self._db.execute("DELETE FROM items WHERE article_id=?", (aid,))
 
     def _evict(self) -> None:
-        horizon = self._newest - self.window
+        horizon = self._newest - self.story_window
         while self._heap:
             ts, seq, aid = self._heap[0]
             item = self._items.get(aid)
@@ -281,7 +363,7 @@ class StoryIndex:
             ts = _ts(published_at)
             full = (title + "\n" + text) if title else text
             words = _WORD.findall(full.lower())
-            mh = _minhash(words)
+            mh, size = _minhash(words)
             terms = _terms(text, title)
             ents = _entities(tags)
             previous = self._items.get(article_id)
@@ -291,7 +373,11 @@ class StoryIndex:
             duplicate_of: str | None = None
             story: str | None = previous.story_id if previous else None
             dups = [d for d in self._lsh.query(mh) if d != article_id and d in self._items]
-            dups = [d for d in dups if abs(self._items[d].ts - ts) <= self.window and mh.jaccard(self._items[d].mh) >= DUP_THRESHOLD]
+            dups = [
+                d
+                for d in dups
+                if abs(self._items[d].ts - ts) <= self.window and _near_duplicate(mh, size, self._items[d])
+            ]
             if dups:
                 first = min(dups, key=lambda d: self._items[d].seq)
                 root = self._items[first].duplicate_of
@@ -302,13 +388,22 @@ class StoryIndex:
             story = story or _story_id(article_id)
 
             self._seq += 1
-            item = _Item(self._seq, story, duplicate_of, ts, mh, terms, ents)
+            item = _Item(self._seq, story, duplicate_of, ts, mh, size, terms, ents)
             self._add(article_id, item)
             if self._db is not None:
                 self._db.execute(
-                    "INSERT OR REPLACE INTO items VALUES (?,?,?,?,?,?,?,?)",
-                    (article_id, item.seq, story, duplicate_of, ts, np.asarray(mh.hashvalues).tobytes(),
-                     json.dumps(terms), json.dumps(ents)),
+                    "INSERT OR REPLACE INTO items VALUES (?,?,?,?,?,?,?,?,?)",
+                    (
+                        article_id,
+                        item.seq,
+                        story,
+                        duplicate_of,
+                        ts,
+                        np.asarray(mh.hashvalues).tobytes(),
+                        size,
+                        json.dumps(terms),
+                        json.dumps(ents),
+                    ),
                 )
             self._evict()
             return story, duplicate_of
@@ -326,7 +421,7 @@ class StoryIndex:
         best: tuple[float, str] | None = None
         for aid in heapq.nlargest(MAX_CANDIDATES, votes, key=votes.__getitem__):
             other = self._items.get(aid)
-            if other is None or aid == article_id or abs(other.ts - ts) > self.window:
+            if other is None or aid == article_id or abs(other.ts - ts) > self.story_window:
                 continue
             s = self.score(terms, ents, other)
             if s >= STORY_THRESHOLD and (best is None or s > best[0]):

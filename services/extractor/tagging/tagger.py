@@ -13,13 +13,31 @@ from . import topics as _topics
 from .gazetteer import get_gazetteer
 from .language import detect
 from .lexicon import CONNECTORS, COUNTRY_ALIASES, DEMONYMS, FAMOUS, REGION_ABBREVS, STOPWORDS
-from .names import EntityGroup, PersonIndex, acronym_of, classify, given_name, known_org
+from .names import EntityGroup, PersonIndex, acronym_of, classify, known_org
 from .places import Candidate, demonyms, resolve
 from .spans import Segment, Token, segments, tokenize
 
 _COMPASS = frozenset(
-    "North South East West Northern Southern Eastern Western Central Northeast Northwest Southeast Southwest "
-    "Greater Upper Lower Outer Inner".split()
+    [
+        "North",
+        "South",
+        "East",
+        "West",
+        "Northern",
+        "Southern",
+        "Eastern",
+        "Western",
+        "Central",
+        "Northeast",
+        "Northwest",
+        "Southeast",
+        "Southwest",
+        "Greater",
+        "Upper",
+        "Lower",
+        "Outer",
+        "Inner",
+    ]
 )
 _DATELINE_AFTER = re.compile(r"^\s*(?:,[^\n]{0,40})?\s*(?:-|—|–|\(|$)")
 _ACRONYM_DEF = re.compile(r"^,? \(([A-Z][A-Za-z]{1,7})\)")
@@ -28,7 +46,7 @@ _ACR_SKIP = frozenset(("of", "and", "for", "the", "on", "in", "de", "&"))
 
 
 def _acronym_definitions(text: str, toks: list[Token]) -> list[tuple[int, int, str]]:
-    """"Civil Aviation Authority of Nepal (CAAN)": the long form before a parenthesised acronym."""
+    """ "Civil Aviation Authority of Nepal (CAAN)": the long form before a parenthesised acronym."""
     out: list[tuple[int, int, str]] = []
     starts = {t.end: i for i, t in enumerate(toks)}
     for m in _PAREN_ACRONYM.finditer(text):
@@ -125,8 +143,15 @@ class _Run:
     def add_place(self, seg: Segment, entries: list[object], weak: bool = False) -> None:
         prev = self.prev(seg)
         self.place_cands.append(
-            Candidate(seg.start, seg.end, self.text[seg.start : seg.end], entries,  # type: ignore[arg-type]
-                      prev.low if prev else "", seg.toks[0].sent_start, weak)
+            Candidate(
+                seg.start,
+                seg.end,
+                self.text[seg.start : seg.end],
+                entries,  # type: ignore[arg-type]
+                prev.low if prev else "",
+                seg.toks[0].sent_start,
+                weak,
+            )
         )
 
     def is_name(self, surface: str) -> bool:
@@ -202,7 +227,7 @@ class _Run:
                 self.persons.add_full(_clean_name(seg), seg.start, seg.end, seg.surface(self.text))
 
     def abbreviation_place(self, seg: Segment) -> bool:
-        """"(D., Conn.)", "LA CROSSE, Wis. (AP)": a region abbreviation right after a comma."""
+        """ "(D., Conn.)", "LA CROSSE, Wis. (AP)": a region abbreviation right after a comma."""
         text = self.text
         surface = seg.surface(text)
         end = seg.end
