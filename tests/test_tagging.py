@@ -252,6 +252,7 @@ def test_gold_floor() -> None:
     for label in ("PERSON", "ORG", "PLACE"):
         c = report.entities[label]
         assert c.precision >= 0.85 and c.recall >= 0.80, (label, c)
-    assert report.entities["ALL"].f1 >= 0.88
+    assert report.entities["ALL"].f1 >= 0.88  # dev texts (the rules were written looking at them)
+    assert report.heldout["ALL"].precision >= 0.85 and report.heldout["ALL"].f1 >= 0.75  # never tuned on
     assert report.pairs.precision >= 0.9 and report.pairs.recall >= 0.9, report.pairs
     assert report.duplicates.tp >= 1 and report.duplicates.fp == 0

@@ -9,7 +9,7 @@ from typing import Any
 _LOCK = threading.Lock()
 _EXTRACTORS: dict[str, Any] = {}
 # YAKE's cost grows with the text; the lead of a news article carries its key phrases.
-MAX_CHARS = 1200
+MAX_CHARS = 1000
 _YAKE_LANGS = {
     "ar",
     "bg",
@@ -47,6 +47,11 @@ _YAKE_LANGS = {
     "zh",
 }
 _LINE_END = re.compile(r"(?<![.!?:;])\s*\n+")
+# page furniture that YAKE likes because it is capitalised and repeated
+_JUNK = frozenset(
+    "file photo photos pool video watch share reports report reply comment comments copyright advertisement "
+    "subscribe newsletter click read more getty images ap reuters afp cbc ctv bbc cnn updated posted".split()
+)
 
 
 def _extractor(lang: str) -> Any:
@@ -82,6 +87,9 @@ def extract(text: str, title: str | None = None, language: str | None = None, k:
         p = str(phrase).strip(" .,;:-'\"“”")
         key = p.lower()
         if len(p) < 3 or key in seen or not any(c.isalpha() for c in p):
+            continue
+        words = key.split()
+        if words[0] in _JUNK or words[-1] in _JUNK:
             continue
         if any(key in s or s in key for s in seen if len(s.split()) != len(key.split())):
             # keep "Kharkiv region" or "Kharkiv", not both

@@ -64,9 +64,8 @@ def tokenize(text: str) -> list[Token]:
             if tail[:1].islower():
                 w, e, brk = head, s + len(head), True
         cap = w[0].isupper()
-        letters = [c for c in w if c.isalpha()]
-        allcaps = len(letters) >= 2 and all(c.isupper() for c in letters)
-        out.append(Token(w, s, e, cap, allcaps, _is_sent_start(text, s), poss, brk))
+        allcaps = cap and len(w) >= 2 and w.isupper()
+        out.append(Token(w, s, e, cap, allcaps, cap and _is_sent_start(text, s), poss, brk))
     return out
 
 
