@@ -49,8 +49,38 @@ _YAKE_LANGS = {
 _LINE_END = re.compile(r"(?<![.!?:;])\s*\n+")
 # page furniture that YAKE likes because it is capitalised and repeated
 _JUNK = frozenset(
-    "file photo photos pool video watch share reports report reply comment comments copyright advertisement "
-    "subscribe newsletter click read more getty images ap reuters afp cbc ctv bbc cnn updated posted".split()
+    [
+        "file",
+        "photo",
+        "photos",
+        "pool",
+        "video",
+        "watch",
+        "share",
+        "reports",
+        "report",
+        "reply",
+        "comment",
+        "comments",
+        "copyright",
+        "advertisement",
+        "subscribe",
+        "newsletter",
+        "click",
+        "read",
+        "more",
+        "getty",
+        "images",
+        "ap",
+        "reuters",
+        "afp",
+        "cbc",
+        "ctv",
+        "bbc",
+        "cnn",
+        "updated",
+        "posted",
+    ]
 )
 
 
