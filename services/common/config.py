@@ -97,6 +97,9 @@ class ConsumerSettings(CommonSettings):
     )
     dlq_window: int = Field(200, ge=10, description="how many recent messages the ratio covers")
     shutdown_timeout_seconds: float = Field(20, gt=0)
+    lag_refresh_seconds: float = Field(
+        15, gt=0, description="how often the consumer-lag gauges are measured from end offsets"
+    )
 
 
 class FetcherSettings(CommonSettings):
@@ -121,6 +124,19 @@ class FetcherSettings(CommonSettings):
     )
     seen_horizon_days: float = Field(30, gt=0)
     once: bool = Field(False, description="poll every feed once, then exit")
+    per_host_min_delay_seconds: float = Field(
+        1.0, ge=0, le=600, description="minimum time between two request starts to one host (feeds and pages)"
+    )
+    allowed_networks: str = Field(
+        "", description="comma-separated CIDRs or host names the SSRF guard lets through, e.g. 127.0.0.1/32"
+    )
+    dead_after_errors: int = Field(10, ge=1, description="consecutive failures after which a feed is 'dead'")
+    dead_probe_interval_seconds: float = Field(
+        7 * 86_400, gt=0, description="how often a dead feed is still probed (it recovers on success)"
+    )
+    parse_workers: int = Field(
+        0, ge=0, le=64, description="processes parsing feeds; 0: one per CPU core (1: parse in the event loop)"
+    )
 
     @model_validator(mode="after")
     def _intervals_ordered(self) -> FetcherSettings:

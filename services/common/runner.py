@@ -11,20 +11,25 @@ import asyncio
 import logging
 import signal
 
-from services.common import kafka, logs
+import services
+from services.common import kafka, logs, metrics
 from services.common.config import (
     CommonSettings,
+    ConsumerSettings,
     ExtractorSettings,
     FetcherSettings,
     SinkSettings,
 )
 from services.common.health import Health, serve
+from services.common.lag import LagReporter
 
 log = logging.getLogger(__name__)
 
 
 def _start(service: str, settings: CommonSettings) -> Health:
     logs.setup(service, settings.log_format, settings.log_level)
+    metrics.BUILD_INFO.labels(service, services.__version__).set(1)
+    metrics.init_series(service)
     health = Health()
     server = serve(health, settings.metrics_host, settings.metrics_port)
     host, port = server.server_address[:2]
@@ -34,6 +39,13 @@ def _start(service: str, settings: CommonSettings) -> Health:
     kafka.ensure_topics(settings)
     health.set("broker", True)
     return health
+
+
+def _start_lag_reporter(stage: str, settings: ConsumerSettings, topic: str) -> LagReporter:
+    """Measure the stage's consumer lag every ``lag_refresh_seconds`` in a daemon thread."""
+    reporter = LagReporter(settings, stage, topic)
+    reporter.start(settings.lag_refresh_seconds)
+    return reporter
 
 
 def run_fetcher(settings: FetcherSettings) -> None:
@@ -58,9 +70,14 @@ def run_extractor(settings: ExtractorSettings) -> None:
     from services.extractor.service import build
 
     health = _start("extractor", settings)
+    metrics.MESSAGES_PRODUCED.labels("extractor", settings.topic_articles)
     stage = build(settings, health)
+    lag = _start_lag_reporter("extractor", settings, settings.topic_pages)
     stage.install_signal_handlers()
-    stage.run()
+    try:
+        stage.run()
+    finally:
+        lag.stopping.set()
 
 
 def run_sink(settings: SinkSettings) -> None:
@@ -68,5 +85,9 @@ def run_sink(settings: SinkSettings) -> None:
 
     health = _start("sink", settings)
     stage = build(settings, health)
+    lag = _start_lag_reporter("sink", settings, settings.topic_articles)
     stage.install_signal_handlers()
-    stage.run()
+    try:
+        stage.run()
+    finally:
+        lag.stopping.set()

@@ -104,6 +104,8 @@ def record_quality(article: Article, extracted: Extracted) -> None:
     for issue in issues:
         metrics.EXTRACTION_QUALITY.labels(label, issue).inc()
     metrics.TEXT_LENGTH.observe(len(article.text))
+    metrics.EXTRACTED_PAGES.labels(label, "ok").inc()
+    metrics.TAGS_PER_ARTICLE.observe(metrics.tag_count(article))
 
 
 def make_processor(stories: StoryIndex) -> ProcessFn[Item]:
@@ -113,12 +115,14 @@ def make_processor(stories: StoryIndex) -> ProcessFn[Item]:
         out: Processed[Item] = Processed()
         for rec in records:
             started = time.perf_counter()
+            page: PageMessage | None = None
             try:
                 page = decode(PageMessage, rec.value)
                 extracted, tags = analyse(page)
                 article = build_article(page, extracted, tags)
             except Exception as exc:  # noqa: BLE001 - any failure of one page dead-letters that page
                 metrics.PAGES_PROCESSED.labels(type(exc).__name__).inc()
+                metrics.count_failed_extraction(_QUALITY_DOMAINS, page.url if page else None, exc)
                 out.failures.append(Failure(rec, exc))
                 continue
             story_id, duplicate_of = stories.assign(

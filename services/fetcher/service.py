@@ -100,7 +100,7 @@ class Fetcher:
         """One feed: fetch, parse, publish what is new. Errors are logged and scheduled, never raised."""
         async with self.slots:
             try:
-                published = await self._poll(feed)
+                published = await metrics.timed(metrics.POLL_DURATION, self._poll(feed))
             except (FetchError, FeedParseError) as exc:
                 self._failed(feed, exc)
                 return

@@ -53,6 +53,7 @@ def make_writer(store: Store) -> WriteFn[Item]:
             metrics.ROWS_WRITTEN.labels(result).inc()
             if result == "inserted" and article.published_at:
                 metrics.PUBLISH_TO_STORED.observe(max(0.0, (now - article.published_at).total_seconds()))
+                metrics.NEWEST_ARTICLE.update(article.url, article.published_at)
         metrics.ARTICLES_STORED.set(store.count())
         return failures
 
