@@ -53,7 +53,7 @@ class FeedEntry(_Model):
 class PageMessage(_Model):
     """``newsflow.pages``: a fetched article page and the feed entry that linked it."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     id: str = Field(description="article id: stable hash of the normalised entry URL")
     url: str = Field(description="normalised entry URL")
     final_url: str = Field(description="URL after redirects")
@@ -106,7 +106,7 @@ class Tags(_Model):
 class Article(_Model):
     """``newsflow.articles``: one extracted, tagged article (also one line of ``articles export``)."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     id: str
     url: str
     canonical_url: str | None = None
