@@ -46,7 +46,6 @@ ENV PATH=/opt/newsflow/bin:$PATH \
     NEWSFLOW_LOG_FORMAT=json
 USER 10001:10001
 WORKDIR /data
-VOLUME ["/data"]
 # /metrics, /healthz, /readyz of fetcher, extractor, sink (NEWSFLOW_METRICS_PORT overrides).
 EXPOSE 9101 9102 9103
 STOPSIGNAL SIGTERM
