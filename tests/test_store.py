@@ -1,34 +1,76 @@
-"""The storage suite: every backend must pass it (SQLite here; PostgreSQL joins via the fixture)."""
+"""The storage suite: every backend must pass it, SQLite and PostgreSQL alike.
+
+PostgreSQL runs against the real server (``NEWSFLOW_TEST_POSTGRES_URL``, default
+127.0.0.1:5432/test); each test gets its own schema, dropped afterwards. Outside
+CI a missing server skips the PostgreSQL half; in CI (``CI=true``) it fails.
+"""
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from services.common.messages import Article, Entity, Mention, Place
-from services.sink.store import Filters, SqliteStore, Store, StoreError, open_store
+from services.sink.store import Filters, RowRejected, SqliteStore, Store, StoreError, open_store
+
+POSTGRES_URL = os.environ.get("NEWSFLOW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@contextmanager
+def postgres_schema(base_url: str = POSTGRES_URL) -> Iterator[str]:
+    """A fresh schema ``t_<uuid>`` on the real server; yields a sink URL using it; drops it after."""
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        admin = psycopg.connect(base_url, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL at {base_url} is required in CI: {exc}")
+        pytest.skip(f"PostgreSQL not reachable at {base_url}: {exc}")
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in base_url else "?"
+    try:
+        yield f"{base_url}{sep}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A sink URL of an empty store, once per backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'news.db'}"
+        return
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = open_store(f"sqlite:///{tmp_path / 'news.db'}")
+def store(store_url: str) -> Iterator[Store]:
+    s = open_store(store_url)
     yield s
     s.close()
 
 
 def make(aid: str = "a1", text: str = "Ukraine struck targets near Kharkiv.", **kw: object) -> Article:
-    base: dict[str, object] = dict(
-        id=aid, url=f"http://news.example/{aid}", source="news.example", title=f"Title {aid}",
-        text=text, extractor_version="v1", content_hash=f"h-{hash(text) & 0xFFFF}",
-        fetched_at=datetime(2024, 6, 5, 12, tzinfo=UTC), published_at=datetime(2024, 6, 5, 10, tzinfo=UTC),
-        places=[Place(name="Kharkiv", place_id="geonames:706483", kind="city", country_code="UA",
+    base: dict[str, object] = {
+        "id": aid, "url": f"http://news.example/{aid}", "source": "news.example", "title": f"Title {aid}",
+        "text": text, "extractor_version": "v1", "content_hash": f"h-{hash(text) & 0xFFFF}",
+        "fetched_at": datetime(2024, 6, 5, 12, tzinfo=UTC), "published_at": datetime(2024, 6, 5, 10, tzinfo=UTC),
+        "places": [Place(name="Kharkiv", place_id="geonames:706483", kind="city", country_code="UA",
                       mentions=[Mention(start=27, end=34, text="Kharkiv")])],
-        people=[Entity(name="Joe Biden")], organisations=[Entity(name="NATO")], topics=["conflict"],
-        story_id="s1",
-    )
+        "people": [Entity(name="Joe Biden")], "organisations": [Entity(name="NATO")], "topics": ["conflict"],
+        "story_id": "s1",
+    }
     base.update(kw)
     return Article.model_validate(base)
 
@@ -101,8 +143,109 @@ def test_unknown_url_scheme() -> None:
         open_store("mysql://x/y")
 
 
-def test_newer_schema_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "news.db"
-    SqliteStore(path).db.execute("INSERT INTO schema_migrations VALUES (999, 'future')")
+def _set_schema_version(url: str, store: Store, version: int) -> None:
+    if isinstance(store, SqliteStore):
+        store.db.execute("INSERT INTO schema_migrations VALUES (?, 'future')", (version,))
+    else:
+        store._rows("INSERT INTO schema_migrations VALUES (%s, now()) RETURNING version", (version,))  # type: ignore[attr-defined]
+
+
+def test_migrations_are_recorded_and_newer_schema_is_refused(store_url: str) -> None:
+    first = open_store(store_url)
+    assert first.schema_version() >= 1  # type: ignore[attr-defined]
+    first.close()
+    again = open_store(store_url)  # applying again is a no-op
+    assert again.count() == 0
+    _set_schema_version(store_url, again, 999)
+    again.close()
     with pytest.raises(StoreError, match="newer than this newsflow knows"):
-        SqliteStore(path)
+        open_store(store_url)
+
+
+def test_a_row_violating_a_constraint_is_rejected_and_the_batch_goes_on(store: Store) -> None:
+    results = store.write_batch([make("a1"), make("", "no id"), make("a3", "bad \x00 byte"), make("a4", "fine")])
+    assert results[0] == "inserted" and results[3] == "inserted"
+    assert isinstance(results[1], RowRejected) and isinstance(results[2], RowRejected)
+    assert "article a3" in str(results[2])
+    assert store.count() == 2 and store.get("a4") is not None
+    assert store.write_batch([make("a3", "good byte")]) == ["inserted"]
+
+
+def test_one_id_twice_in_a_batch(store: Store) -> None:
+    v1 = make("a1", "first text")
+    v2 = make("a1", "second text", fetched_at=datetime(2024, 6, 6, tzinfo=UTC))
+    assert store.write_batch([v1, v2, v1]) == ["inserted", "updated", "unchanged"]
+    assert [r for r, _, _ in store.history("a1")] == [1, 2]
+    assert store.get("a1") == v2
+
+
+def test_replaying_the_whole_topic_leaves_the_same_rows(store: Store) -> None:
+    topic = [make(f"a{i}", f"text {i} about Kharkiv") for i in range(30)]
+    topic += [make("a3", "text 3, corrected", fetched_at=datetime(2024, 6, 6, tzinfo=UTC))]
+    topic += [make("a4", "text 4, an older fetch", fetched_at=datetime(2024, 6, 1, tzinfo=UTC))]
+    first = store.write_batch(topic[:17]) + store.write_batch(topic[17:])
+    assert first.count("inserted") == 30 and first.count("updated") == 1 and first.count("historical") == 1
+
+    def snapshot() -> list[object]:
+        return [(a.id, a.content_hash, [(r, h.content_hash) for r, h, _ in store.history(a.id)])
+                for a in store.iter_articles(Filters(limit=-1))]
+
+    before = snapshot()
+    for size in (1, 7, len(topic)):
+        replay = [r for i in range(0, len(topic), size) for r in store.write_batch(topic[i:i + size])]
+        assert set(replay) == {"unchanged"}
+    assert snapshot() == before and store.count() == 30
+
+
+def test_history_keeps_numbering_after_a_late_older_fetch(store: Store) -> None:
+    store.write_batch([make("a1", "v1")])
+    store.write_batch([make("a1", "v2", fetched_at=datetime(2024, 6, 6, tzinfo=UTC))])
+    assert store.write_batch([make("a1", "v0", fetched_at=datetime(2024, 6, 1, tzinfo=UTC))]) == ["historical"]
+    assert store.write_batch([make("a1", "v3", fetched_at=datetime(2024, 6, 7, tzinfo=UTC))]) == ["updated"]
+    history = store.history("a1")
+    assert sorted(a.text for _, a, _ in history) == ["v0", "v1", "v2", "v3"]
+    assert len({r for r, _, _ in history}) == 4 and store.get("a1").text == "v3"  # type: ignore[union-attr]
+
+
+def test_pagination_and_export_of_everything(store: Store) -> None:
+    store.write_batch([make(f"a{i:02}", f"text {i}", published_at=datetime(2024, 6, 1 + i, tzinfo=UTC))
+                       for i in range(12)])
+    pages = [[h.article.id for h in store.search(Filters(limit=5, offset=o))] for o in (0, 5, 10)]
+    assert pages == [["a11", "a10", "a09", "a08", "a07"], ["a06", "a05", "a04", "a03", "a02"], ["a01", "a00"]]
+    assert len(list(store.iter_articles(Filters(limit=-1)))) == 12
+
+
+def test_search_is_language_aware(store: Store, store_url: str) -> None:
+    store.write_batch([
+        make("fr", "Les négociations continuent à Genève.", language="fr", places=[], content_hash="fr1"),
+        make("en", "Negotiators were running late in Geneva.", language="en", places=[], content_hash="en1"),
+        make("xx", "Zzyzx quux.", language="xx", places=[], content_hash="xx1"),
+    ])
+    assert [h.article.id for h in store.search(Filters(query="Négociations"))] == ["fr"]
+    assert [h.article.id for h in store.search(Filters(query="running"))] == ["en"]
+    assert [h.article.id for h in store.search(Filters(query="zzyzx"))] == ["xx"]
+    if store_url.startswith("postgresql"):  # stemming by the article's language: PostgreSQL only
+        assert [h.article.id for h in store.search(Filters(query="négociation"))] == ["fr"]
+        assert [h.article.id for h in store.search(Filters(query="run"))] == ["en"]
+        configs = store._rows("SELECT id, fts_config::text FROM articles ORDER BY id", ())  # type: ignore[attr-defined]
+        assert configs == [("en", "english"), ("fr", "french"), ("xx", "simple")]
+
+
+def test_stories_list_recent_stories_with_their_outlets(store: Store) -> None:
+    store.write_batch([
+        make("a1", story_id="s1", source="cbc.ca", published_at=datetime(2024, 6, 5, tzinfo=UTC)),
+        make("a2", "Kharkiv again.", story_id="s1", source="ctvnews.ca", published_at=datetime(2024, 6, 6, tzinfo=UTC)),
+        make("b1", "Budget.", story_id="s2", source="cbc.ca", published_at=datetime(2024, 6, 7, tzinfo=UTC),
+             places=[]),
+        make("b2", "Budget too.", story_id="s2", source="ledger.example", places=[],
+             published_at=datetime(2024, 6, 4, tzinfo=UTC)),
+        make("c1", "Alone.", story_id="c1", source="cbc.ca", places=[]),
+    ])
+    stories = store.stories(Filters())
+    assert [s.story_id for s in stories] == ["s2", "s1"]
+    assert [a.id for a in stories[1].articles] == ["a2", "a1"]
+    assert stories[1].outlets == ["cbc.ca", "ctvnews.ca"]
+    assert [s.story_id for s in store.stories(Filters(place="Kharkiv"))] == ["s1"]
+    assert [s.story_id for s in store.stories(Filters(query="budget"))] == ["s2"]
+    assert [s.story_id for s in store.stories(Filters(), min_articles=1)] == ["s2", "s1", "c1"]
+    assert [s.story_id for s in store.stories(Filters(limit=1, offset=1))] == ["s1"]

@@ -43,7 +43,7 @@ def _filters(**kw: Any) -> Any:
 
 def _parse_since(value: str) -> datetime:
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value)
     except ValueError as exc:
         raise click.BadParameter(f"not an ISO date/time: {value!r}", param_hint="--since") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

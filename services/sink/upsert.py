@@ -1,0 +1,110 @@
+"""What an upsert batch does, decided in pure Python, shared by every backend.
+
+Both backends load the stored state of the batch's article ids, ask
+:func:`plan_batch` what to do, then apply the plan with their own SQL. Keeping
+the decision here is what makes SQLite and PostgreSQL behave identically.
+
+The rules, per article, in batch order:
+
+* unknown id: **inserted** as revision 1;
+* same ``(content_hash, extractor_version)`` as the current row, or as any kept
+  revision: **unchanged** (a redelivery or a replay changes nothing);
+* same extractor version but fetched *before* the current row: an older fetch
+  arriving late, kept in the history only: **historical**;
+* anything else: the current row moves to the history and the article becomes
+  the current row with the next revision number: **updated**.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from services.common.messages import Article
+
+WriteResult = Literal["inserted", "updated", "unchanged", "historical"]
+
+
+@dataclass
+class Stored:
+    """The stored state of one article id: its current row and what its history holds."""
+
+    content_hash: str
+    extractor_version: str
+    fetched_at: datetime
+    revision: int
+    doc: str
+    seen: set[tuple[str, str]] = field(default_factory=set)
+    """``(content_hash, extractor_version)`` of every kept revision."""
+    max_revision: int = 0
+    """Highest revision number in the history (0 when it is empty)."""
+
+    def next_revision(self) -> int:
+        return max(self.revision, self.max_revision) + 1
+
+
+@dataclass(frozen=True)
+class RevisionRow:
+    article_id: str
+    revision: int
+    content_hash: str
+    extractor_version: str
+    fetched_at: datetime
+    replaced_at: datetime
+    doc: str
+
+
+@dataclass
+class Plan:
+    """The rows a batch writes: one result per input article, in order."""
+
+    results: list[WriteResult] = field(default_factory=list)
+    revisions: list[RevisionRow] = field(default_factory=list)
+    current: dict[str, tuple[Article, int]] = field(default_factory=dict)
+    """Article id -> (article, revision) to write as the current row."""
+    replaced: set[str] = field(default_factory=set)
+    """Ids whose current row exists in storage and must be deleted before ``current`` is written."""
+
+
+def plan_batch(articles: Sequence[Article], stored: dict[str, Stored], now: datetime) -> Plan:
+    """Decide every article of a batch against ``stored`` (updated in place as the batch goes)."""
+    existing = set(stored)
+    plan = Plan()
+    for a in articles:
+        plan.results.append(_decide(a, stored, now, plan))
+    plan.replaced = {aid for aid in plan.current if aid in existing}
+    return plan
+
+
+def _decide(a: Article, stored: dict[str, Stored], now: datetime, plan: Plan) -> WriteResult:
+    key = (a.content_hash, a.extractor_version)
+    cur = stored.get(a.id)
+    if cur is None:
+        stored[a.id] = _as_stored(a, 1)
+        plan.current[a.id] = (a, 1)
+        return "inserted"
+    if (cur.content_hash, cur.extractor_version) == key or key in cur.seen:
+        return "unchanged"
+    if a.extractor_version == cur.extractor_version and a.fetched_at < cur.fetched_at:
+        revision = cur.next_revision()
+        plan.revisions.append(RevisionRow(a.id, revision, a.content_hash, a.extractor_version, a.fetched_at,
+                                          now, a.model_dump_json()))
+        cur.seen.add(key)
+        cur.max_revision = revision
+        return "historical"
+    plan.revisions.append(RevisionRow(a.id, cur.revision, cur.content_hash, cur.extractor_version,
+                                      cur.fetched_at, now, cur.doc))
+    cur.seen.add((cur.content_hash, cur.extractor_version))
+    cur.max_revision = max(cur.max_revision, cur.revision)
+    revision = cur.next_revision()
+    new = _as_stored(a, revision)
+    new.seen, new.max_revision = cur.seen, cur.max_revision
+    stored[a.id] = new
+    plan.current[a.id] = (a, revision)
+    return "updated"
+
+
+def _as_stored(a: Article, revision: int) -> Stored:
+    return Stored(a.content_hash, a.extractor_version, a.fetched_at, revision, a.model_dump_json())
