@@ -100,6 +100,9 @@ class ConsumerSettings(CommonSettings):
     lag_refresh_seconds: float = Field(
         15, gt=0, description="how often the consumer-lag gauges are measured from end offsets"
     )
+    replay_idle_seconds: float = Field(
+        5, gt=0, le=600, description="`newsflow replay` stops after the topic was idle this long (and caught up)"
+    )
 
 
 class FetcherSettings(CommonSettings):

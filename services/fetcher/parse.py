@@ -1,13 +1,25 @@
 """Feed documents -> :class:`FeedEntry` objects.
 
-RSS and Atom go through feedparser. JSON Feed (1.0/1.1), which feedparser
-cannot read, goes through a small adapter into the same entry model.
+RSS 0.9x/1.0/2.0 and Atom 0.3/1.0 go through feedparser (it decodes declared
+and undeclared encodings and resolves ``xml:base``). JSON Feed 1.0/1.1, which
+feedparser cannot read, goes through a small adapter into the same model.
+
+Before feedparser sees a document, :func:`refuse_entity_declarations` refuses
+DTD entity declarations that could expand (billion laughs, quadratic blow-up)
+or reach outside the document (external entities). feedparser would drop most
+of them itself; refusing them gives a clear error instead of half-parsed text.
+
+Entry identity (:func:`entry_identity`): the GUID/id when present and stable
+(unique within the document and not the feed's own URL), else the normalised
+link, else a hash of title and date.
 """
 
 from __future__ import annotations
 
 import calendar
+import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,13 +43,52 @@ class ParsedFeed:
     entries: list[FeedEntry]
     ttl_seconds: float | None = None
     warning: str | None = None
+    skipped: int = 0  # entries without a usable link: they have no page to fetch
+    site_url: str | None = None
 
+
+# --- entity declarations ------------------------------------------------------------------------
+
+_PROLOG_BYTES = 65_536
+_ENTITY_DECL = re.compile(rb"<!ENTITY\s+(%\s*)?([^\s>]+)\s*([^>]*)>", re.IGNORECASE)
+_SAFE_ENTITY_VALUE = re.compile(rb"""^(["'])&#(x[0-9a-fA-F]{1,6}|[0-9]{1,7});\1\s*$""")
+
+
+def refuse_entity_declarations(body: bytes) -> None:
+    """Refuse internal DTD entities other than a single character reference.
+
+    ``<!ENTITY nbsp "&#160;">`` (seen in old RSS 0.91 feeds) is allowed; a
+    declaration whose value nests other entities, holds text, or points to a
+    SYSTEM/PUBLIC resource is refused. Only the prolog is scanned, so the
+    cost is bounded whatever the body size.
+    """
+    head = body[:_PROLOG_BYTES]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16: scan the decoded prolog as UTF-8
+        head = head.decode("utf-16", "replace").encode("utf-8")
+    doctype = head.upper().find(b"<!DOCTYPE")
+    if doctype < 0:
+        return
+    for match in _ENTITY_DECL.finditer(head, doctype):
+        value = match.group(3).strip()
+        if match.group(1) or not _SAFE_ENTITY_VALUE.match(value):
+            name = match.group(2).decode("ascii", "replace")[:40]
+            raise FeedParseError(
+                f"refused: the document declares XML entity {name!r} (entity expansion and external "
+                "entities are not allowed in feeds)"
+            )
+
+
+# --- XML feeds ----------------------------------------------------------------------------------
 
 def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
     """Parse a feed document fetched from ``url``; raises :class:`FeedParseError`."""
-    head = body.lstrip()[:1]
-    if head in (b"{", b"[") or (content_type or "").endswith("json"):
+    if not body.strip():
+        raise FeedParseError("empty document")
+    head = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if head in (b"{", b"[") or media.endswith("json"):
         return _parse_json_feed(body, url)
+    refuse_entity_declarations(body)
     return _parse_xml_feed(body, url, content_type)
 
 
@@ -49,23 +100,62 @@ def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFe
     if not parsed.version and not parsed.entries:
         reason = parsed.get("bozo_exception") or "no RSS, Atom or JSON Feed root element"
         raise FeedParseError(f"not a feed: {reason}")
-    feed_title = parsed.feed.get("title")
-    entries = [e for e in (_from_feedparser(raw, url, feed_title) for raw in parsed.entries) if e]
-    ttl = parsed.feed.get("ttl")
-    warning = str(parsed.get("bozo_exception")) if parsed.get("bozo") else None
+    feed_title = _text(parsed.feed.get("title"))
+    raws = list(parsed.entries)
+    unique_ids = _unique_ids(str(r.get("id") or "") for r in raws)
+    entries = [e for e in (_from_feedparser(raw, url, feed_title, unique_ids) for raw in raws) if e]
+    ttl = str(parsed.feed.get("ttl") or "").strip()
+    warning = _warning(parsed) if parsed.get("bozo") else None
     return ParsedFeed(
         format=parsed.version or "unknown",
         title=feed_title,
         entries=entries,
-        ttl_seconds=float(ttl) * 60 if ttl and str(ttl).strip().isdigit() else None,
+        ttl_seconds=float(ttl) * 60 if ttl.isdigit() else None,
         warning=warning,
+        skipped=len(raws) - len(entries),
+        site_url=_text(parsed.feed.get("link")),
     )
+
+
+def _warning(parsed: Any) -> str | None:
+    exc = parsed.get("bozo_exception")
+    if exc is None or type(exc).__name__ == "NonXMLContentType":
+        return None  # "no Content-type specified": a local file or a lax server, not a feed problem
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _text(value: object) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _unique_ids(ids: Any) -> set[str]:
+    """Ids that occur exactly once in the document (a repeated id cannot identify an entry)."""
+    counts: dict[str, int] = {}
+    for value in ids:
+        if value:
+            counts[value] = counts.get(value, 0) + 1
+    return {value for value, n in counts.items() if n == 1}
+
+
+def entry_identity(guid: str | None, link: str | None, title: str | None, date: datetime | None,
+                   feed_url: str, unique_ids: set[str]) -> str:
+    """GUID when present and stable, else the normalised link, else a hash of title and date."""
+    guid = (guid or "").strip()
+    if guid and guid in unique_ids and guid != feed_url and len(guid) <= 2000:
+        return guid
+    if link:
+        return link
+    material = f"{title or ''}\n{date.isoformat() if date else ''}"
+    return "sha256:" + hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
 def _when(struct: time.struct_time | None) -> datetime | None:
     if not struct:
         return None
-    return datetime.fromtimestamp(calendar.timegm(struct), UTC)
+    try:
+        return datetime.fromtimestamp(calendar.timegm(struct), UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 def _link(raw: Any, base: str) -> str | None:
@@ -75,7 +165,7 @@ def _link(raw: Any, base: str) -> str | None:
             if candidate.get("rel", "alternate") == "alternate" and candidate.get("href"):
                 link = candidate["href"]
                 break
-    if not link:
+    if not link or not isinstance(link, str):
         return None
     try:
         return normalize_url(urljoin(base, link.strip()))
@@ -83,79 +173,113 @@ def _link(raw: Any, base: str) -> str | None:
         return None
 
 
-def _from_feedparser(raw: Any, feed_url: str, feed_title: str | None) -> FeedEntry | None:
+def _from_feedparser(raw: Any, feed_url: str, feed_title: str | None, unique_ids: set[str]) -> FeedEntry | None:
     link = _link(raw, feed_url)
     if not link:
-        return None  # an entry without a usable link has no page to fetch
+        return None  # an entry without a usable link has no page to fetch (counted as skipped)
     content = None
     if raw.get("content"):
         content = max((c.get("value", "") for c in raw["content"]), key=len) or None
     authors = [a["name"] for a in raw.get("authors", []) if a.get("name")]
     if not authors and raw.get("author"):
         authors = [raw["author"]]
+    published = _when(raw.get("published_parsed"))
+    updated = _when(raw.get("updated_parsed"))
+    title = _text(raw.get("title"))
     return FeedEntry(
         feed_url=feed_url,
-        entry_id=str(raw.get("id") or link),
+        entry_id=entry_identity(raw.get("id"), link, title, published or updated, feed_url, unique_ids),
         link=link,
-        title=raw.get("title"),
+        title=title,
         summary=raw.get("summary"),
         content=content,
         authors=authors,
-        published_at=_when(raw.get("published_parsed")),
-        updated_at=_when(raw.get("updated_parsed")),
+        published_at=published,
+        updated_at=updated,
         categories=[t["term"] for t in raw.get("tags", []) if t.get("term")],
         feed_title=feed_title,
     )
 
+
+# --- JSON Feed ----------------------------------------------------------------------------------
 
 def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     try:
         doc = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise FeedParseError(f"invalid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise FeedParseError("invalid JSON: nested too deeply") from exc
     if not isinstance(doc, dict) or not str(doc.get("version", "")).startswith("https://jsonfeed.org/version/"):
         raise FeedParseError("JSON document is not a JSON Feed (no jsonfeed.org version)")
     items = doc.get("items")
     if not isinstance(items, list):
         raise FeedParseError("JSON Feed has no 'items' list")
-    title = doc.get("title") if isinstance(doc.get("title"), str) else None
-    entries = [e for e in (_from_json_item(item, url, title) for item in items) if e]
+    title = _text(doc.get("title"))
+    base = str(doc["feed_url"]) if isinstance(doc.get("feed_url"), str) else url
+    ids = _unique_ids(_json_str(i.get("id")) for i in items if isinstance(i, dict))
+    feed_authors = _json_authors(doc)
+    entries = [e for e in (_from_json_item(i, url, base, title, ids, feed_authors) for i in items) if e]
     version = str(doc["version"]).rsplit("/", 1)[-1]
-    return ParsedFeed(format=f"json{version.replace('.', '')}", title=title, entries=entries)
+    return ParsedFeed(
+        format=f"json{version.replace('.', '')}", title=title, entries=entries,
+        skipped=len(items) - len(entries), site_url=_text(doc.get("home_page_url")),
+    )
+
+
+def _json_str(value: object) -> str | None:
+    """JSON Feed ids are strings, but integers occur in the wild: accept both as text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
 
 
 def _json_date(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _from_json_item(item: object, feed_url: str, feed_title: str | None) -> FeedEntry | None:
+def _json_authors(obj: dict[str, Any]) -> list[str]:
+    """1.1 ``authors`` list, or 1.0 ``author`` object (or, seen in the wild, a plain string)."""
+    raw: list[Any] = obj["authors"] if isinstance(obj.get("authors"), list) else []
+    if not raw and obj.get("author") is not None:
+        raw = [obj["author"]]
+    names = [a.get("name") if isinstance(a, dict) else a for a in raw]
+    return [n.strip() for n in names if isinstance(n, str) and n.strip()]
+
+
+def _from_json_item(item: object, feed_url: str, base: str, feed_title: str | None, unique_ids: set[str],
+                    feed_authors: list[str]) -> FeedEntry | None:
     if not isinstance(item, dict):
         return None
     raw_link = item.get("url") or item.get("external_url")
     if not isinstance(raw_link, str):
         return None
     try:
-        link = normalize_url(urljoin(feed_url, raw_link))
+        link = normalize_url(urljoin(base, raw_link))
     except BadURLError:
         return None
-    authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
-    tags = item.get("tags") if isinstance(item.get("tags"), list) else []
+    tags: list[Any] = item["tags"] if isinstance(item.get("tags"), list) else []
+    title = _text(item.get("title"))
+    published = _json_date(item.get("date_published"))
+    updated = _json_date(item.get("date_modified"))
     return FeedEntry(
         feed_url=feed_url,
-        entry_id=str(item.get("id") or link),
+        entry_id=entry_identity(_json_str(item.get("id")), link, title, published or updated, feed_url, unique_ids),
         link=link,
-        title=item.get("title") if isinstance(item.get("title"), str) else None,
+        title=title,
         summary=item.get("summary") if isinstance(item.get("summary"), str) else None,
         content=next((item[k] for k in ("content_html", "content_text") if isinstance(item.get(k), str)), None),
-        authors=[a["name"] for a in authors if isinstance(a, dict) and isinstance(a.get("name"), str)],
-        published_at=_json_date(item.get("date_published")),
-        updated_at=_json_date(item.get("date_modified")),
+        authors=_json_authors(item) or feed_authors,
+        published_at=published,
+        updated_at=updated,
         categories=[t for t in tags if isinstance(t, str)],
         feed_title=feed_title,
     )

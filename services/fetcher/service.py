@@ -1,21 +1,36 @@
 """``newsflow fetcher``: feeds -> article pages -> ``newsflow.pages``.
 
-For each feed that is due: conditional GET -> parse -> for each new or
-changed entry, fetch its page -> produce a PageMessage (acks=all) -> once the
-producer confirmed, remember the entry, so a restart does not publish it
-again (a crash between the two republishes it; the sink is idempotent).
+Two parts:
+
+* :class:`FeedPoller` polls one feed: conditional GET -> parse (in a process
+  pool: parsing is the CPU cost) -> classify entries (new, updated, unchanged,
+  duplicate) -> hand new and updated ones to a publisher -> schedule the next
+  poll. It knows nothing of Kafka, so the benchmark and tests drive it alone.
+* :class:`Fetcher` runs the schedule over the feed list and publishes: for
+  each new or changed entry it fetches the page and produces a PageMessage
+  (acks=all); once the producer confirmed, the entry is remembered, so a
+  restart does not publish it again (a crash between the two republishes it;
+  the sink is idempotent).
+
+Concurrency: one event loop, one ``httpx.AsyncClient``, at most
+``concurrency`` feeds in flight; per-host limits are in :class:`HostGate`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
-import random
+import multiprocessing
+import os
 import time
-from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from pathlib import Path
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, MessageSizeTooLargeError
@@ -27,13 +42,17 @@ from services.common.config import FetcherSettings
 from services.common.health import Health
 from services.common.messages import FeedEntry, PageMessage, encode
 from services.common.urls import article_id
-from services.fetcher.feedlist import read_feed_list
-from services.fetcher.http import HTML_TYPES, FetchError, HttpClient
-from services.fetcher.parse import FeedParseError, parse_feed
-from services.fetcher.state import FeedState, FetcherState
+from services.fetcher import schedule
+from services.fetcher.feedlist import FeedListError, read_feed_list
+from services.fetcher.http import HTML_TYPES, FetchError, HttpClient, Response, parse_retry_after
+from services.fetcher.parse import FeedParseError, ParsedFeed, parse_feed
+from services.fetcher.state import FEED_STATES, FeedState, FetcherState
 
 log = logging.getLogger(__name__)
-DEAD_AFTER_ERRORS = 10
+EXPIRE_EVERY_SECONDS = 3600.0
+NOT_A_FEED_TYPES = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip")
+# Page failures worth retrying at the next poll; anything else is given up (logged and counted).
+RETRY_REASONS = ("timeout", "network", "dns")
 
 
 def entry_hash(entry: FeedEntry) -> str:
@@ -42,14 +61,171 @@ def entry_hash(entry: FeedEntry) -> str:
     return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
-def backoff_seconds(errors: int, settings: FetcherSettings) -> float:
-    """Exponential backoff with full jitter, capped at the maximum poll interval."""
-    ceiling = min(settings.max_poll_interval_seconds, settings.min_poll_interval_seconds * 2 ** min(errors, 16))
-    return random.uniform(settings.min_poll_interval_seconds, max(ceiling, settings.min_poll_interval_seconds))
+def parse_safely(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
+    """:func:`parse_feed`, with any unexpected parser exception turned into a FeedParseError."""
+    try:
+        return parse_feed(body, url, content_type)
+    except FeedParseError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a parser bug on one feed must not stop the others
+        raise FeedParseError(f"parser failed: {type(exc).__name__}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An entry to publish: new, or seen before with different content (``is_update``)."""
+
+    entry: FeedEntry
+    article_id: str
+    digest: str
+    is_update: bool
+
+
+Publisher = Callable[[list[Candidate]], Awaitable[list[Candidate]]]
+"""Publishes candidates; returns those that are done (published, or given up for good)."""
+
+
+class ParsePool:
+    """Feed parsing off the event loop: a process per core (feedparser is pure Python, GIL-bound)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        self._pool: Executor | None = None
+
+    async def parse(self, body: bytes, url: str, content_type: str | None) -> ParsedFeed:
+        if self.workers <= 1:
+            return parse_safely(body, url, content_type)
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._pool, parse_safely, body, url, content_type)
+        except BrokenProcessPool as exc:  # a worker died (out of memory?): start a fresh pool
+            self._pool = None
+            raise FeedParseError("parser process died") from exc
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+class FeedPoller:
+    """Polls one feed at a time (many concurrently): fetch, parse, classify, publish, schedule."""
+
+    def __init__(self, settings: FetcherSettings, http: HttpClient, state: FetcherState,
+                 publish: Publisher, parser: ParsePool) -> None:
+        self.settings = settings
+        self.http = http
+        self.state = state
+        self.publish = publish
+        self.parser = parser
+        self.in_flight: set[str] = set()  # article ids being published right now, by any feed
+
+    async def poll(self, feed: FeedState) -> str:
+        """One feed; returns the outcome label. Errors are logged and scheduled, never raised."""
+        try:
+            outcome = await self._poll(feed)
+        except (FetchError, FeedParseError) as exc:
+            self._failed(feed, exc)
+            outcome = "error"
+        metrics.POLLS.labels(outcome).inc()
+        return outcome
+
+    async def _poll(self, feed: FeedState) -> str:
+        headers = {}
+        if feed.etag:
+            headers["If-None-Match"] = feed.etag
+        if feed.last_modified:
+            headers["If-Modified-Since"] = feed.last_modified
+        resp = await self.http.get(feed.fetch_url, kind="feed", max_bytes=self.settings.max_feed_bytes,
+                                   headers=headers)
+        now = time.time()
+        if resp.redirected_permanently and resp.url != feed.fetch_url:
+            log.info("feed moved permanently to %s: polling the new URL from now on", resp.url,
+                     extra={"feed": feed.url})
+            self.state.moved(feed.url, resp.url)
+        if resp.status == 304:
+            hint = schedule.server_hint(resp.headers, None, now)
+            delay = schedule.next_success_delay(feed.entries_per_day, hint, self.settings)
+            self.state.polled(feed.url, next_poll_at=now + delay, status=304, now=now)
+            return "not_modified"
+        if resp.status == 410:
+            self.state.retire(feed.url, f"HTTP 410 Gone at {resp.url}", 410)
+            log.warning("feed is gone (HTTP 410): retired, never polled again", extra={"feed": feed.url})
+            return "error"
+        if resp.status != 200:
+            retry_after = parse_retry_after(resp.headers.get("retry-after")) if resp.status in (429, 503) else None
+            raise FetchError("status", f"{resp.url}: HTTP {resp.status}", resp.status, retry_after)
+        if resp.content_type.startswith(NOT_A_FEED_TYPES):
+            metrics.FETCH_REFUSALS.labels("content_type").inc()
+            raise FetchError("content_type", f"{resp.url}: {resp.content_type} is not a feed", 200)
+        parsed = await self.parser.parse(resp.body, resp.url, resp.headers.get("content-type"))
+        published = await self.handle_entries(feed, parsed)
+        per_day = schedule.entries_per_day(
+            (e.published_at or e.updated_at for e in parsed.entries), now)
+        delay = schedule.next_success_delay(per_day, schedule.server_hint(resp.headers, parsed.ttl_seconds, now),
+                                            self.settings)
+        self.state.polled(feed.url, next_poll_at=now + delay, status=200, etag=resp.headers.get("etag"),
+                          last_modified=resp.headers.get("last-modified"), entries_per_day=per_day,
+                          title=parsed.title, now=now)
+        if parsed.skipped:
+            log.info("%d entries without a usable link skipped (no page to fetch)", parsed.skipped,
+                     extra={"feed": feed.url})
+        log.debug("polled feed: %d entries, %d published, next poll in %.0fs", len(parsed.entries), published,
+                  delay, extra={"feed": feed.url})
+        return "new" if published else "not_modified"
+
+    def _failed(self, feed: FeedState, exc: FetchError | FeedParseError) -> None:
+        errors = feed.error_count + 1
+        state = schedule.failure_state(errors, self.settings)
+        retry_after = exc.retry_after if isinstance(exc, FetchError) else None
+        delay = schedule.next_failure_delay(errors, self.settings, retry_after)
+        self.state.failed(feed.url, next_poll_at=time.time() + delay, error=str(exc), state=state,
+                          status=getattr(exc, "status", None))
+        log.warning("feed poll failed (%d in a row, %s, next try in %.0fs): %s", errors, state, delay, exc,
+                    extra={"feed": feed.url})
+
+    def classify(self, feed: FeedState, entries: list[FeedEntry]) -> tuple[list[Candidate], list[Candidate]]:
+        """Split entries into (to publish, already known or duplicate). Known = same feed, same content."""
+        ids = [e.entry_id for e in entries]
+        aids = [article_id(e.link) for e in entries]
+        by_id, by_article = self.state.known_entries(feed.url, ids, aids)
+        published_elsewhere = self.state.seen_articles(aids)
+        todo: list[Candidate] = []
+        known: list[Candidate] = []
+        claimed: set[str] = set()
+        for entry, aid in zip(entries, aids, strict=True):
+            digest = entry_hash(entry)
+            previous = by_id.get(entry.entry_id) or by_article.get(aid)
+            if aid in claimed or aid in self.in_flight:
+                continue  # the same article twice in this document, or being published by another feed
+            claimed.add(aid)
+            if previous is not None:
+                (known if previous.entry_hash == digest else todo).append(
+                    Candidate(entry, aid, digest, is_update=previous.entry_hash != digest))
+            elif aid in published_elsewhere:
+                known.append(Candidate(entry, aid, digest, is_update=False))  # same URL from another feed
+            else:
+                todo.append(Candidate(entry, aid, digest, is_update=False))
+        return todo, known
+
+    async def handle_entries(self, feed: FeedState, parsed: ParsedFeed) -> int:
+        """Publish new and changed entries; remember what is done. Returns how many were published."""
+        todo, known = self.classify(feed, parsed.entries)
+        self.in_flight.update(c.article_id for c in todo)
+        try:
+            done = await self.publish(todo) if todo else []
+        finally:
+            self.in_flight.difference_update(c.article_id for c in todo)
+        remembered = known + done
+        self.state.remember_entries(feed.url, [(c.entry.entry_id, c.article_id, c.digest) for c in remembered])
+        self.state.touch_articles([c.article_id for c in known])
+        return len(done)
 
 
 class Fetcher:
-    """Polls the feed list and publishes pages; one asyncio task per due feed, bounded."""
+    """Runs the schedule over the feed list and publishes pages to Kafka."""
 
     def __init__(self, settings: FetcherSettings, producer: KafkaProducer, health: Health) -> None:
         self.settings = settings
@@ -57,159 +233,201 @@ class Fetcher:
         self.health = health
         self.state = FetcherState(settings.data_dir / "fetcher.db")
         self.http = HttpClient(settings)
+        self.parser = ParsePool(settings.parse_workers)
+        self.poller = FeedPoller(settings, self.http, self.state, self.publish, self.parser)
         self.slots = asyncio.Semaphore(settings.concurrency)
-        self.host_slots: defaultdict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(settings.per_host_concurrency)
-        )
         self.stopping = asyncio.Event()
-        self.in_flight: set[str] = set()
+        self.polling: set[str] = set()
+        self.tasks: set[asyncio.Task[str]] = set()
+        self._feeds: tuple[tuple[float, int], list[str]] | None = None
+        self._expired_at = 0.0
 
     async def run(self) -> None:
-        """Poll due feeds until stopped (or once through, with ``once``)."""
+        """Poll due feeds until stopped (or every feed once, with ``once``)."""
         try:
             while not self.stopping.is_set():
                 self.health.beat()
-                urls = read_feed_list(self.settings.feeds_file)
+                urls = self._feed_list()
                 self.state.sync_feeds(urls)
                 # --once polls every feed now (conditional GET keeps that cheap), whatever its schedule.
                 due = self.state.due(float("inf") if self.settings.once else time.time(), urls)
-                await asyncio.gather(*(self.poll(feed) for feed in due))
-                self._report_states()
+                await self._dispatch([f for f in due if f.url not in self.polling])
                 if self.settings.once:
+                    await asyncio.gather(*self.tasks)
+                    self._report_states(urls)
                     break
-                await self._sleep_until_due()
+                self._report_states(urls)
+                self._expire()
+                await self._sleep_until_due(urls)
         finally:
+            await self._drain()
             await asyncio.to_thread(self.producer.flush)
             await self.http.aclose()
+            self.parser.close()
             self.state.close()
 
-    async def _sleep_until_due(self) -> None:
-        next_at = self.state.next_due_at() or time.time() + self.settings.poll_interval_seconds
+    def _feed_list(self) -> list[str]:
+        """The feed list, re-read when the file changes; a broken edit keeps the last good list."""
+        path: Path = self.settings.feeds_file
+        try:
+            st = path.stat()
+            key = (st.st_mtime, st.st_size)
+        except OSError:
+            key = (0.0, -1)
+        if self._feeds is not None and self._feeds[0] == key:
+            return self._feeds[1]
+        try:
+            urls = read_feed_list(path)
+        except FeedListError as exc:
+            if self._feeds is None:
+                raise
+            log.error("%s: keeping the previous feed list (%d feeds)", exc, len(self._feeds[1]))
+            return self._feeds[1]
+        self._feeds = (key, urls)
+        return urls
+
+    async def _dispatch(self, due: list[FeedState]) -> None:
+        for feed in due:
+            if self.stopping.is_set():
+                return
+            await self.slots.acquire()
+            self.polling.add(feed.url)
+            task = asyncio.create_task(self.poller.poll(feed))
+            self.tasks.add(task)
+            task.add_done_callback(functools.partial(self._polled, url=feed.url))
+
+    def _polled(self, task: asyncio.Task[str], url: str) -> None:
+        self.tasks.discard(task)
+        self.polling.discard(url)
+        self.slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("feed poll crashed: %r", task.exception(), extra={"feed": url})
+
+    async def _drain(self) -> None:
+        """Let in-flight polls finish (bounded by the HTTP total timeout), then cancel the rest."""
+        if not self.tasks:
+            return
+        _, pending = await asyncio.wait(set(self.tasks), timeout=self.settings.http_total_timeout_seconds)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+
+    async def _sleep_until_due(self, urls: list[str]) -> None:
+        next_at = self.state.next_due_at(urls) or time.time() + self.settings.poll_interval_seconds
         delay = min(max(next_at - time.time(), 0.2), 5.0)  # wake often enough to beat and see stops
         try:
             await asyncio.wait_for(self.stopping.wait(), timeout=delay)
         except TimeoutError:
             pass
 
-    def _report_states(self) -> None:
-        counts = self.state.counts_by_state()
-        for state in ("active", "backing_off", "dead", "retired"):
+    def _report_states(self, urls: list[str]) -> None:
+        counts = self.state.counts_by_state(urls)
+        for state in FEED_STATES:
             metrics.FEEDS.labels(state).set(counts.get(state, 0))
 
-    async def poll(self, feed: FeedState) -> None:
-        """One feed: fetch, parse, publish what is new. Errors are logged and scheduled, never raised."""
-        async with self.slots:
-            try:
-                published = await metrics.timed(metrics.POLL_DURATION, self._poll(feed))
-            except (FetchError, FeedParseError) as exc:
-                self._failed(feed, exc)
-                return
-            metrics.POLLS.labels("new" if published else "not_modified").inc()
+    def _expire(self) -> None:
+        now = time.time()
+        if now - self._expired_at < EXPIRE_EVERY_SECONDS:
+            return
+        self._expired_at = now
+        removed = self.state.expire(now - self.settings.seen_horizon_days * 86_400)
+        if removed:
+            log.info("forgot %d entries not seen for %g days", removed, self.settings.seen_horizon_days)
 
-    async def _poll(self, feed: FeedState) -> int:
-        headers = {}
-        if feed.etag:
-            headers["If-None-Match"] = feed.etag
-        if feed.last_modified:
-            headers["If-Modified-Since"] = feed.last_modified
-        async with self.host_slots[_host(feed.url)]:
-            resp = await self.http.get(feed.url, kind="feed", max_bytes=self.settings.max_feed_bytes,
-                                       headers=headers)
-        next_at = time.time() + self.settings.poll_interval_seconds
-        if resp.status == 304:
-            self.state.polled(feed.url, next_poll_at=next_at, status=304)
-            return 0
-        if resp.status != 200:
-            raise FetchError("status", f"{feed.url}: HTTP {resp.status}", resp.status)
-        parsed = parse_feed(resp.body, resp.url, resp.headers.get("content-type"))
-        published = await self.publish_entries(parsed.entries)
-        self.state.polled(feed.url, next_poll_at=next_at, status=200,
-                          etag=resp.headers.get("etag"), last_modified=resp.headers.get("last-modified"))
-        log.info("polled feed: %d entries, %d published", len(parsed.entries), published,
-                 extra={"feed": feed.url})
-        return published
+    # --- publishing ------------------------------------------------------------------------------
 
-    def _failed(self, feed: FeedState, exc: FetchError | FeedParseError) -> None:
-        metrics.POLLS.labels("error").inc()
-        errors = feed.error_count + 1
-        state = "dead" if errors >= DEAD_AFTER_ERRORS else "backing_off"
-        delay = backoff_seconds(errors, self.settings)
-        self.state.failed(feed.url, next_poll_at=time.time() + delay, error=str(exc), state=state,
-                          status=getattr(exc, "status", None))
-        log.warning("feed poll failed (%d in a row, next try in %.0fs): %s", errors, delay, exc,
-                    extra={"feed": feed.url})
-
-    async def publish_entries(self, entries: list[FeedEntry]) -> int:
-        """Fetch and publish every new or changed entry; remember them once durable."""
-        todo = []
-        for entry in entries:
-            aid = article_id(entry.link)
-            digest = entry_hash(entry)
-            previous = self.state.seen_hash(aid)
-            if previous == digest or aid in self.in_flight:
-                continue  # unchanged, or the same article from another feed right now
-            self.in_flight.add(aid)
-            todo.append((aid, digest, entry, previous is not None))
-        try:
-            pages = await asyncio.gather(*(self._fetch_page(aid, e, upd) for aid, _, e, upd in todo))
-            sent = [(aid, digest, self._send(page)) for (aid, digest, _, _), page in zip(todo, pages, strict=True)
-                    if page is not None]
+    async def publish(self, candidates: list[Candidate]) -> list[Candidate]:
+        """Fetch and publish candidates' pages; returns the ones that are done (durable or given up)."""
+        results = await asyncio.gather(*(self._fetch_page(c) for c in candidates))
+        sent: list[tuple[Candidate, object, tuple[str | None, str | None]]] = []
+        done: list[Candidate] = []
+        for cand, (outcome, page, validators) in zip(candidates, results, strict=True):
+            if outcome == "page" and page is not None:
+                future = self._send(page)
+                if future is None:
+                    done.append(cand)  # too large for Kafka: given up, logged and counted in _send
+                else:
+                    sent.append((cand, future, validators))
+            elif outcome == "done":
+                done.append(cand)
+        if sent:
             await asyncio.to_thread(self.producer.flush)
-            durable = [(aid, digest) for aid, digest, fut in sent if fut is not None and _succeeded(fut)]
-            self.state.mark_published(durable)
-        finally:
-            self.in_flight.difference_update(aid for aid, *_ in todo)
-        for (_, _, _, update) in todo:
-            metrics.ENTRIES.labels("updated" if update else "new").inc()
-        return len(durable)
+        durable = [(cand, v) for cand, fut, v in sent if _succeeded(fut)]
+        self.state.mark_published([(c.article_id, c.digest) for c, _ in durable],
+                                  validators={c.article_id: v for c, v in durable})
+        for cand, _ in durable:
+            metrics.ENTRIES.labels("updated" if cand.is_update else "new").inc()
+        return done + [c for c, _ in durable]
 
-    async def _fetch_page(self, aid: str, entry: FeedEntry, is_update: bool) -> PageMessage | None:
+    async def _fetch_page(self, cand: Candidate) -> tuple[str, PageMessage | None, tuple[str | None, str | None]]:
+        """("page", message, validators), ("done", None, ...) when given up or unchanged, ("retry", ...)."""
+        entry, aid = cand.entry, cand.article_id
         now = datetime.now(UTC)
-        if entry.published_at:
+        if entry.published_at and not cand.is_update:
             metrics.DISCOVERY_LATENCY.observe(max(0.0, (now - entry.published_at).total_seconds()))
+        headers: dict[str, str] = {}
+        if cand.is_update:
+            etag, modified = self.state.page_validators(aid)
+            if etag:
+                headers["If-None-Match"] = etag
+            if modified:
+                headers["If-Modified-Since"] = modified
         try:
-            async with self.host_slots[_host(entry.link)]:
-                resp = await self.http.get(entry.link, kind="page", max_bytes=self.settings.max_page_bytes)
+            resp = await self.http.get(entry.link, kind="page", max_bytes=self.settings.max_page_bytes,
+                                       headers=headers)
         except FetchError as exc:
-            log.warning("page fetch failed: %s", exc, extra={"article_id": aid, "url": entry.link})
-            return None
+            retry = exc.reason in RETRY_REASONS
+            log.warning("page fetch failed (%s): %s", "retried at the next poll" if retry else "given up", exc,
+                        extra={"article_id": aid, "url": entry.link})
+            return ("retry" if retry else "done"), None, (None, None)
+        return self._page_from(cand, resp, now)
+
+    def _page_from(self, cand: Candidate, resp: Response, now: datetime
+                   ) -> tuple[str, PageMessage | None, tuple[str | None, str | None]]:
+        entry, aid = cand.entry, cand.article_id
+        none = (None, None)
+        if resp.status == 304:
+            log.info("entry changed but its page did not (HTTP 304): nothing to re-extract",
+                     extra={"article_id": aid, "url": entry.link})
+            return "done", None, none
         if resp.status != 200:
-            log.warning("page fetch failed: HTTP %d", resp.status, extra={"article_id": aid, "url": entry.link})
-            return None
+            retry = resp.status >= 500 or resp.status in (408, 429)
+            log.warning("page fetch failed: HTTP %d (%s)", resp.status, "retried at the next poll" if retry
+                        else "given up", extra={"article_id": aid, "url": entry.link})
+            return ("retry" if retry else "done"), None, none
         if resp.content_type and resp.content_type not in HTML_TYPES:
             metrics.FETCH_REFUSALS.labels("content_type").inc()
             log.warning("not an HTML page (%s): not sent to the extractor", resp.content_type,
                         extra={"article_id": aid, "url": entry.link})
-            return None
-        return PageMessage(
+            return "done", None, none
+        page = PageMessage(
             id=aid, url=entry.link, final_url=resp.url, status=resp.status,
             content_type=resp.headers.get("content-type"),
             html=_decode(resp.body, resp.headers.get("content-type")),
-            fetched_at=now, is_update=is_update,
+            fetched_at=now, is_update=cand.is_update,
             entry=entry.model_copy(update={"first_seen_at": now}),
         )
+        return "page", page, (resp.headers.get("etag"), resp.headers.get("last-modified"))
 
     def _send(self, page: PageMessage) -> object | None:
         try:
-            return self.producer.send(self.settings.topic_pages, key=page.id.encode(), value=encode(page))
+            future: object = self.producer.send(self.settings.topic_pages, key=page.id.encode(), value=encode(page))
         except MessageSizeTooLargeError:
             metrics.FETCH_REFUSALS.labels("size").inc()
-            log.warning("page too large for a Kafka message", extra={"article_id": page.id})
+            log.warning("page too large for a Kafka message: given up", extra={"article_id": page.id})
             return None
+        return future
 
 
 def _succeeded(future: object) -> bool:
     try:
         future.get(timeout=0)  # type: ignore[attr-defined]
     except KafkaError as exc:
-        log.error("page not published: %s", exc)
+        log.error("page not published (retried at the next poll): %s", exc)
         return False
     metrics.MESSAGES_PRODUCED.labels("fetcher", "pages").inc()
     return True
-
-
-def _host(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()
 
 
 def _decode(body: bytes, content_type: str | None) -> str:
