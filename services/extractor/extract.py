@@ -30,12 +30,16 @@ from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
+from functools import cached_property
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import lxml.html
 import trafilatura
+from htmldate import find_date
 from lxml import etree
+from trafilatura import metadata as tf_metadata
+from trafilatura.settings import DEFAULT_CONFIG, set_date_params
 from trafilatura.xml import xmltotxt
 
 from services.common.messages import FeedEntry
@@ -150,17 +154,39 @@ def flatten_deep_markup(text: str, limit: int = MAX_RAW_DEPTH) -> str:
     return "".join(out)
 
 
-def parse_bounded(text: str) -> lxml.html.HtmlElement | None:
-    """Parse HTML and flatten anything nested deeper than :data:`MAX_DEPTH`."""
-    if not text.strip():
-        return None
-    text = flatten_deep_markup(text)
+def _has_depth(tree: etree._Element, depth: int) -> bool:
+    """Whether any element sits ``depth`` levels below the document (an XPath, so C speed)."""
+    check = _DEPTH_CHECKS.get(depth)
+    if check is None:
+        check = _DEPTH_CHECKS[depth] = etree.XPath("boolean(" + "/*" * depth + ")")
+    return bool(check(tree))
+
+
+_DEPTH_CHECKS: dict[int, etree.XPath] = {}
+
+
+def _parse(text: str) -> lxml.html.HtmlElement | None:
     try:
         parser = lxml.html.HTMLParser(remove_comments=True, huge_tree=False)
-        tree = lxml.html.document_fromstring(text, parser=parser)
+        return lxml.html.document_fromstring(text, parser=parser)
     except (etree.ParserError, ValueError):
         return None
-    _cap_depth(tree, MAX_DEPTH)
+
+
+def parse_bounded(text: str) -> lxml.html.HtmlElement | None:
+    """Parse HTML; flatten anything nested deeper than :data:`MAX_DEPTH`.
+
+    The raw-markup pass (:func:`flatten_deep_markup`, a Python loop over every tag) is the
+    costly part, so it runs only when the parsed tree reaches :data:`MAX_RAW_DEPTH`, i.e.
+    when libxml2 may have hit its own depth limit and dropped the rest of the page.
+    """
+    if not text.strip():
+        return None
+    tree = _parse(text)
+    if tree is not None and _has_depth(tree, MAX_RAW_DEPTH):
+        tree = _parse(flatten_deep_markup(text))
+    if tree is not None and _has_depth(tree, MAX_DEPTH):
+        _cap_depth(tree, MAX_DEPTH)
     return tree
 
 
@@ -260,6 +286,9 @@ def _ld_names(value: Any) -> list[str]:
             if _ld_types(item) & {"organization", "newsmediaorganization"} and len(items) > 1:
                 continue
             name = item.get("name")
+            if not name:  # schema.org Person given as parts
+                parts = [item.get(k) for k in ("givenName", "additionalName", "familyName")]
+                name = " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
             if isinstance(name, list):
                 out.extend(n for n in name if isinstance(n, str))
             elif isinstance(name, str):
@@ -413,6 +442,62 @@ def _as_aware(value: datetime | date | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+class PageMeta:
+    """trafilatura's own metadata heuristics, each run only when a field is asked for.
+
+    ``bare_extraction(with_metadata=True)`` runs all of them on every page (meta tags, a
+    second JSON-LD parse, title/author XPaths on a copy of the tree, htmldate, categories,
+    tags, licence): a quarter of the extraction time, though JSON-LD and meta tags usually
+    answer first. The same steps in the same order, minus the JSON-LD (:func:`parse_jsonld`
+    has it) and the fields newsflow does not store.
+    """
+
+    def __init__(self, tree: lxml.html.HtmlElement | None, url: str | None) -> None:
+        self._tree = tree
+        self._url = url
+
+    @cached_property
+    def _meta(self) -> Any:
+        return tf_metadata.examine_meta(self._tree) if self._tree is not None else None
+
+    def _field(self, name: str) -> str | None:
+        value = getattr(self._meta, name, None) if self._meta is not None else None
+        return value.strip() or None if isinstance(value, str) else None
+
+    @cached_property
+    def title(self) -> str | None:
+        if self._tree is None:
+            return None
+        return self._field("title") or tf_metadata.extract_title(self._tree)
+
+    @cached_property
+    def author(self) -> str | None:
+        """Meta-tag author when it looks like a name (has a space), else the byline XPaths."""
+        author = self._field("author")
+        if author and " " in author:
+            return author
+        return tf_metadata.extract_author(self._tree) if self._tree is not None else None
+
+    @cached_property
+    def date(self) -> str | None:
+        if self._tree is None:
+            return None
+        params = set_date_params(DEFAULT_CONFIG.getboolean("DEFAULT", "EXTENSIVE_DATE_SEARCH"))
+        found = find_date(self._tree, url=self._url, **params)
+        return str(found) if found else None
+
+    @cached_property
+    def sitename(self) -> str | None:
+        name = self._field("sitename")
+        if not name and self._tree is not None:
+            name = tf_metadata.extract_sitename(self._tree)
+        return name.lstrip("@") or None if name else None
+
+    @cached_property
+    def description(self) -> str | None:
+        return self._field("description")
+
+
 _TITLE_SEP_RE = re.compile(r"(\s+[|\-–—·•*:]\s+|\s*[ㅣ｜：]\s*|\s+\||\|\s+)")
 _DOMAINISH_RE = re.compile(r"[\w.-]+\.[a-z]{2,6}")
 
@@ -458,7 +543,7 @@ def _is_site(name: str, sites: set[str]) -> bool:
 def choose_authors(
     tree: lxml.html.HtmlElement | None,
     ld: LdArticle | None,
-    doc: Any,
+    meta: PageMeta,
     entry: FeedEntry | None,
     url: str | None,
 ) -> list[str]:
@@ -468,20 +553,24 @@ def choose_authors(
     used only when no source names a person.
     """
     sites = _site_names(tree, ld, url)
-    sources: list[list[str]] = [
-        normalise_authors(ld.authors) if ld else [],
-        normalise_authors(str(doc.author).split(";")) if doc is not None and doc.author else [],
-        normalise_authors(entry.authors) if entry is not None else [],
-    ]
-    sources = [[a for a in src if not a.startswith("http") and not a.isdigit()] for src in sources]
-    for src in sources:
+
+    def candidates() -> Iterator[list[str]]:
+        # lazily: trafilatura's byline search (a tree copy + XPaths) only runs when needed
+        yield normalise_authors(ld.authors) if ld else []
+        yield normalise_authors(meta.author.split(";")) if meta.author else []
+        yield normalise_authors(entry.authors) if entry is not None else []
+
+    seen: list[list[str]] = []
+    for src in candidates():
+        src = [a for a in src if not a.startswith("http") and not a.isdigit()]
         if src and not all(_is_site(a, sites) for a in src):
             return src
-    return next((src for src in sources if src), [])
+        seen.append(src)
+    return next((src for src in seen if src), [])
 
 
 def choose_title(
-    tree: lxml.html.HtmlElement | None, ld: LdArticle | None, doc: Any, url: str | None
+    tree: lxml.html.HtmlElement | None, ld: LdArticle | None, meta: PageMeta, url: str | None
 ) -> str | None:
     """JSON-LD headline, else og:/twitter:title, else the single <h1>, else <title>; site suffix off."""
     cands: list[str | None] = [ld.headline if ld else None]
@@ -495,7 +584,6 @@ def choose_title(
             tree.findtext(".//title"),
         ]
         sites.add(_meta(tree, "og:site_name") or "")
-    cands.append(str(doc.title) if doc is not None and doc.title else None)
     if ld and ld.publisher:
         sites.add(ld.publisher)
     host = urlsplit(url).hostname if url else None
@@ -507,7 +595,8 @@ def choose_title(
         title = _clean_title(cand)
         if title:
             return strip_site_suffix(title, sites) or title
-    return None
+    title = _clean_title(meta.title)  # trafilatura's heuristics (h2, ...): only when all else fails
+    return strip_site_suffix(title, sites) or title if title else None
 
 
 def _clean_title(title: str | None) -> str | None:
@@ -621,7 +710,7 @@ def _tf_extract(tree: lxml.html.HtmlElement, url: str | None, **kwargs: Any) -> 
             tree,
             url=url,
             include_comments=False,
-            with_metadata=True,
+            with_metadata=False,  # see PageMeta: only the metadata fields a page lacks are searched
             **kwargs,
         )
     except (ValueError, TypeError, RecursionError, etree.LxmlError):
@@ -645,19 +734,26 @@ def preclean(tree: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
         for el in tree.xpath("//figcaption | //figure"):
             _drop(el)
     if DROP_LINK_LISTS:
-        for lst in tree.xpath("//ul | //ol"):
-            items = lst.xpath("./li")
-            if len(items) < 2:
-                continue
-            linked = 0
-            for li in items:
-                total = len(" ".join(li.itertext()).split())
-                in_links = sum(len(" ".join(a.itertext()).split()) for a in li.xpath(".//a"))
-                if total and in_links >= 0.8 * total:
-                    linked += 1
-            if linked >= 0.8 * len(items):
-                _drop(lst)
+        for lst in [el for el in tree.iter("ul", "ol") if _is_link_list(el)]:
+            _drop(lst)
     return tree
+
+
+def _words_in(el: etree._Element) -> int:
+    return len(etree.tostring(el, method="text", encoding="unicode", with_tail=False).split())
+
+
+def _is_link_list(lst: etree._Element) -> bool:
+    """At least 80 % of the (2+) items are at least 80 % link text: a menu or related-links list."""
+    items = [li for li in lst if li.tag == "li"]
+    if len(items) < 2:
+        return False
+    linked = 0
+    for li in items:
+        total = _words_in(li)
+        if total and sum(_words_in(a) for a in li.iter("a")) >= 0.8 * total:
+            linked += 1
+    return linked >= 0.8 * len(items)
 
 
 def _drop(el: etree._Element) -> None:
@@ -713,7 +809,8 @@ def extract_page(
     ld = parse_jsonld(tree) if tree is not None else None
     if tree is not None:
         tree = preclean(tree)
-    doc = _tf_extract(_copy(tree), url) if tree is not None else None
+    doc = _tf_extract(tree, url) if tree is not None else None  # bare_extraction copies the tree
+    meta = PageMeta(tree, url)
 
     text = _body_text(doc)
     method = "trafilatura" if text else ""
@@ -725,12 +822,10 @@ def extract_page(
     # fallbacks: empty or much shorter than what we already know the article has
     best_known = max(_words(feed_text), _words(ld.body if ld else None))
     if tree is not None and (not text or _words(text) < 0.5 * best_known):
-        rec = _tf_extract(_copy(tree), url, favor_recall=True)
+        rec = _tf_extract(tree, url, favor_recall=True)
         rec_text = _body_text(rec)
         if _words(rec_text) > _words(text):
             text, method = rec_text, "trafilatura_recall"
-            if doc is None:
-                doc = rec
     if ld is not None and ld.body and _words(ld.body) > max(2 * _words(text), 40):
         text, method = clean_text(ld.body), "jsonld"
     if feed_text and _words(feed_text) > max(2 * _words(text), 40):
@@ -750,19 +845,19 @@ def extract_page(
         raise ExtractionError(f"no article text found for {url or '(no url)'}")
 
     # ---- metadata: JSON-LD > trafilatura/meta > feed entry
-    title = choose_title(tree, ld, doc, url)
+    title = choose_title(tree, ld, meta, url)
     if not title and entry is not None:
         title = _clean_title(entry.title)
 
-    authors = choose_authors(tree, ld, doc, entry, url)
+    authors = choose_authors(tree, ld, meta, entry, url)
 
     published = ld.published if ld else None
     if published is None and tree is not None:
         published = parse_datetime(
             _meta(tree, "article:published_time", "datePublished", "pubdate", "date")
         )
-    if published is None and doc is not None and doc.date:
-        published = parse_datetime(str(doc.date))
+    if published is None:
+        published = parse_datetime(meta.date)
     if published is None and entry is not None:
         published = _as_aware(entry.published_at)
     updated = ld.modified if ld else None
@@ -774,11 +869,9 @@ def extract_page(
     site_name = (
         (_meta(tree, "og:site_name") if tree is not None else None)
         or (ld.publisher if ld else None)
-        or (str(doc.sitename) if doc is not None and doc.sitename else None)
+        or meta.sitename
     )
-    description = (str(doc.description) if doc is not None and doc.description else None) or (
-        ld.description if ld else None
-    )
+    description = meta.description or (ld.description if ld else None)
     if not description and entry is not None and entry.summary:
         description = html_to_text(entry.summary) or None
     canonical = _canonical(tree) if tree is not None else None
