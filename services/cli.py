@@ -9,7 +9,7 @@ import click
 
 from services.clikit import settings_or_exit
 from services.common.config import ExtractorSettings, FetcherSettings, SinkSettings
-from services.ops import config, topics
+from services.ops.cli import config, dlq, replay, status, topics
 from services.sink.cli import articles
 
 
@@ -103,6 +103,9 @@ def tag() -> None:
 main.add_command(articles)
 main.add_command(topics)
 main.add_command(config)
+main.add_command(replay)
+main.add_command(dlq)
+main.add_command(status)
 
 
 if __name__ == "__main__":

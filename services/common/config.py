@@ -171,6 +171,15 @@ class SinkSettings(ConsumerSettings):
         "password); empty: sqlite:///<data_dir>/newsflow.db",
     )
     batch_max_records: int = Field(500, ge=1, le=10_000)
+    api_enabled: bool = Field(True, description="serve the read-only HTTP JSON API next to the sink")
+    api_host: str = Field("127.0.0.1", description="bind address of the HTTP API (loopback by default)")
+    api_port: int = Field(9104, ge=0, le=65535, description="port of the HTTP API; 0 picks a free port")
+    api_rate_per_second: float = Field(20, gt=0, description="requests per second allowed per client address")
+    api_rate_burst: int = Field(40, ge=1, description="requests a client may make at once before the rate applies")
+    api_max_request_bytes: int = Field(
+        8192, ge=1024, le=1_048_576, description="largest request (target + headers) the API accepts"
+    )
+    api_max_page_size: int = Field(200, ge=1, le=10_000, description="largest `limit` of an API page")
 
     @model_validator(mode="after")
     def _default_sink_in_data_dir(self) -> SinkSettings:

@@ -10,9 +10,31 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 _STD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class _KafkaRecord(Protocol):
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+
+
+def record_fields(record: _KafkaRecord) -> dict[str, Any]:
+    """``extra=`` fields locating a consumed record: topic, partition, offset and article id
+    (records are keyed by article id)."""
+    return {
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+        "article_id": record.key.decode("utf-8", "replace") if record.key else None,
+    }
 
 
 class JsonFormatter(logging.Formatter):

@@ -9,11 +9,18 @@ Delivery is at-least-once: offsets are committed only after the batch's
 output (and its dead letters) are durable, so a crash anywhere before the
 commit redelivers the batch, and the idempotent sink turns that into
 exactly-once results.
+
+Around the loop: a dead-letter rate limit (:class:`DeadLetterLimit`) stops a
+stage that fails most of what it reads, instead of draining its topic into
+the DLQ; SIGTERM/SIGINT finish the batch in hand (drain, flush, commit) and a
+watchdog bounds that to ``shutdown_timeout_seconds`` (past it the process
+exits without committing, so the batch is redelivered: nothing is lost).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -21,10 +28,9 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.consumer.fetcher import ConsumerRecord
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
@@ -33,11 +39,30 @@ import services
 from services.common import metrics
 from services.common.config import ConsumerSettings
 from services.common.health import Health
+from services.common.logs import record_fields
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Record = ConsumerRecord
+
+
+class Record(Protocol):
+    """What a stage reads of a consumed record (kafka-python's ``ConsumerRecord``)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def timestamp(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> list[tuple[str, bytes]] | None: ...
 
 
 class StageStopped(RuntimeError):
@@ -112,8 +137,7 @@ def send_dead_letters(
         rec = failure.record
         log.warning(
             "dead-lettering record: %s: %s", type(failure.error).__name__, failure.error,
-            extra={"topic": rec.topic, "partition": rec.partition, "offset": rec.offset,
-                   "key": rec.key.decode("utf-8", "replace") if rec.key else None},
+            extra={**record_fields(rec), "stage": stage, "error_class": type(failure.error).__name__},
         )
         futures.append(producer.send(topic, key=rec.key, value=rec.value,
                                      headers=dead_letter_headers(rec, stage, failure.error)))
@@ -124,20 +148,32 @@ def send_dead_letters(
 
 
 class DeadLetterLimit:
-    """Trips when more than ``max_ratio`` of the last ``window`` messages failed."""
+    """Trips when more than ``max_ratio`` of the last ``window`` messages failed.
+
+    It judges only once it has seen ``min(window, MIN_SAMPLE)`` messages, so
+    one bad record at start-up does not stop a stage. Once tripped it stays
+    tripped: the stage reports not-ready until a human fixes the cause and
+    restarts it.
+    """
+
+    MIN_SAMPLE = 20
 
     def __init__(self, max_ratio: float, window: int) -> None:
         self.max_ratio = max_ratio
         self._recent: deque[bool] = deque(maxlen=window)
+        self._tripped = False
 
     def record(self, ok: int, failed: int) -> None:
         self._recent.extend([True] * ok + [False] * failed)
+        if len(self._recent) >= min(self._recent.maxlen or 0, self.MIN_SAMPLE) and self.ratio() > self.max_ratio:
+            self._tripped = True
+
+    def ratio(self) -> float:
+        """Share of the recent messages that failed (0 before any)."""
+        return self._recent.count(False) / len(self._recent) if self._recent else 0.0
 
     def tripped(self) -> bool:
-        if len(self._recent) < min(self._recent.maxlen or 0, 20):
-            return False
-        failed = self._recent.count(False)
-        return failed / len(self._recent) > self.max_ratio
+        return self._tripped
 
 
 RETRYABLE_WRITE_ERRORS: tuple[type[BaseException], ...] = (KafkaError, OSError, TimeoutError)
@@ -170,11 +206,30 @@ class Stage(Generic[T]):
         self.limit = DeadLetterLimit(settings.dlq_max_ratio, settings.dlq_window)
         self.limit_reported = False
         self.stopping = threading.Event()
+        self.health.set("dlq_limit", True)
 
     def install_signal_handlers(self) -> None:
-        """SIGTERM/SIGINT: finish the batch in hand, flush, commit, leave the group."""
+        """SIGTERM/SIGINT: finish the batch in hand, flush, commit, leave the group; a watchdog
+        ends the process if that takes longer than ``shutdown_timeout_seconds``."""
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self.stopping.set())
+            signal.signal(sig, lambda signum, _frame: self.request_stop(signal.Signals(signum).name))
+
+    def request_stop(self, reason: str = "stop requested") -> None:
+        """Finish the current batch and stop; bounded by the shutdown watchdog."""
+        if self.stopping.is_set():
+            return
+        log.info("stage %s stopping (%s): draining the batch in hand", self.name, reason)
+        self.stopping.set()
+        watchdog = threading.Timer(self.settings.shutdown_timeout_seconds, self._shutdown_overdue)
+        watchdog.daemon = True
+        watchdog.start()
+
+    def _shutdown_overdue(self) -> None:
+        """Past the bound: exit without committing; the batch in hand is redelivered to the next run."""
+        log.error("stage %s did not stop within %.0fs; exiting without committing the batch in hand "
+                  "(it will be redelivered)", self.name, self.settings.shutdown_timeout_seconds)
+        logging.shutdown()
+        os._exit(70)
 
     def run(self) -> None:
         """Loop until stopped: consume -> process -> produce/write -> commit."""
@@ -200,7 +255,9 @@ class Stage(Generic[T]):
         processed = self.process(records)
         write_failures = self._write_until_durable(processed.items)
         if write_failures is None:
-            return len(records)  # stopped while the output was not durable: redelivered later
+            log.warning("stopped before the batch was durable: %d record(s) not committed, they will be "
+                        "redelivered", len(records))
+            return len(records)
         failures = processed.failures + write_failures
         send_dead_letters(self.producer, self.settings.topic_dlq, self.name, failures)
         self.limit.record(len(records) - len(failures), len(failures))
@@ -240,14 +297,17 @@ class Stage(Generic[T]):
             metrics.COMMITS.labels(self.name).inc()
         except (CommitFailedError, KafkaError) as exc:
             metrics.COMMIT_FAILURES.labels(self.name).inc()
-            log.warning("offset commit failed; the batch will be redelivered: %s", exc)
+            log.warning("offset commit failed; the batch will be redelivered: %s", exc,
+                        extra={"offsets": {f"{tp.topic}:{tp.partition}": off for tp, off in offsets.items()}})
 
     def _stay_stopped(self) -> None:
         if not self.limit_reported:
             self.limit_reported = True
             log.error(
-                "stage %s stopped: more than %.0f%% of the last messages were dead-lettered; "
-                "fix the cause, then restart the stage", self.name, self.limit.max_ratio * 100,
+                "stage %s stopped: %.0f%% of the last messages were dead-lettered (limit %.0f%%); "
+                "fix the cause, then restart the stage (see `newsflow dlq list`)",
+                self.name, self.limit.ratio() * 100, self.limit.max_ratio * 100,
+                extra={"stage": self.name},
             )
         metrics.STAGE_STOPPED.labels(self.name).set(1)
         self.health.set("dlq_limit", False)
@@ -260,9 +320,11 @@ class Stage(Generic[T]):
         try:
             self.producer.flush(timeout=self.settings.shutdown_timeout_seconds)
         finally:
-            self.producer.close(timeout=self.settings.shutdown_timeout_seconds)
-            self.consumer.close(autocommit=False)
-            log.info("stage %s stopped cleanly", self.name)
+            try:
+                self.producer.close(timeout=self.settings.shutdown_timeout_seconds)
+            finally:
+                self.consumer.close(autocommit=False)
+                log.info("stage %s stopped cleanly", self.name)
 
 
 def build_stage(
@@ -287,8 +349,13 @@ def build_stage(
        ``acks=all`` and flush, or commit a database transaction), retrying with
        paused partitions while it raises one of ``retryable`` (or a Kafka/OS
        error); then dead-letter the failures, with
-       their origin in headers, and flush those too;
+       their origin in headers (:func:`dead_letter_headers`), and flush those too;
     4. **commit**: commit the batch's offsets.
+
+    Around the steps: before each batch the dead-letter limit is checked (a
+    tripped limit pauses every partition and sets readiness check
+    ``dlq_limit`` to false); a stop request (:meth:`Stage.request_stop`,
+    SIGTERM) lets the batch in hand finish all four steps, then closes.
     """
     consumer.subscribe([input_topic], listener=_RebalanceCounter(name))
     return Stage(name=name, settings=settings, consumer=consumer, producer=producer,

@@ -1,0 +1,151 @@
+"""``newsflow status``: consumer lag per group and partition, and each service's health.
+
+Lag: for every consumer group that has committed offsets on a newsflow
+topic (the live groups, and replay groups), per partition: committed offset,
+end offset and ``max(0, end - committed)`` (the embedded broker undercounts
+end offsets, so lag is approximate and clamped at 0).
+
+Services: ``newsflow up`` records each service's metrics port in
+``<data_dir>/run.json``; each is asked for ``/healthz`` (up) and ``/readyz``
+(ready, with its failing checks).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import httpx
+from kafka import KafkaConsumer
+from kafka.errors import KafkaError
+
+from services.common.config import CommonSettings
+from services.common.kafka import make_admin
+from services.ops import offsets as ofs
+from services.up import RunInfo
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    group: str
+    topic: str
+    partition: int
+    committed: int | None
+    end: int
+    lag: int
+
+
+@dataclass(frozen=True)
+class ServiceHealth:
+    service: str
+    port: int
+    up: bool
+    ready: bool
+    failing: tuple[str, ...] = ()
+    error: str | None = None
+
+
+@dataclass
+class Status:
+    lags: list[PartitionLag] = field(default_factory=list)
+    services: list[ServiceHealth] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), default=str)
+
+
+def topics_of(settings: CommonSettings) -> list[str]:
+    return [settings.topic_pages, settings.topic_articles, settings.topic_dlq]
+
+
+def group_lags(settings: CommonSettings, groups: list[str] | None = None) -> list[PartitionLag]:
+    """Lag of every group with offsets on a newsflow topic (or of ``groups``), sorted."""
+    wanted_topics = set(topics_of(settings))
+    admin = make_admin(settings)
+    consumer = KafkaConsumer(**settings.kafka_client_config(), enable_auto_commit=False)
+    try:
+        names = groups if groups is not None else sorted(g["group_id"] for g in admin.list_groups())
+        rows: list[PartitionLag] = []
+        ends_cache: dict[str, dict[int, int]] = {}
+        for group in names:
+            for topic, committed in sorted(ofs.group_topics(admin, group).items()):
+                if topic not in wanted_topics:
+                    continue
+                if topic not in ends_cache:
+                    ends_cache[topic] = ofs.end_offsets(consumer, ofs.partitions(consumer, topic))
+                for partition, end in sorted(ends_cache[topic].items()):
+                    done = committed.get(partition)
+                    rows.append(PartitionLag(group, topic, partition, done, end, ofs.lag(end, done)))
+        return rows
+    finally:
+        consumer.close()
+        admin.close()
+
+
+def service_health(info: RunInfo, host: str = "127.0.0.1", timeout: float = 2.0) -> list[ServiceHealth]:
+    """Ask every service recorded in ``run.json`` for ``/healthz`` and ``/readyz``."""
+    out = []
+    with httpx.Client(timeout=timeout) as client:
+        for service, port in sorted(info.metrics_ports.items()):
+            base = f"http://{host}:{port}"
+            try:
+                alive = client.get(f"{base}/healthz")
+                ready = client.get(f"{base}/readyz")
+            except httpx.HTTPError as exc:
+                out.append(ServiceHealth(service, port, False, False, error=f"{type(exc).__name__}: {exc}"))
+                continue
+            checks: dict[str, Any] = _json(ready.text).get("checks", {})
+            failing = tuple(sorted(name for name, ok in checks.items() if not ok))
+            out.append(ServiceHealth(service, port, alive.status_code == 200, ready.status_code == 200, failing))
+    return out
+
+
+def _json(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def collect(settings: CommonSettings, info: RunInfo | None) -> Status:
+    """Everything ``newsflow status`` shows; broker problems become ``errors``, not a crash."""
+    status = Status()
+    try:
+        status.lags = group_lags(settings)
+    except (KafkaError, OSError, ValueError) as exc:
+        status.errors.append(f"broker {settings.kafka_bootstrap_servers}: {type(exc).__name__}: {exc}")
+    if info is None:
+        status.errors.append(f"no {settings.data_dir / 'run.json'}: `newsflow up` is not running here; "
+                             "service health unknown")
+    else:
+        status.services = service_health(info, settings.metrics_host)
+    return status
+
+
+def render(status: Status) -> Any:
+    """A rich renderable: the lag table, the services table, then any errors."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    lags = Table(title="consumer groups (lag approximate on the embedded broker)")
+    for col in ("group", "topic", "partition", "committed", "end", "lag"):
+        lags.add_column(col, justify="right" if col in ("partition", "committed", "end", "lag") else "left")
+    for row in status.lags:
+        lags.add_row(row.group, row.topic, str(row.partition),
+                     "-" if row.committed is None else str(row.committed), str(row.end), str(row.lag))
+    services = Table(title="services")
+    for col in ("service", "port", "up", "ready", "detail"):
+        services.add_column(col)
+    for svc in status.services:
+        detail = svc.error or (("failing: " + ", ".join(svc.failing)) if svc.failing else "")
+        services.add_row(svc.service, str(svc.port), _yes(svc.up), _yes(svc.ready), detail)
+    parts: list[Any] = [lags, services] + [Text(e, style="red") for e in status.errors]
+    return Group(*parts)
+
+
+def _yes(ok: bool) -> str:
+    return "yes" if ok else "NO"
