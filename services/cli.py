@@ -9,6 +9,7 @@ import click
 
 from services.clikit import settings_or_exit
 from services.common.config import ExtractorSettings, FetcherSettings, SinkSettings
+from services.fetcher.cli import feeds
 from services.ops.cli import config, dlq, replay, status, topics
 from services.sink.cli import articles
 
@@ -101,6 +102,7 @@ def tag() -> None:
 
 
 main.add_command(articles)
+main.add_command(feeds)
 main.add_command(topics)
 main.add_command(config)
 main.add_command(replay)

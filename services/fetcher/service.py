@@ -125,7 +125,7 @@ class FeedPoller:
     async def poll(self, feed: FeedState) -> str:
         """One feed; returns the outcome label. Errors are logged and scheduled, never raised."""
         try:
-            outcome = await self._poll(feed)
+            outcome = await metrics.timed(metrics.POLL_DURATION, self._poll(feed))
         except (FetchError, FeedParseError) as exc:
             self._failed(feed, exc)
             outcome = "error"

@@ -1,0 +1,213 @@
+"""``newsflow feeds ...``: check, discover, add, import and export feeds, without Kafka.
+
+``feeds check`` never prints a traceback for a bad feed: every argument gives
+either a summary or one ``ERROR`` line, and the exit status says whether any
+failed. URLs are fetched with the fetcher's own HTTP client (same SSRF guard,
+caps and timeouts; ``NEWSFLOW_ALLOWED_NETWORKS`` lets local servers through).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from services.clikit import settings_or_exit
+from services.common.config import FetcherSettings
+from services.fetcher.discover import discover_feeds, looks_like_html
+from services.fetcher.feedlist import FeedListError, append_feeds, outlines, to_opml
+from services.fetcher.http import FetchError, HttpClient
+from services.fetcher.parse import FeedParseError, ParsedFeed
+from services.fetcher.service import parse_safely
+
+
+@click.group()
+def feeds() -> None:
+    """Check, discover, import and export feeds (the list is NEWSFLOW_FEEDS_FILE)."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    source: str
+    parsed: ParsedFeed | None = None
+    error: str | None = None
+    discovered: tuple[str, ...] = ()
+
+
+def _settings() -> FetcherSettings:
+    # One request at a time per host and no politeness delay: this is an interactive check.
+    return settings_or_exit(FetcherSettings, per_host_min_delay_seconds=0, parse_workers=1)
+
+
+async def _fetch(http: HttpClient, url: str, settings: FetcherSettings) -> tuple[bytes, str, str | None]:
+    resp = await http.get(url, kind="feed", max_bytes=settings.max_feed_bytes)
+    if resp.status != 200:
+        raise FetchError("status", f"HTTP {resp.status}", resp.status)
+    return resp.body, resp.url, resp.headers.get("content-type")
+
+
+async def check_one(source: str, http: HttpClient, settings: FetcherSettings, base_url: str | None,
+                    follow: bool = True) -> list[CheckResult]:
+    """One argument: a file or a URL; a site page's discovered feeds are checked too."""
+    try:
+        path = Path(source)
+        if "://" not in source and path.is_dir():
+            return [CheckResult(source, error="a directory, not a feed file")]
+        if "://" not in source and path.exists():
+            if path.stat().st_size > settings.max_feed_bytes:
+                return [CheckResult(source, error=f"file larger than {settings.max_feed_bytes} bytes")]
+            body, url, ctype = path.read_bytes(), base_url or path.resolve().as_uri(), None
+        elif "://" not in source:
+            return [CheckResult(source, error="no such file (URLs start with http:// or https://)")]
+        else:
+            body, url, ctype = await _fetch(http, source, settings)
+        try:
+            return [CheckResult(source, parsed=parse_safely(body, url, ctype))]
+        except FeedParseError:
+            if not (looks_like_html(body, ctype) and url.startswith("http")):
+                raise
+            found = discover_feeds(body, url)
+            if not found:
+                raise FeedParseError("an HTML page that announces no feed (no <link rel=\"alternate\">)") from None
+            results = [CheckResult(source, error="an HTML page, not a feed", discovered=tuple(found))]
+            if follow:
+                for feed_url in found[:5]:
+                    results += await check_one(feed_url, http, settings, None, follow=False)
+            return results
+    except (FetchError, FeedParseError) as exc:
+        return [CheckResult(source, error=str(exc))]
+    except (OSError, ValueError) as exc:
+        return [CheckResult(source, error=f"{type(exc).__name__}: {exc}")]
+
+
+def _print(result: CheckResult, items: int) -> None:
+    if result.error:
+        click.echo(f"{result.source}: ERROR {result.error}")
+        for url in result.discovered:
+            click.echo(f"  feed: {url}")
+        return
+    parsed = result.parsed
+    assert parsed is not None
+    skipped = f", {parsed.skipped} without a link skipped" if parsed.skipped else ""
+    click.echo(f"{result.source}: {parsed.format} {parsed.title or '(no title)'!r}: "
+               f"{len(parsed.entries)} items{skipped}")
+    if parsed.warning:
+        click.echo(f"  warning: {parsed.warning}")
+    for entry in parsed.entries[:items]:
+        when = entry.published_at or entry.updated_at
+        stamp = when.strftime("%Y-%m-%d") if when else "----------"
+        click.echo(f"  {stamp}  {(entry.title or '(no title)')[:80]}  <{entry.link}>")
+
+
+@feeds.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--items", default=3, show_default=True, help="How many items to show per feed.")
+@click.option("--base-url", help="Base URL for relative links in local files.")
+def check(sources: tuple[str, ...], items: int, base_url: str | None) -> None:
+    """Parse feeds (URLs or files) and print format, title, item count and first items."""
+    settings = _settings()
+
+    async def run() -> int:
+        http = HttpClient(settings)
+        failed = 0
+        try:
+            for source in sources:
+                for result in await check_one(source, http, settings, base_url):
+                    failed += result.error is not None and not result.discovered
+                    _print(result, items)
+        finally:
+            await http.aclose()
+        return failed
+
+    failed = asyncio.run(run())
+    sys.exit(1 if failed else 0)
+
+
+@feeds.command()
+@click.argument("page_url")
+def discover(page_url: str) -> None:
+    """Print the feeds a site page announces (<link rel="alternate">)."""
+    settings = _settings()
+    found = asyncio.run(_discover(page_url, settings))
+    for url in found:
+        click.echo(url)
+    if not found:
+        raise click.ClickException(f"{page_url}: no feed found")
+
+
+async def _discover(page_url: str, settings: FetcherSettings) -> list[str]:
+    http = HttpClient(settings)
+    try:
+        body, url, ctype = await _fetch(http, page_url, settings)
+    except FetchError as exc:
+        raise click.ClickException(f"{page_url}: {exc}") from None
+    finally:
+        await http.aclose()
+    try:
+        parse_safely(body, url, ctype)
+        return [url]  # already a feed
+    except FeedParseError:
+        return discover_feeds(body, url)
+
+
+@feeds.command()
+@click.argument("urls", nargs=-1, required=True)
+def add(urls: tuple[str, ...]) -> None:
+    """Add feeds (or site pages: their announced feeds) to the feed list."""
+    settings = _settings()
+    found: list[tuple[str, str | None]] = []
+    for url in urls:
+        feeds_of_page = asyncio.run(_discover(url, settings))
+        if not feeds_of_page:
+            raise click.ClickException(f"{url}: neither a feed nor a page announcing one")
+        found += [(u, None) for u in feeds_of_page]
+    _append(settings.feeds_file, found, "added with `newsflow feeds add`")
+
+
+@feeds.command("import")
+@click.argument("opml_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+def import_(opml_file: Path) -> None:
+    """Append the feeds of an OPML file (or a text list) to the feed list, skipping those already there."""
+    settings = settings_or_exit(FetcherSettings)
+    try:
+        items = outlines(opml_file.read_text(encoding="utf-8", errors="replace"), str(opml_file))
+    except FeedListError as exc:
+        raise click.ClickException(str(exc)) from None
+    _append(settings.feeds_file, items, f"imported from {opml_file.name}")
+
+
+def _append(path: Path, items: list[tuple[str, str | None]], what: str) -> None:
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+    try:
+        added, known = append_feeds(path, items, f"{what} on {stamp}")
+    except FeedListError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{path}: {added} feeds added, {known} already listed")
+
+
+@feeds.command()
+def export() -> None:
+    """Print the feed list as OPML 2.0 (moved feeds at their new URL, titles from the last poll)."""
+    settings = settings_or_exit(FetcherSettings)
+    path = settings.feeds_file
+    try:
+        items = outlines(path.read_text(encoding="utf-8"), str(path))
+    except OSError as exc:
+        raise click.ClickException(f"cannot read feed list {path}: {exc}") from None
+    except FeedListError as exc:
+        raise click.ClickException(str(exc)) from None
+    db = settings.data_dir / "fetcher.db"
+    if db.exists():
+        from services.fetcher.state import FetcherState
+
+        state = FetcherState(db)
+        try:
+            known = {row[0]: (row[1], row[2]) for row in state.db.execute("SELECT url, moved_to, title FROM feeds")}
+        finally:
+            state.close()
+        items = [(known.get(u, (None, None))[0] or u, t or known.get(u, (None, None))[1]) for u, t in items]
+    click.echo(to_opml(items), nl=False)
