@@ -151,6 +151,7 @@ def service_env(settings: UpSettings, info: RunInfo, feeds_file: Path, *, demo: 
             env[key] = value
     if demo:
         env["NEWSFLOW_ALLOW_PRIVATE_NETWORKS"] = "true"
+        env.setdefault("NEWSFLOW_PER_HOST_MIN_DELAY_SECONDS", "0")  # the demo site is local: no politeness delay
     return env
 
 
