@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -21,7 +20,6 @@ from typing import Any
 import pytest
 import yaml
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-
 from metrics_live import LivePipeline, demo_pipeline, require_tool, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
