@@ -11,7 +11,7 @@ from services.clikit import settings_or_exit
 from services.common.config import ExtractorSettings, FetcherSettings, SinkSettings
 from services.fetcher.cli import feeds
 from services.ops.cli import config, dlq, replay, status, topics
-from services.sink.cli import articles
+from services.sink.cli import api, articles, stories
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -102,6 +102,8 @@ def tag() -> None:
 
 
 main.add_command(articles)
+main.add_command(stories)
+main.add_command(api)
 main.add_command(feeds)
 main.add_command(topics)
 main.add_command(config)

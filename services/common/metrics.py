@@ -329,3 +329,16 @@ def _unregister_foreign(service: str) -> None:
                 REGISTRY.unregister(collector)
             except KeyError:
                 pass  # already unregistered (init_series called twice)
+
+
+# --- sink HTTP API (appended by the sink issue) -------------------------------------------
+API_RESPONSES = Counter(
+    "newsflow_api_responses_total",
+    "Responses of the sink's read-only HTTP API by endpoint (route template) and status code.",
+    ["endpoint", "code"],
+)
+API_REFUSED = Counter(
+    "newsflow_api_refused_requests_total",
+    "HTTP API requests refused before reaching an endpoint, by reason: rate_limited, too_large, has_body.",
+    ["reason"],
+)

@@ -81,13 +81,17 @@ def run_extractor(settings: ExtractorSettings) -> None:
 
 
 def run_sink(settings: SinkSettings) -> None:
+    from services.sink.api import start_api
     from services.sink.service import build
 
     health = _start("sink", settings)
     stage = build(settings, health)
+    api = start_api(settings)  # the read-only HTTP API, in a thread next to the stage (None: not served)
     lag = _start_lag_reporter("sink", settings, settings.topic_articles)
     stage.install_signal_handlers()
     try:
         stage.run()
     finally:
         lag.stopping.set()
+        if api is not None:
+            api.stop()

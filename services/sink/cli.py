@@ -13,6 +13,7 @@ import click
 
 from services.clikit import running_overrides, settings_or_exit
 from services.common.config import SinkSettings
+from services.sink.store import Store
 
 
 @click.group()
@@ -20,10 +21,13 @@ def articles() -> None:
     """Read stored articles."""
 
 
-def _store() -> Any:
+def _store() -> Store:
+    return _store_for(settings_or_exit(SinkSettings, **running_overrides()))
+
+
+def _store_for(settings: SinkSettings) -> Store:
     from services.sink.store import StoreError, open_store
 
-    settings = settings_or_exit(SinkSettings, **running_overrides())
     url = settings.sink_url.get_secret_value()
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         raise click.ClickException(f"no database at {url.removeprefix('sqlite:///')}: run `newsflow up` first "
@@ -118,11 +122,62 @@ def articles_show(article_id: str, history: bool) -> None:
         versions = store.history(article_id)
         if not versions:
             raise click.ClickException(f"no article with id {article_id}")
-        for revision, article, when in versions:
+        for revision, version, when in versions:
             click.echo(json.dumps({"revision": revision, "recorded_at": when,
-                                   "article": article.model_dump(mode="json")}, ensure_ascii=False))
+                                   "article": version.model_dump(mode="json")}, ensure_ascii=False))
         return
-    article = store.get(article_id)
-    if article is None:
+    current = store.get(article_id)
+    if current is None:
         raise click.ClickException(f"no article with id {article_id}")
-    click.echo(article.model_dump_json(indent=2))
+    click.echo(current.model_dump_json(indent=2))
+
+
+@click.command("stories")
+@_filter_options
+@click.argument("query", required=False)
+@click.option("--min-articles", default=2, show_default=True, help="Stories with at least this many articles.")
+@click.option("--limit", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per story and line.")
+def stories(query: str | None, min_articles: int, limit: int, as_json: bool, **filters: Any) -> None:
+    """Recent stories several articles cover, with their articles and outlets."""
+    store = _store()
+    found = store.stories(_filters(query=query, limit=limit, **filters), min_articles=min_articles)
+    if as_json:
+        from services.sink.api import StoryOut
+
+        for story in found:
+            click.echo(StoryOut.of(story).model_dump_json())
+        return
+    if not found:
+        click.echo("no stories" + (" matching these filters" if query or any(filters.values()) else ""))
+    for story in found:
+        when = story.latest_at.date().isoformat() if story.latest_at else "?"
+        click.secho(f"{when}  story {story.story_id[:12]}  {len(story.articles)} articles from "
+                    f"{', '.join(story.outlets)}", bold=True)
+        for a in story.articles:
+            day = a.published_at.date().isoformat() if a.published_at else "          "
+            click.echo(f"  {day}  {a.source:<24.24}  {a.title or a.url}  [{a.id[:12]}]")
+
+
+@click.command("api")
+@click.option("--host", help="Bind address (default NEWSFLOW_API_HOST, 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default NEWSFLOW_API_PORT, 9104; 0 picks a free one).")
+def api(host: str | None, port: int | None) -> None:
+    """Serve the read-only HTTP JSON API alone (the sink also serves it; see docs/storage.md)."""
+    import signal
+    import threading
+
+    from services.sink.api import ApiServer
+
+    overrides: dict[str, Any] = {k: v for k, v in (("api_host", host), ("api_port", port)) if v is not None}
+    settings = settings_or_exit(SinkSettings, **running_overrides(), **overrides)
+    try:
+        server = ApiServer(_store_for(settings), settings).start()
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve on {settings.api_host}:{settings.api_port}: {exc}") from exc
+    click.echo(f"newsflow API on {server.url} (schema: {server.url}/openapi.json, docs: {server.url}/docs)")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    server.stop()

@@ -8,7 +8,7 @@ transaction committed.
 from __future__ import annotations
 
 import logging
-import sqlite3
+import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -18,12 +18,15 @@ from services.common.health import Health
 from services.common.kafka import make_consumer, make_producer
 from services.common.messages import Article, MessageError, decode
 from services.common.stage import Failure, Processed, Record, Stage, WriteFn, build_stage
-from services.sink.store import RowRejected, Store, open_store
+from services.sink.store import RowRejected, Store, open_store, unavailable_errors
 
 log = logging.getLogger(__name__)
 
 STAGE = "sink"
 Item = tuple[Record, Article]
+CRASH_HOOK_ENV = "NEWSFLOW_TEST_SINK_EXIT_AFTER_DB_COMMIT"
+"""Test hook: when set to an exit code, the sink process exits with it right after the first
+batch's database commit, before the offset commit (the redelivery test uses it)."""
 
 
 def decode_articles(records: Sequence[Record]) -> Processed[Item]:
@@ -51,13 +54,26 @@ def make_writer(store: Store) -> WriteFn[Item]:
                 failures.append(Failure(rec, result))
                 continue
             metrics.ROWS_WRITTEN.labels(result).inc()
+            if result == "inserted":
+                metrics.ARTICLES_STORED.inc()  # a COUNT(*) per batch would scan the table
             if result == "inserted" and article.published_at:
                 metrics.PUBLISH_TO_STORED.observe(max(0.0, (now - article.published_at).total_seconds()))
                 metrics.NEWEST_ARTICLE.update(article.url, article.published_at)
-        metrics.ARTICLES_STORED.set(store.count())
         return failures
 
     return write
+
+
+def exit_after_first_commit(write: WriteFn[Item], code: int) -> WriteFn[Item]:
+    """Test hook (see :data:`CRASH_HOOK_ENV`): die between the database commit and the offset commit."""
+
+    def write_then_exit(items: list[Item]) -> list[Failure]:
+        write(items)
+        log.warning("test hook %s: exiting with %d after the database commit", CRASH_HOOK_ENV, code)
+        logging.shutdown()
+        os._exit(code)
+
+    return write_then_exit
 
 
 def build(settings: SinkSettings, health: Health, store: Store | None = None) -> Stage[Item]:
@@ -66,6 +82,8 @@ def build(settings: SinkSettings, health: Health, store: Store | None = None) ->
     health.set("storage", True)
     metrics.ARTICLES_STORED.set(store.count())
     write = make_writer(store)
+    if crash_code := os.environ.get(CRASH_HOOK_ENV):
+        write = exit_after_first_commit(write, int(crash_code))
     return build_stage(
         name=STAGE,
         settings=settings,
@@ -75,13 +93,5 @@ def build(settings: SinkSettings, health: Health, store: Store | None = None) ->
         health=health,
         consumer=make_consumer(settings),
         producer=make_producer(settings),
-        retryable=(sqlite3.OperationalError,) + _postgres_errors(),
+        retryable=unavailable_errors(),
     )
-
-
-def _postgres_errors() -> tuple[type[BaseException], ...]:
-    try:
-        import psycopg
-    except ImportError:
-        return ()
-    return (psycopg.OperationalError,)

@@ -33,6 +33,7 @@ __all__ = [
     "WriteResult",
     "open_store",
     "tag_rows",
+    "unavailable_errors",
 ]
 
 
@@ -110,6 +111,16 @@ def open_store(url: str) -> Store:
         return PostgresStore(url)
     raise StoreError(f"unsupported NEWSFLOW_SINK_URL scheme: {url.split(':', 1)[0]!r} "
                      "(use sqlite:///path or postgresql://...)")
+
+
+def unavailable_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean "the database cannot be reached right now": retry later, do not reject the data."""
+    errors: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite-only installs still work
+        return errors
+    return (*errors, psycopg.OperationalError, psycopg.InterfaceError)
 
 
 def tag_rows(article: Article) -> list[tuple[str, str, str | None]]:
