@@ -184,7 +184,7 @@ def _from_feedparser(raw: Any, feed_url: str, feed_title: str | None, unique_ids
     if not authors and raw.get("author"):
         authors = [raw["author"]]
     published = _when(raw.get("published_parsed"))
-    updated = _when(raw.get("updated_parsed"))
+    updated = _when(dict.get(raw, "updated_parsed"))  # plain get: feedparser's would fall back to published
     title = _text(raw.get("title"))
     return FeedEntry(
         feed_url=feed_url,
