@@ -183,6 +183,8 @@ class HostGate:
     @asynccontextmanager
     async def slot(self, url: str) -> AsyncIterator[None]:
         host = (urlsplit(url).hostname or "").lower()
+        if len(self._slots) > 1024:
+            self.prune()
         self._users[host] = self._users.get(host, 0) + 1
         sem = self._slots.setdefault(host, asyncio.Semaphore(self.concurrency))
         try:
@@ -207,6 +209,13 @@ class HostGate:
                 self._next_start[host] = now + self.min_delay
                 return
             await asyncio.sleep(start - now)
+
+    def prune(self) -> None:
+        """Forget hosts nobody uses whose delay has passed."""
+        now = time.monotonic()
+        for host in [h for h in self._slots if h not in self._users and self._next_start.get(h, 0) <= now]:
+            del self._slots[host]
+            self._next_start.pop(host, None)
 
     def __len__(self) -> int:
         return len(self._slots)
