@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import ipaddress
+import itertools
 import resource
 import time
 import zlib
@@ -232,7 +233,7 @@ def test_host_gate_limits_concurrency_and_spaces_request_starts() -> None:
         return peak, starts
 
     peak, starts = asyncio.run(run())
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert peak <= 2 and min(gaps) >= 0.045
 
 
