@@ -81,8 +81,8 @@ class Candidate:
     is_update: bool
 
 
-Publisher = Callable[[list[Candidate]], Awaitable[list[Candidate]]]
-"""Publishes candidates; returns those that are done (published, or given up for good)."""
+Publisher = Callable[[list[Candidate]], Awaitable[tuple[list[Candidate], list[Candidate]]]]
+"""Publishes candidates; returns (published, given up for good). The rest are tried at the next poll."""
 
 
 class ParsePool:
@@ -215,13 +215,14 @@ class FeedPoller:
         todo, known = self.classify(feed, parsed.entries)
         self.in_flight.update(c.article_id for c in todo)
         try:
-            done = await self.publish(todo) if todo else []
+            published, given_up = await self.publish(todo) if todo else ([], [])
         finally:
             self.in_flight.difference_update(c.article_id for c in todo)
-        remembered = known + done
+        self.state.mark_published([(c.article_id, c.digest) for c in published])  # cross-feed dedupe
+        remembered = known + published + given_up
         self.state.remember_entries(feed.url, [(c.entry.entry_id, c.article_id, c.digest) for c in remembered])
         self.state.touch_articles([c.article_id for c in known])
-        return len(done)
+        return len(published)
 
 
 class Fetcher:
@@ -337,8 +338,8 @@ class Fetcher:
 
     # --- publishing ------------------------------------------------------------------------------
 
-    async def publish(self, candidates: list[Candidate]) -> list[Candidate]:
-        """Fetch and publish candidates' pages; returns the ones that are done (durable or given up)."""
+    async def publish(self, candidates: list[Candidate]) -> tuple[list[Candidate], list[Candidate]]:
+        """Fetch and publish candidates' pages; returns (durable in Kafka, given up)."""
         results = await asyncio.gather(*(self._fetch_page(c) for c in candidates))
         sent: list[tuple[Candidate, object, tuple[str | None, str | None]]] = []
         done: list[Candidate] = []
@@ -358,7 +359,7 @@ class Fetcher:
                                   validators={c.article_id: v for c, v in durable})
         for cand, _ in durable:
             metrics.ENTRIES.labels("updated" if cand.is_update else "new").inc()
-        return done + [c for c, _ in durable]
+        return [c for c, _ in durable], done
 
     async def _fetch_page(self, cand: Candidate) -> tuple[str, PageMessage | None, tuple[str | None, str | None]]:
         """("page", message, validators), ("done", None, ...) when given up or unchanged, ("retry", ...)."""
