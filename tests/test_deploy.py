@@ -270,7 +270,11 @@ def test_compose_ports_health_and_lifecycle() -> None:
         port = int(env["NEWSFLOW_METRICS_PORT"])
         assert port == cls.model_fields["metrics_port"].default, f"{name}: port differs from the code's default"
         targets = [int(p["target"]) if isinstance(p, dict) else int(str(p).rsplit(":", 1)[1]) for p in svc["ports"]]
-        assert targets == [port]
+        assert targets[0] == port
+        if name == "sink":  # the JSON API, reachable from the host's loopback
+            assert targets[1:] == [int(env["NEWSFLOW_API_PORT"])] and env["NEWSFLOW_API_HOST"] == "0.0.0.0"
+        else:
+            assert targets == [port]
         assert "NEWSFLOW_METRICS_PORT" in " ".join(svc["healthcheck"]["test"]) and "/healthz" in " ".join(
             svc["healthcheck"]["test"])
         assert svc["restart"] == "unless-stopped"
@@ -321,9 +325,14 @@ def test_compose_monitoring_files() -> None:
               if v.startswith("./")]
     assert mounts == ["./deploy/prometheus", "./deploy/grafana/provisioning", "./deploy/grafana/dashboards"]
     scrape = ROOT / "deploy/prometheus/prometheus.yml"
-    if not scrape.exists():
-        pytest.skip("deploy/prometheus/prometheus.yml (metrics issue) is not in the tree yet")
     (config,) = yaml_load_all(scrape)
+    for rules in config.get("rule_files", []):  # resolved next to prometheus.yml: the mounted directory
+        assert (scrape.parent / rules).is_file(), rules
+    assert (ROOT / "deploy/grafana/dashboards/newsflow.json").is_file()
+    provider = yaml_load_all(ROOT / "deploy/grafana/provisioning/dashboards/newsflow.yml")[0]
+    grafana_mounts = {v.split(":")[1]: v.split(":")[0] for v in doc["services"]["grafana"]["volumes"]}
+    for p in provider["providers"]:
+        assert grafana_mounts[p["options"]["path"]] == "./deploy/grafana/dashboards"
     targets = {t for job in config.get("scrape_configs", []) for sc in job.get("static_configs", [])
                for t in sc.get("targets", [])}
     for name, cls in SERVICE_SETTINGS.items():
@@ -468,9 +477,9 @@ def test_k8s_scaling_within_partitions(validated: str, tree: str) -> None:
     assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"] <= partitions
     assert "replicas" not in deployments["newsflow-extractor"]["spec"], "the HPA owns the extractor's count"
     assert deployments["newsflow-sink"]["spec"]["replicas"] <= partitions
-    pdbs = {p["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"]
+    pdbs = {p["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"]
             for p in by_kind(docs, "PodDisruptionBudget").values()}
-    assert pdbs == {"newsflow-extractor", "newsflow-sink"}
+    assert pdbs == {"extractor", "sink"}
 
 
 @pytest.mark.parametrize("tree", K8S_TREES)
@@ -481,14 +490,26 @@ def test_k8s_network_policies(validated: str, tree: str) -> None:
     assert deny and set(deny[0]["spec"]["policyTypes"]) == {"Ingress", "Egress"}
     internet = [p for p in policies for rule in p["spec"].get("egress", []) for peer in rule["to"]
                 if "ipBlock" in peer and peer["ipBlock"]["cidr"] in ("0.0.0.0/0", "::/0")]
-    assert internet and all(p["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "newsflow-fetcher"}
-                            for p in internet)
+    fetcher = {"app.kubernetes.io/name": "newsflow", "app.kubernetes.io/component": "fetcher"}
+    assert internet and all(p["spec"]["podSelector"]["matchLabels"] == fetcher for p in internet)
     for p in policies:
         for rule in p["spec"].get("ingress", []):
             assert rule["ports"] == [{"protocol": "TCP", "port": "metrics"}]
     egress_ports = {port["port"] for p in policies for rule in p["spec"].get("egress", [])
                     for port in rule.get("ports", [])}
     assert {53, 5432, 9092} <= egress_ports
+
+
+@pytest.mark.parametrize("tree", K8S_TREES)
+def test_k8s_pods_match_the_prometheus_pod_discovery(validated: str, tree: str) -> None:
+    """deploy/prometheus/kubernetes.yml keeps pods named newsflow and names the job by component."""
+    (config,) = yaml_load_all(ROOT / "deploy/prometheus/kubernetes.yml")
+    (job,) = config["scrape_configs"]
+    keep = {r["source_labels"][0]: r["regex"] for r in job["relabel_configs"] if r.get("action") == "keep"}
+    for service, doc in workloads(rendered(tree)):
+        labels = doc["spec"]["template"]["metadata"]["labels"]
+        assert labels["app.kubernetes.io/name"] == keep["__meta_kubernetes_pod_label_app_kubernetes_io_name"]
+        assert labels["app.kubernetes.io/component"] == service
 
 
 def test_strimzi_topics_match_the_code_and_production(validated: str) -> None:
