@@ -68,7 +68,7 @@ def test_check_a_site_page_discovers_and_checks_its_feeds(server: HTTPServer) ->
     server.expect_request("/").respond_with_data(PAGE, content_type="text/html")
     server.expect_request("/blog/feed.xml").respond_with_data(RSS, content_type="application/rss+xml")
     code, out = run(["feeds", "check", server.url_for("/")])
-    assert code == 0  # the page itself is not a failure when it announces working feeds
+    assert code == 1 and "https://other.example/atom: ERROR" in out  # no internet here: a clear error line
     assert "an HTML page, not a feed" in out and f"feed: {server.url_for('/blog/feed.xml')}" in out
     assert "rss20 'Local': 1 items" in out
 
