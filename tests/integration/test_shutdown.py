@@ -59,7 +59,7 @@ def metric(port: int, name: str) -> float:
         text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
     except httpx.HTTPError:
         return 0.0
-    found = re.search(rf'^{name}{{stage="extractor"}} ([0-9.e+]+)$', text, re.M)
+    found = re.search(rf'^{name}{{stage="extractor"}} ([0-9.e+]+)$', text, re.MULTILINE)
     return float(found.group(1)) if found else 0.0
 
 
