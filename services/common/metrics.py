@@ -342,3 +342,11 @@ API_REFUSED = Counter(
     "HTTP API requests refused before reaching an endpoint, by reason: rate_limited, too_large, has_body.",
     ["reason"],
 )
+
+# --- extractor worker pool (appended by the extraction issue) -------------------------------
+EXTRACTOR_WORKER_RESTARTS = Counter(
+    "newsflow_extractor_worker_restarts_total",
+    "Extractor worker processes replaced, by reason: timeout (a page ran past extract_timeout_seconds "
+    "and its worker was killed) or crashed (the worker died while analysing a page).",
+    ["reason"],
+)

@@ -625,13 +625,18 @@ def html_to_text(fragment: str) -> str:
 # --------------------------------------------------------------------------- meta tags
 
 
+_META_NAMED = etree.XPath("//meta[@property=$n or @name=$n or @itemprop=$n][@content]")
+
+
 def _meta(tree: lxml.html.HtmlElement, *names: str) -> str | None:
+    """Content of the first non-empty ``<meta>`` called ``name`` (by property, then name, then itemprop)."""
     for name in names:
+        found = _META_NAMED(tree, n=name)
         for attr in ("property", "name", "itemprop"):
-            vals = tree.xpath(f'//meta[@{attr}="{name}"]/@content')
-            for v in vals:
-                if isinstance(v, str) and v.strip():
-                    return html_lib.unescape(v.strip())
+            for el in found:
+                value = el.get("content") if el.get(attr) == name else None
+                if value and value.strip():
+                    return html_lib.unescape(value.strip())
     return None
 
 
@@ -672,6 +677,12 @@ _CONSENT_RE = re.compile(
 )
 
 
+_PAYWALL_BOX = etree.XPath(
+    '//*[@class or @id][contains(@class,"paywall") or contains(@id,"paywall") or '
+    'contains(@class,"piano-offer") or contains(@class,"subscriber-only")]'
+)
+
+
 def detect_access(
     tree: lxml.html.HtmlElement | None, text: str, ld: LdArticle | None, url: str | None
 ) -> Access:
@@ -686,10 +697,7 @@ def detect_access(
     if ld is not None and ld.free is False:
         return "paywalled"
     if tree is not None:
-        wall = tree.xpath(
-            '//*[contains(@class,"paywall") or contains(@id,"paywall") or '
-            'contains(@class,"piano-offer") or contains(@class,"subscriber-only")]'
-        )
+        wall = _PAYWALL_BOX(tree)
         if wall and (words < 250 or _PAYWALL_RE.search(" ".join(wall[0].itertext())[:5000])):
             return "paywalled"
     if words < 250 and _PAYWALL_RE.search(text[-2000:]):

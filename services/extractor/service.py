@@ -3,18 +3,22 @@
 consume -> process (decode the page, extract the text and metadata, tag it,
 assign its story) -> produce each Article with ``acks=all`` and flush ->
 commit offsets.
+
+Extraction and tagging (:func:`analyse`, pure) run in ``workers`` processes
+(:mod:`services.extractor.workers`), each page bounded by ``extract_timeout_seconds``;
+story assignment (:class:`StoryIndex`, stateful) stays in this process and runs in
+record order, so the first copy of a syndicated story is always the first one read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Sequence
-from concurrent.futures import Future
 
 from kafka import KafkaProducer
 from kafka.errors import MessageSizeTooLargeError
+from kafka.producer.future import FutureRecordMetadata
 
 from services.common import metrics
 from services.common.config import ExtractorSettings
@@ -33,6 +37,7 @@ from services.common.stage import (
 from services.common.urls import domain
 from services.extractor.extract import EXTRACTOR_VERSION, Extracted, extract_page
 from services.extractor.tagging import StoryIndex, tag
+from services.extractor.workers import AnalysePool
 
 log = logging.getLogger(__name__)
 
@@ -108,33 +113,49 @@ def record_quality(article: Article, extracted: Extracted) -> None:
     metrics.TAGS_PER_ARTICLE.observe(metrics.tag_count(article))
 
 
-def make_processor(stories: StoryIndex) -> ProcessFn[Item]:
-    """Step 2: decode, extract, tag and cluster each page; failures carry their reason."""
+def _fail(out: Processed[Item], rec: Record, page: PageMessage | None, exc: BaseException) -> None:
+    metrics.PAGES_PROCESSED.labels(type(exc).__name__).inc()
+    metrics.count_failed_extraction(_QUALITY_DOMAINS, page.url if page else None, exc)
+    out.failures.append(Failure(rec, exc))
+
+
+def _decode_all(records: Sequence[Record], out: Processed[Item]) -> list[tuple[Record, PageMessage]]:
+    pages: list[tuple[Record, PageMessage]] = []
+    for rec in records:
+        try:
+            pages.append((rec, decode(PageMessage, rec.value)))
+        except Exception as exc:  # noqa: BLE001 - an undecodable record is dead-lettered, with its reason
+            _fail(out, rec, None, exc)
+    return pages
+
+
+def make_processor(stories: StoryIndex, pool: AnalysePool) -> ProcessFn[Item]:
+    """Step 2: decode each page, extract + tag the batch in the worker pool, then build the
+    articles and assign their stories here, in record order; failures carry their reason."""
 
     def process(records: Sequence[Record]) -> Processed[Item]:
         out: Processed[Item] = Processed()
-        for rec in records:
-            started = time.perf_counter()
-            page: PageMessage | None = None
+        pages = _decode_all(records, out)
+        outcomes = pool.run([page for _, page in pages])
+        for (rec, page), outcome in zip(pages, outcomes):
+            if isinstance(outcome, BaseException):
+                _fail(out, rec, page, outcome)
+                continue
             try:
-                page = decode(PageMessage, rec.value)
-                extracted, tags = analyse(page)
-                article = build_article(page, extracted, tags)
+                article = build_article(page, outcome.extracted, outcome.tags)
             except Exception as exc:  # noqa: BLE001 - any failure of one page dead-letters that page
-                metrics.PAGES_PROCESSED.labels(type(exc).__name__).inc()
-                metrics.count_failed_extraction(_QUALITY_DOMAINS, page.url if page else None, exc)
-                out.failures.append(Failure(rec, exc))
+                _fail(out, rec, page, exc)
                 continue
             story_id, duplicate_of = stories.assign(
-                article.id, article.text, tags, article.published_at, title=article.title
+                article.id, article.text, outcome.tags, article.published_at, title=article.title
             )
             metrics.STORIES.labels(
                 "duplicate" if duplicate_of else ("new_story" if story_id == article.id else "joined_story")
             ).inc()
             article = article.model_copy(update={"story_id": story_id, "duplicate_of": duplicate_of})
-            record_quality(article, extracted)
+            record_quality(article, outcome.extracted)
             metrics.PAGES_PROCESSED.labels("ok").inc()
-            metrics.EXTRACT_DURATION.observe(time.perf_counter() - started)
+            metrics.EXTRACT_DURATION.observe(outcome.seconds)
             out.items.append((rec, article))
         return out
 
@@ -145,7 +166,7 @@ def make_writer(producer: KafkaProducer, topic: str) -> WriteFn[Item]:
     """Step 3: produce every article (acks=all) and wait until all are durable."""
 
     def write(items: list[Item]) -> list[Failure]:
-        sent: list[tuple[Record, Future[object]]] = []
+        sent: list[tuple[Record, FutureRecordMetadata]] = []
         failures: list[Failure] = []
         for rec, article in items:
             try:
@@ -164,12 +185,14 @@ def make_writer(producer: KafkaProducer, topic: str) -> WriteFn[Item]:
 def build(settings: ExtractorSettings, health: Health) -> Stage[Item]:
     """The extractor stage: pages topic -> extract + tag -> articles topic -> commit."""
     stories = StoryIndex(settings.data_dir / "stories.db", window_days=settings.story_window_days)
+    # the workers live as long as the service process (pebble stops them at interpreter exit)
+    pool = AnalysePool(settings.workers, timeout_seconds=settings.extract_timeout_seconds)
     producer = make_producer(settings)
     return build_stage(
         name=STAGE,
         settings=settings,
         input_topic=settings.topic_pages,
-        process=make_processor(stories),
+        process=make_processor(stories, pool),
         write=make_writer(producer, settings.topic_articles),
         health=health,
         consumer=make_consumer(settings),

@@ -1,0 +1,146 @@
+"""Run :func:`services.extractor.service.analyse` (extract + tag) in worker processes.
+
+Why processes: extraction and tagging are pure CPU-bound Python + lxml, so threads would
+share one core; N processes use N cores. Why a per-page timeout with a kill: a hostile
+page can keep libxml2 or a regex busy in C code, where no Python-level timeout reaches;
+only killing the process that runs it frees the partition. The page then fails with
+:class:`ExtractionTimeout` and is dead-lettered by the stage.
+
+Why ``pebble.ProcessPool`` and not ``concurrent.futures.ProcessPoolExecutor``: the stdlib
+pool cannot stop a running task (``Future.cancel`` only cancels queued ones); getting rid of
+a stuck page means tearing down the whole executor, which breaks every other page in flight
+(``BrokenProcessPool``). Pebble's pool takes a timeout per task, counted from when a worker
+starts it, kills and replaces only that worker, and reports a worker that died (segfault,
+OOM kill) as ``ProcessExpired`` for its task alone.
+
+Workers start from a ``forkserver`` (on Linux) rather than a plain ``fork`` of the service,
+whose Kafka client threads may hold locks at fork time; the server preloads the extractor
+and tagger once, so replacing a killed worker is a cheap fork.
+
+Order: :meth:`AnalysePool.run` returns one outcome per input, in input order, whatever order
+the workers finish in; the stage then assigns stories in record order, in its own process.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+from pebble import ProcessExpired, ProcessFuture, ProcessPool
+
+from services.common import metrics
+from services.common.messages import PageMessage, Tags
+from services.extractor.extract import Extracted
+
+log = logging.getLogger(__name__)
+
+_PRELOAD = ["services.extractor.service"]
+
+
+class ExtractionTimeout(TimeoutError):
+    """A page took longer than ``extract_timeout_seconds``; its worker was killed."""
+
+
+class WorkerCrashed(RuntimeError):
+    """The worker process died while analysing the page, twice (segfault, out of memory...)."""
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """What a worker returns for one page: the extraction, its tags, and the CPU-side time."""
+
+    extracted: Extracted
+    tags: Tags
+    seconds: float
+
+
+def analyse_timed(page: PageMessage) -> Analysed:
+    """Worker entry point: :func:`analyse`, timed inside the worker."""
+    from services.extractor.service import analyse
+
+    started = time.perf_counter()
+    extracted, tags = analyse(page)
+    return Analysed(extracted, tags, time.perf_counter() - started)
+
+
+def _worker_init() -> None:
+    """Ctrl-C reaches the whole process group: only the service decides when workers stop,
+    so a page in flight is finished, not failed, while the stage drains its batch."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+Outcome = Analysed | BaseException
+
+
+class AnalysePool:
+    """``workers`` processes running :func:`analyse_timed`, each page bounded by ``timeout_seconds``."""
+
+    def __init__(
+        self, workers: int, timeout_seconds: float, task: Callable[[PageMessage], Analysed] = analyse_timed
+    ) -> None:
+        """``task`` is what a worker runs per page (a module-level function, so it pickles)."""
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        self.workers = workers
+        self.timeout_seconds = timeout_seconds
+        self._task = task
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        if "forkserver" in methods:
+            context.set_forkserver_preload(_PRELOAD)
+        self._pool = ProcessPool(max_workers=workers, initializer=_worker_init, context=context)
+
+    def _submit(self, page: PageMessage) -> ProcessFuture[Analysed]:
+        return self._pool.schedule(self._task, args=(page,), timeout=self.timeout_seconds)
+
+    def run(self, pages: Sequence[PageMessage]) -> list[Outcome]:
+        """Analyse ``pages`` in parallel; one outcome per page, in the order given.
+
+        An outcome is an :class:`Analysed` or the exception to dead-letter the page with:
+        :class:`ExtractionTimeout`, :class:`WorkerCrashed`, or whatever ``analyse`` raised.
+        A page whose worker died is retried once (the death may have been caused by
+        something else, e.g. a signal); dying again marks the page itself as the cause.
+        """
+        futures = [self._submit(page) for page in pages]
+        outcomes: list[Outcome] = []
+        for page, future in zip(pages, futures):
+            outcome = self._outcome(page, future)
+            if isinstance(outcome, ProcessExpired):
+                log.warning("worker died on page %s (%s); retrying it once", page.id, outcome)
+                metrics.EXTRACTOR_WORKER_RESTARTS.labels("crashed").inc()
+                outcome = self._outcome(page, self._submit(page))
+                if isinstance(outcome, ProcessExpired):
+                    metrics.EXTRACTOR_WORKER_RESTARTS.labels("crashed").inc()
+                    outcome = WorkerCrashed(f"worker died twice on page {page.id} ({outcome})")
+            outcomes.append(outcome)
+        return outcomes
+
+    def _outcome(self, page: PageMessage, future: ProcessFuture[Analysed]) -> Outcome:
+        try:
+            return future.result()
+        except FutureTimeout:
+            metrics.EXTRACTOR_WORKER_RESTARTS.labels("timeout").inc()
+            log.warning("page %s took over %.0fs; its worker was killed", page.id, self.timeout_seconds)
+            return ExtractionTimeout(f"extraction took over {self.timeout_seconds:g}s; cut off")
+        except Exception as exc:  # noqa: BLE001 - analyse's own error, or ProcessExpired: the caller decides
+            return exc
+
+    def close(self) -> None:
+        """Stop the workers (a page in flight is abandoned: its batch is not committed)."""
+        self._pool.stop()  # type: ignore[no-untyped-call]  # pebble leaves stop() unannotated
+        self._pool.join(timeout=10)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
