@@ -149,6 +149,7 @@ class PostgresStore:
         now = datetime.now(UTC)
         with db.cursor() as cur:
             if plan.replaced:
+                cur.execute("DELETE FROM article_tags WHERE article_id = ANY(%s)", (sorted(plan.replaced),))
                 cur.execute("DELETE FROM articles WHERE id = ANY(%s)", (sorted(plan.replaced),))
             if plan.revisions:
                 with cur.copy("COPY article_revisions (article_id, revision, content_hash, extractor_version, "

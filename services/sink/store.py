@@ -198,7 +198,10 @@ class SqliteStore:
         self.path = path
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
+        # FULL, not NORMAL: in WAL mode NORMAL may roll back a committed transaction after a power
+        # loss, and the sink commits offsets right after the transaction: the rows must be on disk.
+        # Batching makes it cheap (one fsync per batch).
+        self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self._migrate()
 
