@@ -25,9 +25,7 @@ from urllib.parse import quote
 from services.common.messages import Article, Entity, Place
 from services.sink.store import Store, open_store
 
-WORDS = ("government council minister report border troops election budget market energy prices city "
-         "region officials statement agreement talks weapons strike village residents hospital school "
-         "court ruling company workers union strike inflation bank rates climate flood storm season").split()
+WORDS = ["government", "council", "minister", "report", "border", "troops", "election", "budget", "market", "energy", "prices", "city", "region", "officials", "statement", "agreement", "talks", "weapons", "strike", "village", "residents", "hospital", "school", "court", "ruling", "company", "workers", "union", "strike", "inflation", "bank", "rates", "climate", "flood", "storm", "season"]
 
 
 def articles(n: int, seed: int = 7, prefix: str = "b") -> list[Article]:
