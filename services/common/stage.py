@@ -207,6 +207,7 @@ class Stage(Generic[T]):
         self.limit_reported = False
         self.stopping = threading.Event()
         self.health.set("dlq_limit", True)
+        self._broker_checked = 0.0
 
     def install_signal_handlers(self) -> None:
         """SIGTERM/SIGINT: finish the batch in hand, flush, commit, leave the group; a watchdog
@@ -248,7 +249,7 @@ class Stage(Generic[T]):
         """One batch through all four steps; returns the number of records consumed."""
         started = time.monotonic()
         records = consume(self.consumer, self.settings.batch_max_records, self.settings.batch_max_seconds)
-        self.health.set("broker", self.consumer.bootstrap_connected())
+        self._probe_broker()
         if not records:
             return 0
         metrics.MESSAGES_CONSUMED.labels(self.name).inc(len(records))
@@ -264,6 +265,23 @@ class Stage(Generic[T]):
         self._commit(records)
         metrics.BATCH_DURATION.labels(self.name).observe(time.monotonic() - started)
         return len(records)
+
+    BROKER_PROBE_SECONDS = 10.0
+
+    def _probe_broker(self) -> None:
+        """Readiness check ``broker``: a metadata round trip at most every ``BROKER_PROBE_SECONDS``.
+
+        (kafka-python 3's ``bootstrap_connected()`` is only true *while* bootstrapping, so it
+        cannot say whether the broker is reachable.)"""
+        if time.monotonic() - self._broker_checked < self.BROKER_PROBE_SECONDS:
+            return
+        self._broker_checked = time.monotonic()
+        try:
+            self.consumer.topics()
+            self.health.set("broker", True)
+        except (KafkaError, OSError) as exc:
+            self.health.set("broker", False)
+            log.warning("broker unreachable: %s", exc, extra={"stage": self.name})
 
     def _write_until_durable(self, items: list[T]) -> list[Failure] | None:
         """Write; while writing fails, pause every partition (backpressure) and retry
