@@ -327,6 +327,18 @@ def test_deep_nesting_bounded_time_and_text_after_it_kept() -> None:
     assert PARA[:40] in ex.text
 
 
+@pytest.mark.parametrize("depth", [150, 230, 300])
+def test_nesting_near_the_parser_limit_keeps_the_text_after_it(depth: int) -> None:
+    """Below, at and above libxml2's ~256 limit: the flattening pass runs only when the tree
+    gets deep (see parse_bounded), and the article after the deep block is never lost."""
+    html = (
+        "<html><body>" + "<div>" * depth + "<p>deep</p>" + "</div>" * depth
+        + f"<article><p>{PARA}</p><p>{PARA2}</p><p>{PARA} again</p></article></body></html>"
+    )
+    ex = extract_page(html)
+    assert PARA2[:40] in ex.text
+
+
 def test_flatten_deep_markup_leaves_normal_pages_alone() -> None:
     html = article()
     assert flatten_deep_markup(html) == html

@@ -1,0 +1,145 @@
+"""The extractor's worker pool and processing step: order, per-page timeout, crashes, dead letters.
+
+Real worker processes and the real ``analyse``; only the hang and the crash are provoked by
+small module-level tasks (worker processes import them by name), since no real page is
+known to hang trafilatura deterministically.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+
+from services.common.messages import Article, FeedEntry, PageMessage, encode
+from services.extractor.service import make_processor
+from services.extractor.tagging import StoryIndex
+from services.extractor.workers import (
+    Analysed,
+    AnalysePool,
+    ExtractionTimeout,
+    WorkerCrashed,
+    analyse_timed,
+)
+
+PARA = (
+    "The city council voted on Tuesday to expand the harbour ferry service after a year of record "
+    "ridership, officials said, adding that two new boats would arrive in spring. Residents who spoke "
+    "at the meeting welcomed the plan but asked for later evening sailings."
+)
+
+
+def html_page(title: str, marker: str = "") -> str:
+    paras = "".join(f"<p>{PARA} ({title} {i})</p>" for i in range(4))
+    return (
+        f"<html lang='en'><head><title>{title}</title></head><body><article><h1>{title}</h1>"
+        f"{paras}<p>{marker}</p></article></body></html>"
+    )
+
+
+def page_message(n: int, marker: str = "") -> PageMessage:
+    url = f"https://harbour.example/news/{n}"
+    return PageMessage(
+        id=f"a{n}", url=url, final_url=url, status=200, html=html_page(f"Story number {n}", marker),
+        fetched_at=datetime(2024, 6, 1, tzinfo=UTC),
+        entry=FeedEntry(feed_url="https://harbour.example/feed", entry_id=url, link=url),
+    )
+
+
+def hang_on_marker(page: PageMessage) -> Analysed:
+    """Like analyse, but a page marked HANG never finishes (a stand-in for pathological HTML)."""
+    if "HANG" in page.html:
+        time.sleep(3600)
+    return analyse_timed(page)
+
+
+def die_on_marker(page: PageMessage) -> Analysed:
+    """Like analyse, but the worker process dies on a page marked DIE (as on a segfault)."""
+    if "DIE" in page.html:
+        os._exit(9)
+    return analyse_timed(page)
+
+
+@dataclass(frozen=True)
+class FakeRecord:
+    """A consumed record as the stage sees it (the Record protocol); no broker involved."""
+
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None
+    key: bytes | None = None
+    timestamp: int = 0
+    headers: list[tuple[str, bytes]] | None = None
+
+
+@pytest.fixture(scope="module")
+def hang_pool() -> Iterator[AnalysePool]:
+    with AnalysePool(2, timeout_seconds=3, task=hang_on_marker) as pool:
+        yield pool
+
+
+def test_results_come_back_in_input_order(hang_pool: AnalysePool) -> None:
+    pages = [page_message(n) for n in range(6)]
+    outcomes = hang_pool.run(pages)
+    assert [type(o) for o in outcomes] == [Analysed] * 6
+    for n, outcome in enumerate(outcomes):
+        assert isinstance(outcome, Analysed)
+        assert outcome.extracted.title == f"Story number {n}"
+        assert f"Story number {n} 0" in outcome.extracted.text
+        assert outcome.tags.language == "en"
+        assert outcome.seconds > 0
+
+
+def test_slow_page_is_cut_off_and_the_rest_goes_on(hang_pool: AnalysePool) -> None:
+    pages = [page_message(0), page_message(1, "HANG"), page_message(2), page_message(3)]
+    started = time.monotonic()
+    outcomes = hang_pool.run(pages)
+    assert time.monotonic() - started < 20
+    assert isinstance(outcomes[1], ExtractionTimeout)
+    assert [isinstance(o, Analysed) for o in outcomes] == [True, False, True, True]
+    # the killed worker was replaced: the pool still has both workers and still works
+    again = hang_pool.run([page_message(n) for n in range(4)])
+    assert all(isinstance(o, Analysed) for o in again)
+
+
+def test_worker_death_is_retried_once_then_reported() -> None:
+    with AnalysePool(1, timeout_seconds=20, task=die_on_marker) as pool:
+        outcomes = pool.run([page_message(0), page_message(1, "DIE"), page_message(2)])
+    assert isinstance(outcomes[0], Analysed) and isinstance(outcomes[2], Analysed)
+    assert isinstance(outcomes[1], WorkerCrashed)
+
+
+def test_analyse_errors_come_back_as_the_error() -> None:
+    empty = page_message(0).model_copy(update={"html": "<html><body><nav>x</nav></body></html>"})
+    with AnalysePool(1, timeout_seconds=20) as pool:
+        (outcome,) = pool.run([empty])
+    assert type(outcome).__name__ == "ExtractionError"
+
+
+def test_pool_refuses_zero_workers() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        AnalysePool(0, timeout_seconds=1)
+
+
+def test_processor_keeps_record_order_and_dead_letters_bad_and_slow_pages(hang_pool: AnalysePool) -> None:
+    records = [
+        FakeRecord("pages", 0, 10, encode(page_message(0))),
+        FakeRecord("pages", 0, 11, b"{not json"),
+        FakeRecord("pages", 0, 12, encode(page_message(2, "HANG"))),
+        FakeRecord("pages", 0, 13, encode(page_message(3))),
+        FakeRecord("pages", 0, 14, encode(page_message(4))),
+    ]
+    with StoryIndex(None) as stories:
+        processed = make_processor(stories, hang_pool)(records)
+    assert [rec.offset for rec, _ in processed.items] == [10, 13, 14]
+    articles: list[Article] = [a for _, a in processed.items]
+    assert [a.id for a in articles] == ["a0", "a3", "a4"]
+    assert all(a.story_id and a.extractor_version for a in articles)
+    assert articles[0].duplicate_of is None  # the first one read is never the copy
+    failed = {f.record.offset: type(f.error).__name__ for f in processed.failures}
+    assert failed == {11: "MessageError", 12: "ExtractionTimeout"}
