@@ -121,7 +121,7 @@ class FetcherSettings(CommonSettings):
     max_page_bytes: int = Field(3 * 1024 * 1024, ge=1024)
     max_redirects: int = Field(5, ge=0, le=20)
     concurrency: int = Field(32, ge=1, le=1024)
-    per_host_concurrency: int = Field(2, ge=1, le=64)
+    per_host_concurrency: int = Field(2, ge=1, le=1024)
     allow_private_networks: bool = Field(
         False, description="allow loopback/private targets (demo and tests only)"
     )

@@ -255,7 +255,7 @@ class HttpClient:
             write=settings.http_read_timeout_seconds,
             pool=settings.http_total_timeout_seconds,
         )
-        limits = httpx.Limits(max_connections=settings.concurrency, max_keepalive_connections=64)
+        limits = httpx.Limits(max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency)
         self.client = httpx.AsyncClient(
             timeout=timeout,
             follow_redirects=False,  # followed by hand: each hop is checked and counted

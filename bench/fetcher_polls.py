@@ -1,0 +1,215 @@
+"""Fetcher polling benchmark: how many feeds per second, against what baseline, in how much memory.
+
+A synthetic feed server runs in another process and waits ``--latency`` (50 ms)
+before every response, like an internet round trip. Measured in the same run:
+
+(a) polls/s when every feed answers 304 (``--feeds-304`` feeds, all scheduled at once)
+(b) polls/s with full 200 responses of 20-item feeds (fetch, parse, classify, state)
+(c) baseline: a naive sequential loop of ``feedparser.parse(url)`` over the same server
+(d) the parse limit: ``feedparser.parse`` of the same bytes in memory, per second, x cores
+
+(a) and (b) run the real ``Fetcher.run`` loop (``once``) with its scheduler,
+HTTP client, parse pool and SQLite state; only publishing is replaced by a
+counter (no page fetches, no Kafka): this measures polling, not the broker.
+
+    .venv/bin/python bench/fetcher_polls.py                  # ~1-2 minutes
+    .venv/bin/python bench/fetcher_polls.py --feeds-304 50000 --feeds-200 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import feedparser  # noqa: E402
+
+from services.common import metrics  # noqa: E402
+from services.common.config import FetcherSettings  # noqa: E402
+from services.common.health import Health  # noqa: E402
+from services.fetcher.service import Candidate, Fetcher  # noqa: E402
+
+ITEMS = 20
+
+
+def feed_body(n: str) -> bytes:
+    items = "".join(
+        f"<item><title>Feed {n} story {i}: something happened somewhere today</title>"
+        f"<link>http://news{n}.example/story/{i}</link><guid isPermaLink=\"false\">{n}-{i}</guid>"
+        f"<description>Summary of story {i} of feed {n}, a sentence or two of text as feeds have. "
+        f"Lorem ipsum dolor sit amet, consectetur adipiscing elit.</description>"
+        f"<pubDate>Mon, 06 Jan 2025 {i % 24:02d}:00:00 GMT</pubDate><category>news</category></item>"
+        for i in range(ITEMS))
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Feed {n}</title>'
+            f"<link>http://news{n}.example/</link><description>Synthetic feed</description>{items}"
+            "</channel></rss>").encode()
+
+
+# --- the server (another process) ---------------------------------------------------------------
+
+def serve(port_queue: Any, latency: float) -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                path = lines[0].split(" ")[1]
+                headers = {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
+                await asyncio.sleep(latency)
+                if headers.get("if-none-match") == '"v1"':
+                    writer.write(b'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\n\r\n')
+                else:
+                    body = feed_body(path.rsplit("/", 1)[-1])
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nETag: \"v1\"\r\n"
+                                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+                await writer.drain()
+                if headers.get("connection", "").lower() == "close":
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, IndexError):
+            pass
+        finally:
+            writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=4096)
+        port_queue.put(server.sockets[0].getsockname()[1])
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+# --- the measurements -------------------------------------------------------------------------
+
+class NullProducer:
+    def flush(self, timeout: float | None = None) -> None:
+        pass
+
+
+def run_fetcher(urls: list[str], etag: str | None, concurrency: int, workers: int) -> tuple[float, dict[str, int], int]:
+    """One ``once`` pass of the real fetcher loop over ``urls``; returns (seconds, poll outcomes, entries)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        feeds_file = Path(tmp) / "feeds.txt"
+        feeds_file.write_text("\n".join(urls) + "\n")
+        settings = FetcherSettings(
+            data_dir=Path(tmp), feeds_file=feeds_file, once=True, allow_private_networks=True,
+            concurrency=concurrency, per_host_concurrency=concurrency, per_host_min_delay_seconds=0,
+            parse_workers=workers, log_level="WARNING",
+        )
+        published = 0
+
+        async def count(cands: list[Candidate]) -> tuple[list[Candidate], list[Candidate]]:
+            nonlocal published
+            published += len(cands)
+            return cands, []
+
+        async def main() -> float:
+            fetcher = Fetcher(settings, NullProducer(), Health())  # type: ignore[arg-type]
+            fetcher.poller.publish = count
+            fetcher.state.sync_feeds(urls)
+            if etag:
+                fetcher.state.db.execute("UPDATE feeds SET etag = ?", (etag,))
+            if workers > 1:  # start the parse pool before the clock: process start-up is not polling
+                await fetcher.parser.parse(feed_body("warm"), "http://warm.example/", None)
+            before = {k: _polls(k) for k in ("new", "not_modified", "error")}
+            started = time.perf_counter()
+            await fetcher.run()
+            elapsed = time.perf_counter() - started
+            outcomes.update({k: int(_polls(k) - v) for k, v in before.items()})
+            return elapsed
+
+        outcomes: dict[str, int] = {}
+        elapsed = asyncio.run(main())
+        return elapsed, outcomes, published
+
+
+def _polls(outcome: str) -> float:
+    value = metrics.POLLS.labels(outcome)._value.get()
+    return float(value)
+
+
+def naive_sequential(urls: list[str]) -> float:
+    started = time.perf_counter()
+    for url in urls:
+        parsed = feedparser.parse(url)
+        assert len(parsed.entries) == ITEMS, (url, parsed.get("bozo_exception"))
+    return len(urls) / (time.perf_counter() - started)
+
+
+def parse_limit(iterations: int) -> tuple[float, int]:
+    body = feed_body("1234")
+    feedparser.parse(body)
+    started = time.perf_counter()
+    for _ in range(iterations):
+        feedparser.parse(body)
+    per_core = iterations / (time.perf_counter() - started)
+    return per_core, os.cpu_count() or 1
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--feeds-304", type=int, default=10_000, help="feeds scheduled for (a) (default 10000)")
+    ap.add_argument("--feeds-200", type=int, default=2_000, help="feeds for (b)")
+    ap.add_argument("--naive", type=int, default=60, help="feeds for the sequential baseline (c)")
+    ap.add_argument("--parses", type=int, default=300, help="in-memory parses for (d)")
+    ap.add_argument("--latency", type=float, default=0.05, help="server delay per response, seconds")
+    ap.add_argument("--concurrency", type=int, default=256, help="feeds in flight (NEWSFLOW_CONCURRENCY)")
+    ap.add_argument("--workers", type=int, default=0, help="parse processes (0: one per core)")
+    args = ap.parse_args()
+
+    ctx = multiprocessing.get_context("spawn")
+    ports = ctx.Queue()
+    server = ctx.Process(target=serve, args=(ports, args.latency), daemon=True)
+    server.start()
+    base = f"http://127.0.0.1:{ports.get(timeout=30)}"
+    try:
+        print(f"server: {base}, {args.latency * 1000:.0f} ms per response; {os.cpu_count()} cores; "
+              f"concurrency {args.concurrency}", flush=True)
+
+        secs, outcomes, _ = run_fetcher([f"{base}/a/{i}" for i in range(args.feeds_304)], '"v1"',
+                                        args.concurrency, args.workers)
+        a = args.feeds_304 / secs
+        mem_a = peak_mb()
+        print(f"(a) 304 polls:      {a:8.0f} polls/s  ({args.feeds_304} feeds in {secs:.1f}s, {outcomes}); "
+              f"peak RSS {mem_a:.0f} MB", flush=True)
+
+        secs, outcomes, published = run_fetcher([f"{base}/b/{i}" for i in range(args.feeds_200)], None,
+                                                args.concurrency, args.workers)
+        b = args.feeds_200 / secs
+        print(f"(b) 200 polls:      {b:8.0f} polls/s  ({args.feeds_200} feeds x {ITEMS} items in {secs:.1f}s, "
+              f"{outcomes}, {published} entries new)", flush=True)
+
+        c = naive_sequential([f"{base}/c/{i}" for i in range(args.naive)])
+        print(f"(c) naive baseline: {c:8.1f} polls/s  (sequential feedparser.parse(url), {args.naive} feeds)",
+              flush=True)
+
+        per_core, cores = parse_limit(args.parses)
+        d = per_core * cores
+        print(f"(d) parse limit:    {d:8.0f} parses/s ({per_core:.0f}/s per core x {cores} cores)", flush=True)
+    finally:
+        server.kill()
+
+    print()
+    print(f"(a) 304 polls/s          {a:8.0f}   target >= 1000   {'ok' if a >= 1000 else 'BELOW'}")
+    print(f"(b)/(d) parse-bound      {b / d:8.2f}   target >= 0.8    {'ok' if b / d >= 0.8 else 'BELOW'}")
+    print(f"(b)/(c) vs naive         {b / c:8.1f}   target >= 20     {'ok' if b / c >= 20 else 'BELOW'}")
+    print(f"(a)/(c) 304 vs naive     {a / c:8.1f}")
+    print(f"peak RSS, {args.feeds_304} feeds scheduled   {mem_a:6.0f} MB   target < 200 MB   "
+          f"{'ok' if mem_a < 200 else 'ABOVE'}")
+
+
+if __name__ == "__main__":
+    main()
