@@ -31,12 +31,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import feedparser  # noqa: E402
+import feedparser
 
-from services.common import metrics  # noqa: E402
-from services.common.config import FetcherSettings  # noqa: E402
-from services.common.health import Health  # noqa: E402
-from services.fetcher.service import Candidate, Fetcher  # noqa: E402
+from services.common import metrics
+from services.common.config import FetcherSettings
+from services.common.health import Health
+from services.fetcher.service import Candidate, Fetcher
 
 ITEMS = 20
 
