@@ -417,3 +417,20 @@ def test_published_at_always_aware() -> None:
 )
 def test_strip_site_suffix(title: str, expected: str) -> None:
     assert strip_site_suffix(title, {"Harbour Times", "harbourtimes"}) == expected
+
+
+def test_site_suffix_matches_transliterated_site_names_and_trailing_dates() -> None:
+    sites = {"boersen-zeitung.de", "dw.com", "dw"}
+    assert strip_site_suffix("Steigende US-Zinsen setzen Dax zu | Börsen-Zeitung", sites) == (
+        "Steigende US-Zinsen setzen Dax zu"
+    )
+    assert strip_site_suffix("Ziele, Chancen, Risiken | DW | 28.04.2023", sites) == "Ziele, Chancen, Risiken"
+    assert strip_site_suffix("Ziele: Chancen", sites) == "Ziele: Chancen"
+
+
+def test_section_suffix_dropped_when_another_source_has_the_bare_headline() -> None:
+    ld = ld_script(headline="Ferry service grows | Local")
+    html = page(f"<p>{PARA}</p><p>{PARA2}</p>").replace(
+        "</head>", f'<meta property="og:title" content="Ferry service grows">{ld}</head>'
+    )
+    assert extract_page(html).title == "Ferry service grows"

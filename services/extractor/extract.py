@@ -25,6 +25,7 @@ from __future__ import annotations
 import html as html_lib
 import json
 import re
+import unicodedata
 from collections.abc import Iterator
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -45,7 +46,7 @@ from trafilatura.xml import xmltotxt
 from services.common.messages import FeedEntry
 from services.extractor.boilerplate import clean_text
 
-EXTRACTOR_VERSION = f"2025.1-tf{trafilatura.__version__}"
+EXTRACTOR_VERSION = f"2025.2-tf{trafilatura.__version__}"
 
 #: HTML beyond this many bytes (UTF-8) is truncated before parsing.
 MAX_HTML_BYTES = 4 * 1024 * 1024
@@ -502,17 +503,32 @@ _TITLE_SEP_RE = re.compile(r"(\s+[|\-–—·•*:]\s+|\s*[ㅣ｜：]\s*|\s+\||\
 _DOMAINISH_RE = re.compile(r"[\w.-]+\.[a-z]{2,6}")
 
 
+_DATE_PART_RE = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}")
+_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "ø": "oe", "å": "aa"})
+
+
+def fold_name(name: str) -> str:
+    """'Börsen-Zeitung' and 'boersen-zeitung.de' -> 'boersenzeitung...': letters and digits only,
+    umlauts transliterated as in domain names, other accents dropped."""
+    folded = unicodedata.normalize("NFKD", name.casefold().translate(_FOLD))
+    return "".join(ch for ch in folded if ch.isalnum())
+
+
 def strip_site_suffix(title: str, site_names: set[str]) -> str:
-    """'Headline | Site Name' -> 'Headline' when the trailing part is the site (or a domain)."""
-    names = {n.casefold() for n in site_names if n}
+    """'Headline | Site Name' -> 'Headline' when the trailing part is the site (or a domain, or
+    a date: 'Headline | DW | 28.04.2023')."""
+    names = {fold_name(n) for n in site_names if n}
+    names.discard("")
     while True:
         parts = _TITLE_SEP_RE.split(title)
         if len(parts) < 3:
             return title
-        last = parts[-1].strip().casefold()
+        raw_last = parts[-1].strip()
+        last = fold_name(raw_last)
         if not last or not (
             any(last == n or n in last or (len(last) > 3 and last in n) for n in names)
-            or _DOMAINISH_RE.fullmatch(last)
+            or _DOMAINISH_RE.fullmatch(raw_last.casefold())
+            or _DATE_PART_RE.fullmatch(raw_last)
         ):
             return title
         title = "".join(parts[:-2]).strip()
@@ -591,12 +607,22 @@ def choose_title(
         sites.add(host.removeprefix("www."))
         sites.add(host.split(".")[-2] if host.count(".") >= 1 else host)
     sites.discard("")
-    for cand in cands:
-        title = _clean_title(cand)
-        if title:
-            return strip_site_suffix(title, sites) or title
-    title = _clean_title(meta.title)  # trafilatura's heuristics (h2, ...): only when all else fails
-    return strip_site_suffix(title, sites) or title if title else None
+    cleaned = [t for t in (_clean_title(c) for c in cands) if t]
+    if cleaned:
+        return _without_section_suffix(strip_site_suffix(cleaned[0], sites) or cleaned[0], cleaned)
+    fallback = _clean_title(meta.title)  # trafilatura's heuristics (h2, ...): only when all else fails
+    return strip_site_suffix(fallback, sites) or fallback if fallback else None
+
+
+_SUFFIX_START_RE = re.compile(r"\s*[|\-–—·•:]\s+\S")
+
+
+def _without_section_suffix(title: str, others: list[str]) -> str:
+    """'Headline | Sport' -> 'Headline' when another source of the page gives just 'Headline'."""
+    for other in others:
+        if len(other) < len(title) and title.startswith(other) and _SUFFIX_START_RE.match(title[len(other):]):
+            return other
+    return title
 
 
 def _clean_title(title: str | None) -> str | None:

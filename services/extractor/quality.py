@@ -11,7 +11,8 @@ Scoring, per page:
   joined). Japanese/Chinese/Korean pages (country jp/cn/tw/kr, or CJK script in
   the reference) are scored on non-space characters instead and reported apart.
   An empty result scores 0.
-* title: equal after casefold + whitespace collapse;
+* title: equal after :func:`norm_title` (NFKC, casefold, invisible characters and quote
+  marks removed, dashes unified, whitespace collapsed);
 * authors: equal as sets of casefolded, whitespace-collapsed names;
 * date: equal calendar day (YYYY-MM-DD, in the page's own offset).
 """
@@ -23,6 +24,7 @@ import json
 import re
 import statistics
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -138,8 +140,17 @@ def prf(
     return p, r, 2 * p * r / (p + r)
 
 
+_INVISIBLE_RE = re.compile("[\u00ad\u200b-\u200f\u2060\ufeff]")
+_QUOTES_RE = re.compile("[\"'‘’‚‛“”„‟«»‹›`´]")
+_DASHES_RE = re.compile("[‐‑‒–—―−]")
+
+
 def norm_title(t: str | None) -> str:
-    return re.sub(r"\s+", " ", t or "").strip().casefold()
+    """Unicode NFKC, casefold, no invisible characters (soft hyphen, zero-width), no quote marks
+    of any kind, every dash as '-', whitespace collapsed: typography, not wording, may differ."""
+    t = unicodedata.normalize("NFKC", t or "")
+    t = _DASHES_RE.sub("-", _QUOTES_RE.sub("", _INVISIBLE_RE.sub("", t)))
+    return re.sub(r"\s+", " ", t).strip().casefold()
 
 
 def norm_authors(names: Iterable[str]) -> frozenset[str]:
