@@ -83,14 +83,6 @@ def test_every_query_names_a_metric() -> None:
         assert metric_names(expr), f"{title}: no metric in {expr}"
 
 
-def test_compose_provisioning_points_at_the_dashboard() -> None:
-    provider = yaml.safe_load((REPO / "deploy/grafana/provisioning/dashboards/newsflow.yml").read_text())
-    compose = yaml.safe_load((REPO / "deploy/prometheus/compose.monitoring.yaml").read_text())
-    mounts = compose["services"]["grafana"]["volumes"]
-    path = provider["providers"][0]["options"]["path"]
-    assert f"./deploy/grafana/dashboards:{path}:ro" in mounts
-
-
 @pytest.fixture(scope="module")
 def live_scrape(tmp_path_factory: pytest.TempPathFactory) -> tuple[set[str], set[str]]:
     """Sample names and declared families across the three services of a live demo run."""
