@@ -18,7 +18,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from services.common.config import FetcherSettings
-from services.fetcher.http import FetchError, GuardedBackend, HostGate, HttpClient, parse_retry_after
+from services.fetcher.http import FetchError, GuardedResolver, HostGate, HttpClient, parse_retry_after
 
 LOCAL = "127.0.0.1/32,::1/128"
 
@@ -88,11 +88,11 @@ def test_check_happens_on_the_resolved_address_at_connect_time(
     answers = iter([["127.0.0.1"], ["127.0.0.1"]])
     calls: list[str] = []
 
-    async def resolve(self: GuardedBackend, host: str, port: int) -> list[Any]:
+    async def lookup(self: GuardedResolver, host: str, port: int) -> list[Any]:
         calls.append(host)
         return [ipaddress.ip_address(a) for a in next(answers)]
 
-    monkeypatch.setattr(GuardedBackend, "resolve", resolve)
+    monkeypatch.setattr(GuardedResolver, "lookup", lookup)
     server.expect_request("/feed").respond_with_data("via checked address")
     url = f"http://rebind.test:{server.port}/feed"
     with pytest.raises(FetchError, match="rebind.test resolves to non-public address 127.0.0.1"):

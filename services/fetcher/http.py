@@ -1,18 +1,28 @@
 """HTTP for feeds and pages: timeouts, size caps, redirect limit, SSRF guard, per-host politeness.
 
-One ``httpx.AsyncClient`` serves every request, so thousands of feeds need a
-few sockets and one thread, not thousands of threads. Every refusal is a
+One ``aiohttp.ClientSession`` serves every request, so thousands of feeds need
+a few sockets and one thread, not thousands of threads. Every refusal is a
 :class:`FetchError` with a short ``reason`` that is also a metric label.
 
-The SSRF guard lives in the connection layer (:class:`GuardedBackend`, an
-``httpcore`` network backend): the host name is resolved there, every address
-is checked, and the socket is opened to the checked address itself. A DNS
-answer that changes between a check and the connect (DNS rebinding) therefore
-cannot slip past: there is no second lookup. TLS still verifies the
-certificate against the URL's host name (httpcore passes it as SNI), and the
-``Host`` header comes from the URL, so nothing else changes.
+Why aiohttp (and not httpx, used before): its connection pool is a dict of
+idle connections per host, and its HTTP parser is in C. httpcore's pool
+scanned every connection for every queued request (quadratic in the pool
+size) and httpx + anyio cost about 1 ms of CPU per request, which on a small
+machine competed with the parse processes; see ``docs/fetcher.md``.
 
-Bodies are decompressed here, not by httpx, with a hard output limit per
+The SSRF guard sits where connections are made:
+
+* host names are resolved by :class:`GuardedResolver`, the connector's
+  resolver: every address is checked, and the connector opens the socket to
+  those checked addresses (it has no other source of addresses). A DNS answer
+  that changes between a check and the connect (DNS rebinding) therefore
+  cannot slip past: there is no second lookup. TLS still verifies the
+  certificate for the URL's host name (SNI) and the ``Host`` header comes from
+  the URL.
+* an IP-literal URL needs no lookup (aiohttp does not call the resolver for
+  it), so the literal itself is checked before each hop's request.
+
+Bodies are decompressed here, not by aiohttp, with a hard output limit per
 step, so a gzip bomb is refused after at most ``max_bytes`` of output.
 """
 
@@ -28,16 +38,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
-import httpcore
-import httpx
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from services.common import metrics
 from services.common.config import FetcherSettings
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+READ_CHUNK_BYTES = 65_536
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-SocketOption = tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
 
 
 class FetchError(Exception):
@@ -51,12 +62,19 @@ class FetchError(Exception):
         self.retry_after = retry_after
 
 
-class RefusedTarget(httpcore.ConnectError):
-    """Raised inside httpcore when a connect target is refused; carries the reason."""
+class RefusedTarget(OSError):
+    """Raised by the resolver when a connect target is refused; carries the reason.
+
+    An ``OSError`` because aiohttp wraps resolver ``OSError`` s in a
+    ``ClientConnectorDNSError`` whose cause is this exception.
+    """
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 @dataclass(frozen=True)
@@ -106,62 +124,53 @@ class TargetPolicy:
             address = address.ipv4_mapped
         return address.is_global and not address.is_multicast
 
+    def check(self, host: str, addresses: list[IPAddress]) -> None:
+        """Raise :class:`RefusedTarget` unless every address of ``host`` may be connected to."""
+        for address in addresses:
+            if not self.address_allowed(host, address):
+                raise RefusedTarget("ssrf", f"refused: {host} resolves to non-public address {address}")
 
-class GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Resolve, check every address, then connect to a checked address (no second lookup)."""
+
+def ip_literal(host: str) -> IPAddress | None:
+    """The address of an IP-literal host (``[::1]`` too), None for a name."""
+    try:
+        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolve a name once, check every address, hand only checked addresses to the connector."""
 
     def __init__(self, policy: TargetPolicy) -> None:
         self.policy = policy
-        self.inner = httpcore.AnyIOBackend()
 
-    async def connect_tcp(
-        self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-        socket_options: Iterable[SocketOption] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        addresses = await self.resolve(host, port)
-        for address in addresses:
-            if not self.policy.address_allowed(host, address):
-                raise RefusedTarget("ssrf", f"refused: {host} resolves to non-public address {address}")
-        last: Exception | None = None
-        for address in addresses:
-            try:
-                return await self.inner.connect_tcp(str(address), port, timeout=timeout,
-                                                    local_address=local_address, socket_options=socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-        raise last or httpcore.ConnectError(f"{host}: no address to connect to")
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        addresses = await self.lookup(host, port)
+        if not addresses:
+            raise OSError(f"{host}: no address to connect to")
+        self.policy.check(host, addresses)
+        return [
+            ResolveResult(hostname=host, host=str(a), port=port,
+                          family=socket.AF_INET6 if a.version == 6 else socket.AF_INET,
+                          proto=0, flags=socket.AI_NUMERICHOST)
+            for a in addresses
+        ]
 
-    async def resolve(self, host: str, port: int) -> list[IPAddress]:
-        try:
-            return [ipaddress.ip_address(host.strip("[]"))]
-        except ValueError:
-            pass
+    async def lookup(self, host: str, port: int) -> list[IPAddress]:
+        """The addresses of ``host`` (one DNS query); tests replace this to simulate rebinding."""
+        literal = ip_literal(host)
+        if literal is not None:
+            return [literal]
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as exc:
-            raise httpcore.ConnectError(f"{host}: cannot resolve: {exc}") from exc
+            raise OSError(f"{host}: cannot resolve: {exc}") from exc
         return list(dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos))
 
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
-
-
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport with its connection pool built on :class:`GuardedBackend`.
-
-    httpx does not expose ``network_backend``; replacing the pool it built is
-    the documented-by-usage way (the pool is the transport's only state).
-    """
-
-    def __init__(self, policy: TargetPolicy, limits: httpx.Limits) -> None:
-        super().__init__(limits=limits, trust_env=False)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=GuardedBackend(policy),
-        )
+    async def close(self) -> None:
+        pass
 
 
 # --- per-host politeness ------------------------------------------------------------------------
@@ -248,21 +257,28 @@ class HttpClient:
 
     def __init__(self, settings: FetcherSettings) -> None:
         self.settings = settings
+        self.policy = TargetPolicy.from_settings(settings)
         self.gate = HostGate(settings.per_host_concurrency, settings.per_host_min_delay_seconds)
-        timeout = httpx.Timeout(
-            connect=settings.http_connect_timeout_seconds,
-            read=settings.http_read_timeout_seconds,
-            write=settings.http_read_timeout_seconds,
-            pool=settings.http_total_timeout_seconds,
-        )
-        limits = httpx.Limits(max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency)
-        self.client = httpx.AsyncClient(
-            timeout=timeout,
-            follow_redirects=False,  # followed by hand: each hop is checked and counted
-            headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
-            transport=GuardedTransport(TargetPolicy.from_settings(settings), limits),
-            trust_env=False,  # a proxy would resolve names itself, around the SSRF guard
-        )
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        """The session, made on first use (aiohttp wants a running event loop)."""
+        if self._session is None:
+            s = self.settings
+            connector = aiohttp.TCPConnector(
+                limit=s.concurrency, limit_per_host=0,  # per-host limits are the HostGate's
+                resolver=GuardedResolver(self.policy), ttl_dns_cache=10,  # cached answers were checked
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=None, connect=s.http_total_timeout_seconds,
+                                              sock_connect=s.http_connect_timeout_seconds,
+                                              sock_read=s.http_read_timeout_seconds),
+                headers={"User-Agent": s.user_agent, "Accept-Encoding": "gzip, deflate"},
+                auto_decompress=False,  # decoded by read_capped, with a cap on the output
+                trust_env=False,  # a proxy would resolve names itself, around the SSRF guard
+            )
+        return self._session
 
     async def get(
         self, url: str, *, kind: str, max_bytes: int, headers: dict[str, str] | None = None
@@ -287,37 +303,68 @@ class HttpClient:
     ) -> Response:
         history: list[str] = []
         permanent = True
+        session = self._client()
         for _ in range(self.settings.max_redirects + 1):
             check_scheme(url)
+            self._check_ip_literal(url)
             try:
-                async with self.client.stream("GET", url, headers=headers) as resp:
-                    metrics.HTTP_RESPONSES.labels(kind, _status_class(resp.status_code)).inc()
-                    if resp.is_redirect and "location" in resp.headers:
+                async with session.get(url, headers=headers, allow_redirects=False) as resp:
+                    status = resp.status
+                    metrics.HTTP_RESPONSES.labels(kind, _status_class(status)).inc()
+                    if status in REDIRECT_STATUSES and "location" in resp.headers:
                         history.append(url)
-                        permanent = permanent and resp.status_code in (301, 308)
+                        permanent = permanent and status in (301, 308)
                         url = urljoin(url, resp.headers["location"].strip())
                         continue
-                    body = await read_capped(resp, max_bytes) if resp.status_code == 200 else b""
-            except httpx.TimeoutException as exc:
+                    body = await read_capped(resp, url, max_bytes) if status == 200 else b""
+                    resp_headers = _lower_headers(resp.headers.items())
+            except TimeoutError as exc:  # aiohttp's connect/read timeouts (the total one is outside)
                 metrics.FETCH_REFUSALS.labels("timeout").inc()
                 raise FetchError("timeout", f"{url}: {type(exc).__name__}") from exc
-            except httpx.HTTPError as exc:
-                cause = exc.__cause__ or exc.__context__
-                if isinstance(cause, RefusedTarget):
-                    metrics.FETCH_REFUSALS.labels(cause.reason).inc()
-                    raise FetchError(cause.reason, str(cause)) from exc
+            except aiohttp.ClientConnectorError as exc:
+                if isinstance(exc.os_error, RefusedTarget):
+                    metrics.FETCH_REFUSALS.labels(exc.os_error.reason).inc()
+                    raise FetchError(exc.os_error.reason, str(exc.os_error)) from exc
+                raise FetchError("network", f"{url}: {type(exc).__name__}: {exc}") from exc
+            except aiohttp.InvalidURL as exc:
+                metrics.FETCH_REFUSALS.labels("scheme").inc()
+                raise FetchError("scheme", f"refused: not a valid http(s) URL: {url[:100]!r}") from exc
+            except aiohttp.ClientError as exc:
                 raise FetchError("network", f"{url}: {type(exc).__name__}: {exc}") from exc
             metrics.FETCHED_BYTES.labels(kind).inc(len(body))
             return Response(
-                url=url, status=resp.status_code, headers={k.lower(): v for k, v in resp.headers.items()},
+                url=url, status=status, headers=resp_headers,
                 body=body, redirected_permanently=bool(history) and permanent,
                 elapsed=time.monotonic() - started, history=history,
             )
         metrics.FETCH_REFUSALS.labels("redirects").inc()
         raise FetchError("redirects", f"{history[0]}: more than {self.settings.max_redirects} redirects")
 
+    def _check_ip_literal(self, url: str) -> None:
+        """An IP-literal host is never resolved (the connector skips the resolver): check it here."""
+        host = urlsplit(url).hostname or ""
+        literal = ip_literal(host)
+        if literal is None:
+            return
+        try:
+            self.policy.check(host, [literal])
+        except RefusedTarget as exc:
+            metrics.FETCH_REFUSALS.labels(exc.reason).inc()
+            raise FetchError(exc.reason, str(exc)) from exc
+
     async def aclose(self) -> None:
-        await self.client.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _lower_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Header names lower-cased; repeated headers joined with ", " (as HTTP allows)."""
+    out: dict[str, str] = {}
+    for name, value in items:
+        key = name.lower()
+        out[key] = f"{out[key]}, {value}" if key in out else value
+    return out
 
 
 def check_scheme(url: str) -> None:
@@ -357,13 +404,13 @@ class _Decoder:
         return out  # longer than ``limit`` exactly when the cap is passed (output stops at limit + 1)
 
 
-async def read_capped(resp: httpx.Response, max_bytes: int) -> bytes:
+async def read_capped(resp: aiohttp.ClientResponse, url: str, max_bytes: int) -> bytes:
     """The decoded body, refused once it passes ``max_bytes`` (a gzip bomb stops early)."""
     declared = resp.headers.get("content-length")
     encoding = resp.headers.get("content-encoding", "").strip().lower()
     if declared and declared.isdigit() and int(declared) > max_bytes:
         metrics.FETCH_REFUSALS.labels("size").inc()
-        raise FetchError("size", f"{resp.url}: Content-Length {declared} exceeds {max_bytes} bytes")
+        raise FetchError("size", f"{url}: Content-Length {declared} exceeds {max_bytes} bytes")
     try:
         decoder = _Decoder(encoding)
     except FetchError:
@@ -371,7 +418,7 @@ async def read_capped(resp: httpx.Response, max_bytes: int) -> bytes:
         raise
     chunks: list[bytes] = []
     size = 0
-    async for raw in resp.aiter_raw():
+    async for raw in resp.content.iter_chunked(READ_CHUNK_BYTES):
         try:
             chunk = decoder.feed(raw, max_bytes - size)
         except FetchError:
@@ -381,6 +428,6 @@ async def read_capped(resp: httpx.Response, max_bytes: int) -> bytes:
         if size > max_bytes:
             metrics.FETCH_REFUSALS.labels("size").inc()
             what = "decompressed body" if encoding not in ("", "identity") else "body"
-            raise FetchError("size", f"{resp.url}: {what} exceeds {max_bytes} bytes")
+            raise FetchError("size", f"{url}: {what} exceeds {max_bytes} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
