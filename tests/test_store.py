@@ -249,3 +249,14 @@ def test_stories_list_recent_stories_with_their_outlets(store: Store) -> None:
     assert [s.story_id for s in store.stories(Filters(query="budget"))] == ["s2"]
     assert [s.story_id for s in store.stories(Filters(), min_articles=1)] == ["s2", "s1", "c1"]
     assert [s.story_id for s in store.stories(Filters(limit=1, offset=1))] == ["s1"]
+
+
+def test_search_covers_the_title_and_the_start_of_the_text(store: Store, store_url: str) -> None:
+    """PostgreSQL indexes the title and the first 2,000 characters (write speed: docs/storage.md);
+    SQLite indexes all of the text."""
+    filler = "Officials met again on Tuesday. " * 70  # ~2,240 characters
+    store.write_batch([make("long", f"Lede about Kharkiv. {filler} Quxwellian ending.", title="Zorblat summit")])
+    assert [h.article.id for h in store.search(Filters(query="zorblat"))] == ["long"]
+    assert [h.article.id for h in store.search(Filters(query="kharkiv"))] == ["long"]
+    tail_hits = [h.article.id for h in store.search(Filters(query="quxwellian"))]
+    assert tail_hits == ([] if store_url.startswith("postgresql") else ["long"])
