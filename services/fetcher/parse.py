@@ -4,6 +4,9 @@ RSS 0.9x/1.0/2.0 and Atom 0.3/1.0 go through feedparser (it decodes declared
 and undeclared encodings and resolves ``xml:base``). JSON Feed 1.0/1.1, which
 feedparser cannot read, goes through a small adapter into the same model.
 
+Parsing is the fetcher's CPU cost, so :class:`ParsePool` runs it in worker
+processes that the event loop talks to over socket pairs (no helper threads).
+
 Before feedparser sees a document, :func:`refuse_entity_declarations` refuses
 DTD entity declarations that could expand (billion laughs, quadratic blow-up)
 or reach outside the document (external entities). feedparser would drop most
@@ -16,13 +19,23 @@ link, else a hash of title and date.
 
 from __future__ import annotations
 
+import asyncio
 import calendar
+import collections
 import hashlib
 import json
+import multiprocessing
+import os
+import pickle
 import re
+import signal
+import socket
+import struct
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any
 from urllib.parse import urljoin
 
@@ -283,3 +296,152 @@ def _from_json_item(item: object, feed_url: str, base: str, feed_title: str | No
         categories=[t for t in tags if isinstance(t, str)],
         feed_title=feed_title,
     )
+
+
+# --- parse processes ----------------------------------------------------------------------------
+
+def parse_safely(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
+    """:func:`parse_feed`, with any unexpected parser exception turned into a FeedParseError."""
+    try:
+        return parse_feed(body, url, content_type)
+    except FeedParseError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a parser bug on one feed must not stop the others
+        raise FeedParseError(f"parser failed: {type(exc).__name__}: {exc}") from None
+
+
+def _serve_parses(conn: Connection) -> None:
+    """A parse process: read pickled ``(body, url, content_type)`` jobs, answer each in order.
+
+    The answer is ``(True, ParsedFeed)`` or ``(False, message)``. The process
+    ends when the fetcher closes its end of the socket.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the fetcher's to handle, not ours
+    while True:
+        try:
+            job = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        body, url, content_type = pickle.loads(job)
+        try:
+            answer: tuple[bool, object] = (True, parse_safely(body, url, content_type))
+        except FeedParseError as exc:
+            answer = (False, str(exc))
+        conn.send_bytes(pickle.dumps(answer, pickle.HIGHEST_PROTOCOL))
+
+
+class _Worker:
+    """One parse process and the fetcher's end of its socket (asyncio streams: no threads)."""
+
+    def __init__(self, process: BaseProcess, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.process = process
+        self.reader = reader
+        self.writer = writer
+        self.waiting: collections.deque[asyncio.Future[ParsedFeed]] = collections.deque()
+        self.reading: asyncio.Task[None] | None = None
+        self.alive = True
+
+    @classmethod
+    async def start(cls) -> _Worker:
+        ctx = multiprocessing.get_context("spawn")
+        ours, theirs = ctx.Pipe(duplex=True)  # a Unix socket pair; framing of Connection.send_bytes
+        process = ctx.Process(target=_serve_parses, args=(theirs,), daemon=True, name="newsflow-parse")
+        process.start()
+        theirs.close()
+        sock = socket.socket(fileno=os.dup(ours.fileno()))
+        ours.close()
+        reader, writer = await asyncio.open_connection(sock=sock, limit=2**20)
+        worker = cls(process, reader, writer)
+        worker.reading = asyncio.create_task(worker._read_answers())
+        return worker
+
+    def submit(self, body: bytes, url: str, content_type: str | None) -> asyncio.Future[ParsedFeed]:
+        future: asyncio.Future[ParsedFeed] = asyncio.get_running_loop().create_future()
+        self.writer.write(_frame(pickle.dumps((body, url, content_type), pickle.HIGHEST_PROTOCOL)))
+        self.waiting.append(future)
+        return future
+
+    async def _read_answers(self) -> None:
+        try:
+            while True:
+                (size,) = _HEADER.unpack(await self.reader.readexactly(4))
+                if size == -1:
+                    (size,) = _BIG_HEADER.unpack(await self.reader.readexactly(8))
+                ok, value = pickle.loads(await self.reader.readexactly(size))
+                future = self.waiting.popleft()
+                if future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(FeedParseError(value))
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            pass
+        finally:
+            self.alive = False
+            while self.waiting:  # the process died (out of memory? killed?): its jobs fail, clearly
+                future = self.waiting.popleft()
+                if not future.done():
+                    future.set_exception(FeedParseError("parser process died"))
+
+    def close(self) -> None:
+        """Stop the process now: a parser holds no state worth a graceful exit."""
+        self.alive = False
+        self.writer.close()
+        if self.reading is not None:
+            self.reading.cancel()
+        self.process.terminate()
+        self.process.join(timeout=1)
+
+
+_HEADER = struct.Struct("!i")
+_BIG_HEADER = struct.Struct("!Q")
+
+
+def _frame(payload: bytes) -> bytes:
+    """``multiprocessing.Connection`` framing, so the worker can use ``recv_bytes``."""
+    if len(payload) > 0x7FFFFFFF:
+        return _HEADER.pack(-1) + _BIG_HEADER.pack(len(payload)) + payload
+    return _HEADER.pack(len(payload)) + payload
+
+
+class ParsePool:
+    """Feed parsing off the event loop, in a process per core (feedparser is pure Python, GIL-bound).
+
+    Not a ``ProcessPoolExecutor``: its two helper threads in the fetcher's
+    process (result manager, queue feeder) fight the event loop for the GIL,
+    and every socket write or SQLite call of the loop then waits for a thread
+    switch. Here each worker is a process with a socket pair read and written
+    by the event loop itself; a job goes to the worker with the fewest waiting.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        self._pool: list[_Worker] = []
+        self._starting: asyncio.Lock | None = None
+
+    async def parse(self, body: bytes, url: str, content_type: str | None) -> ParsedFeed:
+        if self.workers <= 1:
+            return parse_safely(body, url, content_type)
+        pool = await self._running()
+        worker = min(pool, key=lambda w: len(w.waiting))
+        return await worker.submit(body, url, content_type)
+
+    async def _running(self) -> list[_Worker]:
+        """The live workers; dead ones are replaced first."""
+        if len(self._pool) == self.workers and all(w.alive for w in self._pool):
+            return self._pool
+        if self._starting is None:
+            self._starting = asyncio.Lock()
+        async with self._starting:
+            for dead in [w for w in self._pool if not w.alive]:
+                dead.close()
+                self._pool.remove(dead)
+            while len(self._pool) < self.workers:
+                self._pool.append(await _Worker.start())
+        return self._pool
+
+    def close(self) -> None:
+        for worker in self._pool:
+            worker.close()
+        self._pool = []

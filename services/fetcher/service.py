@@ -12,7 +12,7 @@ Two parts:
   restart does not publish it again (a crash between the two republishes it;
   the sink is idempotent).
 
-Concurrency: one event loop, one ``httpx.AsyncClient``, at most
+Concurrency: one event loop, one ``aiohttp.ClientSession``, at most
 ``concurrency`` feeds in flight; per-host limits are in :class:`HostGate`.
 """
 
@@ -22,12 +22,8 @@ import asyncio
 import functools
 import hashlib
 import logging
-import multiprocessing
-import os
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,7 +41,8 @@ from services.common.urls import article_id
 from services.fetcher import schedule
 from services.fetcher.feedlist import FeedListError, read_feed_list
 from services.fetcher.http import HTML_TYPES, FetchError, HttpClient, Response, parse_retry_after
-from services.fetcher.parse import FeedParseError, ParsedFeed, parse_feed
+from services.fetcher.parse import FeedParseError, ParsedFeed, ParsePool
+from services.fetcher.parse import parse_safely as parse_safely  # noqa: PLC0414 - explicit re-export (cli.py)
 from services.fetcher.state import FEED_STATES, FeedState, FetcherState
 
 log = logging.getLogger(__name__)
@@ -61,16 +58,6 @@ def entry_hash(entry: FeedEntry) -> str:
     return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
-def parse_safely(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
-    """:func:`parse_feed`, with any unexpected parser exception turned into a FeedParseError."""
-    try:
-        return parse_feed(body, url, content_type)
-    except FeedParseError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a parser bug on one feed must not stop the others
-        raise FeedParseError(f"parser failed: {type(exc).__name__}: {exc}") from None
-
-
 @dataclass(frozen=True)
 class Candidate:
     """An entry to publish: new, or seen before with different content (``is_update``)."""
@@ -83,31 +70,6 @@ class Candidate:
 
 Publisher = Callable[[list[Candidate]], Awaitable[tuple[list[Candidate], list[Candidate]]]]
 """Publishes candidates; returns (published, given up for good). The rest are tried at the next poll."""
-
-
-class ParsePool:
-    """Feed parsing off the event loop: a process per core (feedparser is pure Python, GIL-bound)."""
-
-    def __init__(self, workers: int) -> None:
-        self.workers = workers or os.cpu_count() or 1
-        self._pool: Executor | None = None
-
-    async def parse(self, body: bytes, url: str, content_type: str | None) -> ParsedFeed:
-        if self.workers <= 1:
-            return parse_safely(body, url, content_type)
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
-        try:
-            return await asyncio.get_running_loop().run_in_executor(
-                self._pool, parse_safely, body, url, content_type)
-        except BrokenProcessPool as exc:  # a worker died (out of memory?): start a fresh pool
-            self._pool = None
-            raise FeedParseError("parser process died") from exc
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
 
 
 class FeedPoller:

@@ -1,0 +1,59 @@
+"""The parse processes: same results as parsing in the loop, clear errors, a dead worker is replaced."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import pytest
+
+from services.fetcher.parse import FeedParseError, ParsePool, parse_feed
+
+
+def rss(n: int) -> bytes:
+    items = "".join(f"<item><title>Story {n}.{i}</title><link>/s/{n}/{i}</link><guid>g{n}.{i}</guid></item>"
+                    for i in range(5))
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>F{n}</title>{items}</channel></rss>'.encode()
+
+
+def test_workers_parse_like_the_loop_and_report_bad_feeds_clearly() -> None:
+    async def run() -> None:
+        pool = ParsePool(2)
+        try:
+            bodies = [(rss(n), f"http://example.com/feed/{n}") for n in range(12)]
+            results = await asyncio.gather(*(pool.parse(b, u, "application/rss+xml") for b, u in bodies))
+            assert len(pool._pool) == 2 and all(w.process.is_alive() for w in pool._pool)
+            for (body, url), parsed in zip(bodies, results, strict=True):
+                assert parsed == parse_feed(body, url, "application/rss+xml")
+            assert results[3].entries[0].link == "http://example.com/s/3/0"  # relative link resolved
+            with pytest.raises(FeedParseError, match="not a feed"):
+                await pool.parse(b"<html><body>hello</body></html>", "http://example.com/", "text/html")
+            big = rss(99).replace(b"</channel>", b"<description>" + b"x" * 3_000_000 + b"</description></channel>")
+            assert len((await pool.parse(big, "http://example.com/big", None)).entries) == 5
+        finally:
+            pool.close()
+        assert not pool._pool
+
+    asyncio.run(run())
+
+
+def test_a_dead_worker_fails_its_jobs_clearly_and_is_replaced() -> None:
+    async def run() -> None:
+        pool = ParsePool(2)
+        try:
+            await asyncio.gather(*(pool.parse(rss(n), "http://example.com/f", None) for n in range(2)))
+            victim = pool._pool[0]
+            assert victim.process.pid is not None
+            slow = rss(7).replace(b"</channel>", b"<item><title>t</title><link>/x</link></item>" * 20_000 + b"</channel>")
+            pending = victim.submit(slow, "http://example.com/f", None)  # seconds of parsing: killed before
+            os.kill(victim.process.pid, signal.SIGKILL)
+            with pytest.raises(FeedParseError, match="parser process died"):
+                await asyncio.wait_for(pending, 10)
+            parsed = await asyncio.gather(*(pool.parse(rss(n), "http://example.com/f", None) for n in range(4)))
+            assert [p.title for p in parsed] == ["F0", "F1", "F2", "F3"]
+            assert victim not in pool._pool and len(pool._pool) == 2
+        finally:
+            pool.close()
+
+    asyncio.run(run())
