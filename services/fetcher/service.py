@@ -123,18 +123,20 @@ class FeedPoller:
             metrics.FETCH_REFUSALS.labels("content_type").inc()
             raise FetchError("content_type", f"{resp.url}: {resp.content_type} is not a feed", 200)
         parsed = await self.parser.parse(resp.body, resp.url, resp.headers.get("content-type"))
-        published = await self.handle_entries(feed, parsed)
         per_day = schedule.entries_per_day(
             (e.published_at or e.updated_at for e in parsed.entries), now)
         delay = schedule.next_success_delay(per_day, schedule.server_hint(resp.headers, parsed.ttl_seconds, now),
                                             self.settings)
-        self.state.polled(feed.url, next_poll_at=now + delay, status=200, etag=resp.headers.get("etag"),
-                          last_modified=resp.headers.get("last-modified"), entries_per_day=per_day,
-                          title=parsed.title, now=now)
+        known, published, given_up = await self.publish_entries(feed, parsed)
+        with self.state.transaction():  # one commit per poll: entries, articles and the feed's row
+            self.remember(feed, known, published, given_up)
+            self.state.polled(feed.url, next_poll_at=now + delay, status=200, etag=resp.headers.get("etag"),
+                              last_modified=resp.headers.get("last-modified"), entries_per_day=per_day,
+                              title=parsed.title, now=now)
         if parsed.skipped:
             log.info("%d entries without a usable link skipped (no page to fetch)", parsed.skipped,
                      extra={"feed": feed.url})
-        log.debug("polled feed: %d entries, %d published, next poll in %.0fs", len(parsed.entries), published,
+        log.debug("polled feed: %d entries, %d published, next poll in %.0fs", len(parsed.entries), len(published),
                   delay, extra={"feed": feed.url})
         return "new" if published else "not_modified"
 
@@ -174,17 +176,29 @@ class FeedPoller:
 
     async def handle_entries(self, feed: FeedState, parsed: ParsedFeed) -> int:
         """Publish new and changed entries; remember what is done. Returns how many were published."""
+        known, published, given_up = await self.publish_entries(feed, parsed)
+        with self.state.transaction():
+            self.remember(feed, known, published, given_up)
+        return len(published)
+
+    async def publish_entries(self, feed: FeedState, parsed: ParsedFeed
+                              ) -> tuple[list[Candidate], list[Candidate], list[Candidate]]:
+        """Classify and publish; returns (known, published, given up). Writes nothing."""
         todo, known = self.classify(feed, parsed.entries)
         self.in_flight.update(c.article_id for c in todo)
         try:
             published, given_up = await self.publish(todo) if todo else ([], [])
         finally:
             self.in_flight.difference_update(c.article_id for c in todo)
-        self.state.mark_published([(c.article_id, c.digest) for c in published])  # cross-feed dedupe
+        return known, published, given_up
+
+    def remember(self, feed: FeedState, known: list[Candidate], published: list[Candidate],
+                 given_up: list[Candidate]) -> None:
+        """Record what was published (cross-feed dedupe) and every entry dealt with (per-feed identity)."""
+        self.state.mark_published([(c.article_id, c.digest) for c in published])
         remembered = known + published + given_up
         self.state.remember_entries(feed.url, [(c.entry.entry_id, c.article_id, c.digest) for c in remembered])
         self.state.touch_articles([c.article_id for c in known])
-        return len(published)
 
 
 class Fetcher:

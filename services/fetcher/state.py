@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +105,20 @@ class FetcherState:
         self.db.executescript(_SCHEMA)
         self._migrate()
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction around the block; nested blocks join the outer one (one commit per poll)."""
+        if self.db.in_transaction:
+            yield
+            return
+        self.db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
     def _migrate(self) -> None:
         for table, columns in _ADDED_COLUMNS.items():
             present = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
@@ -115,9 +130,8 @@ class FetcherState:
 
     def sync_feeds(self, urls: list[str]) -> None:
         """Add the list's new feeds (due now); feeds dropped from the list keep their history."""
-        self.db.execute("BEGIN")
-        self.db.executemany("INSERT OR IGNORE INTO feeds (url) VALUES (?)", [(u,) for u in urls])
-        self.db.execute("COMMIT")
+        with self.transaction():
+            self.db.executemany("INSERT OR IGNORE INTO feeds (url) VALUES (?)", [(u,) for u in urls])
 
     def due(self, now: float, urls: list[str]) -> list[FeedState]:
         """Feeds of ``urls`` whose next poll time has come (retired feeds never are)."""
@@ -229,44 +243,47 @@ class FetcherState:
 
     def remember_entries(self, feed_url: str, items: list[tuple[str, str, str]], now: float | None = None) -> None:
         """Record ``(entry_id, article_id, entry_hash)`` of ``feed_url`` as seen now."""
+        if not items:
+            return
         now = now or time.time()
-        self.db.execute("BEGIN")
-        self.db.executemany(
-            "INSERT INTO entries (feed_url, entry_id, article_id, entry_hash, last_seen_at) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (feed_url, entry_id) DO UPDATE SET article_id = excluded.article_id, "
-            "entry_hash = excluded.entry_hash, last_seen_at = excluded.last_seen_at",
-            [(feed_url, eid, aid, digest, now) for eid, aid, digest in items],
-        )
-        self.db.execute("COMMIT")
+        with self.transaction():
+            self.db.executemany(
+                "INSERT INTO entries (feed_url, entry_id, article_id, entry_hash, last_seen_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (feed_url, entry_id) DO UPDATE SET article_id = excluded.article_id, "
+                "entry_hash = excluded.entry_hash, last_seen_at = excluded.last_seen_at",
+                [(feed_url, eid, aid, digest, now) for eid, aid, digest in items],
+            )
 
     def mark_published(self, items: list[tuple[str, str]], now: float | None = None,
                        validators: dict[str, tuple[str | None, str | None]] | None = None) -> None:
         """Remember ``(article_id, entry_hash)`` pairs once their pages are durable in Kafka."""
+        if not items:
+            return
         now = now or time.time()
         validators = validators or {}
-        self.db.execute("BEGIN")
-        self.db.executemany(
-            "INSERT INTO seen (article_id, entry_hash, first_seen_at, last_seen_at, page_etag, page_last_modified) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (article_id) DO UPDATE SET entry_hash = excluded.entry_hash, "
-            "last_seen_at = excluded.last_seen_at, page_etag = COALESCE(excluded.page_etag, page_etag), "
-            "page_last_modified = COALESCE(excluded.page_last_modified, page_last_modified)",
-            [(aid, h, now, now, *validators.get(aid, (None, None))) for aid, h in items],
-        )
-        self.db.execute("COMMIT")
+        with self.transaction():
+            self.db.executemany(
+                "INSERT INTO seen (article_id, entry_hash, first_seen_at, last_seen_at, page_etag, page_last_modified) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (article_id) DO UPDATE SET entry_hash = excluded.entry_hash, "
+                "last_seen_at = excluded.last_seen_at, page_etag = COALESCE(excluded.page_etag, page_etag), "
+                "page_last_modified = COALESCE(excluded.page_last_modified, page_last_modified)",
+                [(aid, h, now, now, *validators.get(aid, (None, None))) for aid, h in items],
+            )
 
     def touch_articles(self, article_ids: list[str], now: float | None = None) -> None:
         """Articles still present in a feed do not expire."""
+        if not article_ids:
+            return
         now = now or time.time()
-        self.db.execute("BEGIN")
-        self.db.executemany("UPDATE seen SET last_seen_at = ? WHERE article_id = ?", [(now, a) for a in article_ids])
-        self.db.execute("COMMIT")
+        with self.transaction():
+            self.db.executemany("UPDATE seen SET last_seen_at = ? WHERE article_id = ?",
+                                [(now, a) for a in article_ids])
 
     def expire(self, older_than: float) -> int:
         """Forget entries and articles not seen since ``older_than``; returns the rows deleted."""
-        self.db.execute("BEGIN")
-        n = self.db.execute("DELETE FROM entries WHERE last_seen_at < ?", (older_than,)).rowcount
-        n += self.db.execute("DELETE FROM seen WHERE last_seen_at < ?", (older_than,)).rowcount
-        self.db.execute("COMMIT")
+        with self.transaction():
+            n = self.db.execute("DELETE FROM entries WHERE last_seen_at < ?", (older_than,)).rowcount
+            n += self.db.execute("DELETE FROM seen WHERE last_seen_at < ?", (older_than,)).rowcount
         return n
 
     def expire_seen(self, older_than: float) -> int:
