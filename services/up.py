@@ -46,6 +46,11 @@ class UpSettings(CommonSettings):
         1024**3, ge=1, description="warn when the embedded broker's memory passes this"
     )
     once_timeout_seconds: float = Field(300, gt=0)
+    metrics_base_port: int = Field(
+        9101, ge=0, le=65533,
+        description="metrics ports of fetcher, extractor, sink: this one and the next two where free; "
+        "0: any free ports (several pipelines on one machine)",
+    )
 
 
 @dataclass
@@ -69,9 +74,10 @@ def read_run_info(data_dir: Path) -> RunInfo | None:
         return None
 
 
-def pick_ports(host: str) -> dict[str, int]:
-    """The default metrics ports where free, else any free port."""
-    return {svc: port if port_is_free(port, host) else free_port(host) for svc, port in DEFAULT_PORTS.items()}
+def pick_ports(host: str, base: int = 9101) -> dict[str, int]:
+    """``base``, ``base + 1``, ``base + 2`` where free, else any free port (``base`` 0: any free ports)."""
+    wanted = {svc: base + i if base else 0 for i, svc in enumerate(DEFAULT_PORTS)}
+    return {svc: port if port and port_is_free(port, host) else free_port(host) for svc, port in wanted.items()}
 
 
 class Supervisor:
@@ -86,6 +92,9 @@ class Supervisor:
         self.finished: set[str] = set()
         self.restarts: dict[str, int] = {}
         self.not_before: dict[str, float] = {}
+        self.started_at: dict[str, float] = {}
+
+    STABLE_SECONDS = 60.0  # a service that ran this long before it died is not crash-looping
 
     def start(self, service: str) -> None:
         env = {**self.env, "NEWSFLOW_METRICS_PORT": str(self.info.metrics_ports[service])}
@@ -95,6 +104,7 @@ class Supervisor:
             env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
         self.info.pids[service] = self.procs[service].pid
+        self.started_at[service] = time.monotonic()
 
     def check(self, once: bool) -> None:
         """Restart a service that exited (except a fetcher that finished its one pass)."""
@@ -106,6 +116,8 @@ class Supervisor:
                 self.finished.add(service)
                 continue
             if service not in self.not_before:
+                if time.monotonic() - self.started_at.get(service, 0.0) > self.STABLE_SECONDS:
+                    self.restarts[service] = 0
                 n = self.restarts[service] = self.restarts.get(service, 0) + 1
                 delay = min(2.0 ** (n - 1), 60.0)  # a crash loop backs off instead of spinning
                 self.not_before[service] = time.monotonic() + delay
@@ -113,6 +125,31 @@ class Supervisor:
                           delay, self.logs / f"{service}.log")
             if time.monotonic() >= self.not_before[service]:
                 del self.not_before[service]
+                self.start(service)
+
+    def kill_all(self, grace: float = 5.0) -> None:
+        """SIGTERM every service at once, SIGKILL what is still running after ``grace`` seconds.
+
+        For when the broker's state is gone: nothing in flight can be made durable anyway, and
+        an abrupt stop loses nothing (uncommitted input is redelivered, unpublished entries are
+        polled again)."""
+        running = [p for p in self.procs.values() if p.poll() is None]
+        for proc in running:
+            proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for proc in running:
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def restart_all(self) -> None:
+        """Stop every service (see :meth:`kill_all`) and start them again, in start order."""
+        self.kill_all()
+        self.not_before.clear()
+        for service in SERVICES:
+            if service not in self.finished:
                 self.start(service)
 
     def stop_all(self, timeout: float = 30) -> None:
@@ -191,7 +228,7 @@ def run_up(settings: UpSettings, feeds_file: Path | None, *, demo: bool, once: b
         if feeds_file is None:
             raise SystemExit("newsflow up: give --feeds FILE or --demo")
         info = RunInfo(bootstrap=bootstrap, embedded_broker=broker is not None, sink_url=sink_url,
-                       metrics_ports=pick_ports(settings.metrics_host),
+                       metrics_ports=pick_ports(settings.metrics_host, settings.metrics_base_port),
                        demo_base_url=site.base_url if site else None)
         topic_settings = settings.model_copy(update={"kafka_bootstrap_servers": bootstrap})
         kafka.wait_for_broker(topic_settings, timeout=60)
@@ -222,6 +259,10 @@ def _supervise(sup: Supervisor, settings: UpSettings, broker: EmbeddedBroker | N
     warned = False
     checks = itertools.count(1)
     while not stop.wait(1.0):
+        if broker and not broker.running():
+            sup.kill_all()  # their producer ids, group memberships and positions belong to the dead broker
+            revive_broker(broker, settings)
+            sup.restart_all()
         sup.check(once)
         if broker and not warned and broker.rss_bytes() > settings.broker_memory_warn_bytes:
             warned = True
@@ -244,6 +285,27 @@ def _supervise(sup: Supervisor, settings: UpSettings, broker: EmbeddedBroker | N
                   f"see {data_dir / 'logs'}", file=sys.stderr)
             return 1
     return 0
+
+
+def revive_broker(broker: EmbeddedBroker, settings: UpSettings) -> None:
+    """The embedded broker died: start it again on the same port and re-create the topics.
+
+    Its memory storage starts empty: records not yet consumed, committed consumer offsets
+    and the dead-letter topic are gone. The caller stops the services first and starts them
+    afresh after: a client that outlives the broker carries state the new broker does not know
+    (an idempotent producer's id, which kafka-python then cannot recover from; a consumer's
+    position, which could skip the first records of the new, empty topic). The topics are
+    created here, before any service runs, so they get their configured partitions.
+    """
+    log.error("the embedded broker exited (code %s); restarting it on %s. Its memory storage starts "
+              "empty: records not yet consumed and the dead-letter topic are lost (production uses "
+              "Apache Kafka, which keeps them on disk)", broker.returncode(), broker.bootstrap)
+    broker.start()
+    topic_settings = settings.model_copy(update={"kafka_bootstrap_servers": broker.bootstrap})
+    kafka.wait_for_broker(topic_settings, timeout=60)
+    created = kafka.ensure_topics(topic_settings)
+    log.warning("embedded broker restarted on %s; topics re-created: %s", broker.bootstrap,
+                ", ".join(created) or "none (already there)")
 
 
 DEMO_PORT = 8765

@@ -84,6 +84,10 @@ class EmbeddedBroker:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    def returncode(self) -> int | None:
+        """The exit code of the broker process once it has exited, else None."""
+        return self._proc.poll() if self._proc else None
+
     def rss_bytes(self) -> int:
         """Resident memory of the broker process (0 when unknown)."""
         if not self._proc:

@@ -9,6 +9,8 @@ seconds rather than the ~23 s the kafka-python defaults take.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from typing import Any
 
@@ -33,6 +35,39 @@ def make_producer(settings: CommonSettings, **extra: Any) -> KafkaProducer:
         max_request_size=settings.max_message_bytes,
         **extra,
     )
+
+
+PRODUCER_FATAL_EXIT_CODE = 75  # EX_TEMPFAIL: restart me
+
+
+def exit_on_fatal_producer(producer: KafkaProducer, service: str, every: float = 1.0) -> threading.Thread:
+    """Watch ``producer`` from a daemon thread; exit the process once it is in a fatal state.
+
+    An idempotent producer whose broker forgot its producer id (the embedded broker restarted
+    with empty memory storage, or a Kafka cluster lost its producer state) tries to bump its
+    epoch; a broker that does not know the id refuses, and kafka-python marks the producer
+    fatal for good: every later send fails. Nothing in-process can repair it, so the process
+    exits with :data:`PRODUCER_FATAL_EXIT_CODE` and its supervisor (``newsflow up``,
+    Kubernetes) starts a fresh one with a fresh producer id. Nothing is lost: what was not
+    produced was not committed (stages) or not marked published (fetcher), so the new
+    process does it again. kafka-python has no public "is fatal" call; the transaction
+    manager's ``has_fatal_error`` is what its own sender checks.
+    """
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            manager = getattr(producer, "_transaction_manager", None)
+            if manager is not None and manager.has_fatal_error():
+                log.error("%s: the Kafka producer is in a fatal state (%s); exiting with code %d so that a "
+                          "fresh process with a fresh producer id takes over (nothing uncommitted is lost)",
+                          service, manager.last_error, PRODUCER_FATAL_EXIT_CODE)
+                logging.shutdown()
+                os._exit(PRODUCER_FATAL_EXIT_CODE)
+
+    thread = threading.Thread(target=watch, name="producer-watch", daemon=True)
+    thread.start()
+    return thread
 
 
 def make_consumer(settings: ConsumerSettings, *topics: str, **extra: Any) -> KafkaConsumer:

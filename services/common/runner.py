@@ -54,7 +54,9 @@ def run_fetcher(settings: FetcherSettings) -> None:
     health = _start("fetcher", settings)
 
     async def main() -> None:
-        fetcher = Fetcher(settings, kafka.make_producer(settings), health)
+        producer = kafka.make_producer(settings)
+        kafka.exit_on_fatal_producer(producer, "fetcher")
+        fetcher = Fetcher(settings, producer, health)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, fetcher.stopping.set)
@@ -72,6 +74,7 @@ def run_extractor(settings: ExtractorSettings) -> None:
     health = _start("extractor", settings)
     metrics.MESSAGES_PRODUCED.labels("extractor", settings.topic_articles)
     stage = build(settings, health)
+    kafka.exit_on_fatal_producer(stage.producer, "extractor")
     lag = _start_lag_reporter("extractor", settings, settings.topic_pages)
     stage.install_signal_handlers()
     try:
@@ -86,6 +89,7 @@ def run_sink(settings: SinkSettings) -> None:
 
     health = _start("sink", settings)
     stage = build(settings, health)
+    kafka.exit_on_fatal_producer(stage.producer, "sink")
     api = start_api(settings)  # the read-only HTTP API, in a thread next to the stage (None: not served)
     lag = _start_lag_reporter("sink", settings, settings.topic_articles)
     stage.install_signal_handlers()
