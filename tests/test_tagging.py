@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -198,6 +199,44 @@ def test_empty_and_odd_input() -> None:
     t = tag("   \n\n  ")
     assert t.people == [] and t.organisations == []
     tag("ÉÉÉ ... -- U.S.-based, (ISW) ’s 's - -")
+
+
+def test_lone_cued_stopword_does_not_raise() -> None:
+    """Regression (uk/Metro_2024_07_17): "The Queen and I" left a one-word cued segment ("I") that the
+    stopword split emptied, and ``Segment.start`` raised IndexError."""
+    text = "‘The Queen and I look forward to our visit to Samoa,’ the King said."
+    tags = tag(text)
+    assert [p.name for p in tags.places] == ["Samoa"]
+    assert_offsets(text, tags)
+
+
+@pytest.mark.slow
+def test_every_fundus_page_tags_without_error() -> None:
+    """``tag()`` never raises on a real page: the extracted text of all 258 fundus pages (~10 s)."""
+    from services.extractor.extract import ExtractionError, decode_html, extract_page
+    from services.extractor.quality import DEFAULT_DATA, load_pages
+
+    if not DEFAULT_DATA.is_dir():
+        msg = f"fundus test data not found at {DEFAULT_DATA} (needs ../shared/data beside the repo)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg + "; CI must provide it")
+        pytest.skip(msg)
+    failures: list[str] = []
+    tagged = 0
+    for page in load_pages(DEFAULT_DATA):
+        try:
+            ex = extract_page(decode_html(page.html()), url=page.url)
+        except ExtractionError:
+            continue  # not the tagger's business (one page has no article text)
+        try:
+            tags = tag(ex.text, title=ex.title, url=page.url, language_hint=ex.language_hint)
+        except Exception as exc:  # noqa: BLE001 - collect them all, then fail with the list
+            failures.append(f"{page.name}: {type(exc).__name__}: {exc}")
+            continue
+        assert_offsets(ex.text, tags)
+        tagged += 1
+    assert not failures, failures
+    assert tagged >= 250
 
 
 def test_speed_5kb() -> None:

@@ -162,7 +162,7 @@ class _Run:
 
     def segment(self, seg: Segment, depth: int = 0) -> None:
         text = self.text
-        if self.inside_taken(seg):
+        if not seg.toks or self.inside_taken(seg):
             return
         surface = seg.surface(text)
         if len(seg.toks) == 1 and not seg.cue:
@@ -207,6 +207,9 @@ class _Run:
                 self.segment(Segment(p, False), depth + 1)
             return
         first = seg.toks[0]
+        if len(seg.toks) < 2:
+            # a lone cued word ("Mr I", "President Der"): nothing is left once the word is dropped
+            return
         if first.text in _COMPASS or first.text in DEMONYMS or first.low in STOPWORDS:
             rest = Segment(seg.toks[1:], False)
             if first.text in _COMPASS:
