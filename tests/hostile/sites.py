@@ -26,7 +26,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self, cast
 from urllib.parse import urlsplit
 
-WORDS = ["council", "budget", "river", "harbour", "minister", "election", "railway", "hospital", "school", "festival", "storm", "market", "farmers", "bridge", "museum", "court", "police", "energy", "wind", "solar", "housing", "rent", "teachers", "union", "strike", "vote", "mayor", "village", "coast", "forest", "drought", "flood", "vaccine", "clinic", "airport", "tunnel", "library", "theatre", "football", "league", "orchestra", "bakery", "factory", "export", "import", "tariff", "research", "university", "students", "climate", "summit", "treaty", "border", "ferry", "fishermen", "harvest", "wine", "cheese", "software", "startup", "bank", "inflation", "pension", "tax", "reform", "parliament", "senate", "governor", "province"]
+WORDS = [
+    "council", "budget", "river", "harbour", "minister", "election", "railway", "hospital", "school", "festival",
+    "storm", "market", "farmers", "bridge", "museum", "court", "police", "energy", "wind", "solar", "housing",
+    "rent", "teachers", "union", "strike", "vote", "mayor", "village", "coast", "forest", "drought", "flood",
+    "vaccine", "clinic", "airport", "tunnel", "library", "theatre", "football", "league", "orchestra", "bakery",
+    "factory", "export", "import", "tariff", "research", "university", "students", "climate", "summit", "treaty",
+    "border", "ferry", "fishermen", "harvest", "wine", "cheese", "software", "startup", "bank", "inflation",
+    "pension", "tax", "reform", "parliament", "senate", "governor", "province",
+]
 
 
 def _sentence(rng: random.Random) -> str:
