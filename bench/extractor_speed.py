@@ -28,13 +28,13 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 import trafilatura
-from services.extractor.workers import AnalysePool
 
 from services.common.messages import FeedEntry, PageMessage
 from services.extractor.extract import ExtractionError, decode_html, extract_page
 from services.extractor.quality import DEFAULT_DATA, DataMissing, load_pages
 from services.extractor.service import analyse
 from services.extractor.tagging import tag
+from services.extractor.workers import AnalysePool
 
 
 def page_messages(data: Path) -> list[PageMessage]:
@@ -66,7 +66,7 @@ def _timed(fn: Callable[[PageMessage], object], page: PageMessage, errors: dict[
     t0 = time.perf_counter()
     try:
         fn(page)
-    except Exception as exc:  # noqa: BLE001 - the stage would dead-letter the page; count it
+    except Exception as exc:  # the stage would dead-letter the page; count it
         key = type(exc).__name__
         errors[key] = errors.get(key, 0) + 1
     return time.perf_counter() - t0
@@ -82,7 +82,7 @@ def _tag_extracted(page: PageMessage) -> float:
     try:
         tag(ex.text, title=ex.title, categories=page.entry.categories, url=page.final_url,
             language_hint=ex.language_hint)
-    except Exception:  # noqa: BLE001 - the failure is counted under "analyse"; its time still counts
+    except Exception:  # the failure is counted under "analyse"; its time still counts
         return time.perf_counter() - t0
     return time.perf_counter() - t0
 

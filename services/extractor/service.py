@@ -124,7 +124,7 @@ def _decode_all(records: Sequence[Record], out: Processed[Item]) -> list[tuple[R
     for rec in records:
         try:
             pages.append((rec, decode(PageMessage, rec.value)))
-        except Exception as exc:  # noqa: BLE001 - an undecodable record is dead-lettered, with its reason
+        except Exception as exc:  # an undecodable record is dead-lettered, with its reason
             _fail(out, rec, None, exc)
     return pages
 
@@ -137,22 +137,18 @@ def make_processor(stories: StoryIndex, pool: AnalysePool) -> ProcessFn[Item]:
         out: Processed[Item] = Processed()
         pages = _decode_all(records, out)
         outcomes = pool.run([page for _, page in pages])
-        for (rec, page), outcome in zip(pages, outcomes):
+        for (rec, page), outcome in zip(pages, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 _fail(out, rec, page, outcome)
                 continue
             try:
                 article = build_article(page, outcome.extracted, outcome.tags)
-            except Exception as exc:  # noqa: BLE001 - any failure of one page dead-letters that page
+            except Exception as exc:  # any failure of one page dead-letters that page
                 _fail(out, rec, page, exc)
                 continue
-            story_id, duplicate_of = stories.assign(
-                article.id, article.text, outcome.tags, article.published_at, title=article.title
-            )
-            metrics.STORIES.labels(
-                "duplicate" if duplicate_of else ("new_story" if story_id == article.id else "joined_story")
-            ).inc()
-            article = article.model_copy(update={"story_id": story_id, "duplicate_of": duplicate_of})
+            placed = stories.place(article.id, article.text, outcome.tags, article.published_at, title=article.title)
+            metrics.STORIES.labels(placed.kind).inc()
+            article = article.model_copy(update={"story_id": placed.story_id, "duplicate_of": placed.duplicate_of})
             record_quality(article, outcome.extracted)
             metrics.PAGES_PROCESSED.labels("ok").inc()
             metrics.EXTRACT_DURATION.observe(outcome.seconds)
@@ -174,7 +170,7 @@ def make_writer(producer: KafkaProducer, topic: str) -> WriteFn[Item]:
             except MessageSizeTooLargeError as exc:
                 failures.append(Failure(rec, exc))
         producer.flush()
-        for rec, fut in sent:
+        for _rec, fut in sent:
             fut.get(timeout=60)  # a broker failure raises: the stage pauses and retries the batch
         metrics.MESSAGES_PRODUCED.labels(STAGE, topic).inc(len(sent))
         return failures

@@ -71,9 +71,28 @@ def analyse_timed(page: PageMessage) -> Analysed:
 
 
 def _worker_init() -> None:
-    """Ctrl-C reaches the whole process group: only the service decides when workers stop,
-    so a page in flight is finished, not failed, while the stage drains its batch."""
+    """Runs in each worker before it takes any page (pebble starts a page's time limit only
+    when a worker picks the page up).
+
+    Ctrl-C reaches the whole process group: only the service decides when workers stop,
+    so a page in flight is finished, not failed, while the stage drains its batch.
+
+    Warm-up: the tagger loads its gazetteer and language model on first use (~1.4 s, more on
+    a loaded machine); loading them here keeps that out of the first page's time limit, for
+    the first workers and for each one that replaces a killed worker. A failed warm-up is
+    logged and the worker still starts (pebble would otherwise respawn it in a loop): the
+    pages then fail with the real error, and are dead-lettered with it.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    started = time.perf_counter()
+    try:
+        from services.extractor.tagging import warm_up
+
+        warm_up()
+    except Exception:  # see above: the pages report the error
+        log.exception("worker warm-up failed; pages will load the tagger themselves")
+        return
+    log.debug("worker warmed up in %.2fs", time.perf_counter() - started)
 
 
 Outcome = Analysed | BaseException
@@ -110,7 +129,7 @@ class AnalysePool:
         """
         futures = [self._submit(page) for page in pages]
         outcomes: list[Outcome] = []
-        for page, future in zip(pages, futures):
+        for page, future in zip(pages, futures, strict=True):
             outcome = self._outcome(page, future)
             if isinstance(outcome, ProcessExpired):
                 log.warning("worker died on page %s (%s); retrying it once", page.id, outcome)
@@ -129,7 +148,7 @@ class AnalysePool:
             metrics.EXTRACTOR_WORKER_RESTARTS.labels("timeout").inc()
             log.warning("page %s took over %.0fs; its worker was killed", page.id, self.timeout_seconds)
             return ExtractionTimeout(f"extraction took over {self.timeout_seconds:g}s; cut off")
-        except Exception as exc:  # noqa: BLE001 - analyse's own error, or ProcessExpired: the caller decides
+        except Exception as exc:  # analyse's own error, or ProcessExpired: the caller decides
             return exc
 
     def close(self) -> None:

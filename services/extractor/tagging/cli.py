@@ -35,7 +35,9 @@ def _published(value: Any) -> datetime | None:
 
 
 def run_tag_stream(inp: TextIO, out: TextIO) -> int:
-    """Tag every JSON line of ``inp``; write one JSON line per good input line. Exit code: 0, or 1 if any line failed."""
+    """Tag every JSON line of ``inp``; write one JSON line per good input line.
+
+    Exit code: 0, or 1 if any line failed."""
     index = StoryIndex()
     failed = 0
     try:
@@ -76,7 +78,7 @@ def run_tag_stream(inp: TextIO, out: TextIO) -> int:
                 }
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
                 out.flush()
-            except Exception as exc:  # noqa: BLE001  (one bad line must not stop the stream)
+            except Exception as exc:  # one bad line must not stop the stream
                 failed += 1
                 print(f"tag: line {lineno}: {type(exc).__name__}: {exc}", file=sys.stderr)
     finally:

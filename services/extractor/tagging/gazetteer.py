@@ -8,6 +8,7 @@ Ids are stable: ``iso3166:UA`` for countries, ``geonames:<id>`` for US states an
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import threading
@@ -61,12 +62,21 @@ _GAZ: Gazetteer | None = None
 
 
 def get_gazetteer() -> Gazetteer:
-    """The process-wide gazetteer (built on first use, ~1 s)."""
+    """The process-wide gazetteer (built on first use, ~1 s).
+
+    Once built it is moved out of the cyclic garbage collector's sight (``gc.freeze``): its
+    ~230,000 objects live as long as the process, yet every full collection walked them all
+    (~120 ms each, a full collection every ~35 articles: ~1.7 ms per article of pure waste,
+    paid by extraction and tagging alike). Frozen objects are still freed by reference
+    counting; only the cycle detector skips them.
+    """
     global _GAZ
     if _GAZ is None:
         with _LOCK:
             if _GAZ is None:
                 _GAZ = _build()
+                gc.collect()
+                gc.freeze()
     return _GAZ
 
 

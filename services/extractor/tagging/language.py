@@ -6,6 +6,9 @@ import threading
 from typing import Any
 
 _LOCK = threading.Lock()
+# py3langid's cost is linear in the sample; 1,500 characters give the same answer as 3,000 on all
+# 257 fundus texts (and as 1,000), at half the cost
+SAMPLE_CHARS = 1500
 _MODEL: Any = None
 
 
@@ -21,8 +24,8 @@ def _model() -> Any:
 
 
 def detect(text: str, hint: str | None = None) -> str | None:
-    """The language of ``text`` (first 3,000 characters), or the hint when the text is too short to tell."""
-    sample = text[:3000].strip()
+    """The language of ``text`` (first ``SAMPLE_CHARS`` characters), or the hint when the text is too short to tell."""
+    sample = text[:SAMPLE_CHARS].strip()
     norm_hint = hint.split("-")[0].split("_")[0].lower()[:2] if hint else None
     if len(sample) < 20:
         return norm_hint

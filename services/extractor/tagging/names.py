@@ -9,6 +9,7 @@ are then linked to the long form seen in the same article ("Biden" -> "Joe Biden
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -53,7 +54,9 @@ class EntityGroup:
     mentions: list[tuple[int, int, str]] = field(default_factory=list)
 
 
+@functools.lru_cache(maxsize=8192)
 def _fold(s: str) -> str:
+    """Accents off, lower case ("Zelenskyy" and "Zelenskyý" meet); cached: the same words recur."""
     return "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c)).lower()
 
 
@@ -154,7 +157,7 @@ def _similar_surname(a: str, b: str) -> bool:
     if a == b:
         return True
     n = 0
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):  # a common prefix: the lengths may differ
         if x != y:
             break
         n += 1
@@ -168,6 +171,10 @@ class PersonIndex:
         self.groups: list[EntityGroup] = []
         self._first: list[str | None] = []  # given name (folded) of the canonical form
         self._sur: list[str] = []
+        # surname key prefix -> group indexes, in order: ``_similar_surname`` needs equal keys or a
+        # shared 5-character prefix, so only that bucket can match (German text, where every noun is
+        # capitalised, asks ~120 times per article)
+        self._by_prefix: dict[str, list[int]] = {}
 
     def add_full(self, name: str, start: int, end: int, surface: str) -> None:
         parts = name.split()
@@ -180,14 +187,16 @@ class PersonIndex:
                     self._first[i] = given
                 g.mentions.append((start, end, surface))
                 return
+        self._by_prefix.setdefault(sur[:5], []).append(len(self.groups))
         self.groups.append(EntityGroup(name, [(start, end, surface)]))
         self._first.append(given)
         self._sur.append(sur)
 
     def find_surname(self, word: str) -> int | None:
+        """The first group with a given name whose surname is ``word`` (or a spelling variant of it)."""
         key = _fold(word)
-        for i, s in enumerate(self._sur):
-            if self._first[i] is not None and _similar_surname(s, key):
+        for i in self._by_prefix.get(key[:5], ()):
+            if self._first[i] is not None and _similar_surname(self._sur[i], key):
                 return i
         return None
 

@@ -184,6 +184,29 @@ def _near_duplicate(mh: LeanMinHash, size: int, other: _Item) -> bool:
     return shared / small >= DUP_CONTAINMENT
 
 
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """Where :meth:`StoryIndex.place` put an article.
+
+    ``new_story``: this article started ``story_id`` (no near-duplicate, no similar article in the
+    window, not a revision of an article already placed). ``revision``: the article id was placed
+    before; it keeps the story it had.
+    """
+
+    story_id: str
+    duplicate_of: str | None
+    new_story: bool
+    revision: bool = False
+
+    @property
+    def kind(self) -> str:
+        """``duplicate`` | ``new_story`` | ``joined_story`` (the label of
+        ``newsflow_story_assignments_total``; a revision keeping its story counts as joined)."""
+        if self.duplicate_of:
+            return "duplicate"
+        return "new_story" if self.new_story else "joined_story"
+
+
 @dataclass(slots=True)
 class _Item:
     seq: int
@@ -358,7 +381,20 @@ class StoryIndex:
         published_at: datetime | None,
         title: str | None = None,
     ) -> tuple[str, str | None]:
-        """Return ``(story_id, duplicate_of)`` for an article, and remember it."""
+        """Return ``(story_id, duplicate_of)`` for an article, and remember it (see :meth:`place`)."""
+        placed = self.place(article_id, text, tags, published_at, title)
+        return placed.story_id, placed.duplicate_of
+
+    def place(
+        self,
+        article_id: str,
+        text: str,
+        tags: Tags,
+        published_at: datetime | None,
+        title: str | None = None,
+    ) -> Assignment:
+        """Assign an article its story (and the first copy it duplicates, if any), remember it, and say
+        whether it started a new story."""
         with self._lock:
             ts = _ts(published_at)
             full = (title + "\n" + text) if title else text
@@ -372,7 +408,12 @@ class StoryIndex:
 
             duplicate_of: str | None = None
             story: str | None = previous.story_id if previous else None
-            dups = [d for d in self._lsh.query(mh) if d != article_id and d in self._items]
+            # never a duplicate of itself or of its own copies (a revision of the first copy stays the first)
+            dups = [
+                d
+                for d in self._lsh.query(mh)
+                if d != article_id and d in self._items and self._items[d].duplicate_of != article_id
+            ]
             dups = [
                 d
                 for d in dups
@@ -385,6 +426,7 @@ class StoryIndex:
                 story = story or self._items[first].story_id
             if story is None:
                 story = self._best_story(article_id, ts, terms, ents)
+            new_story = story is None
             story = story or _story_id(article_id)
 
             self._seq += 1
@@ -406,7 +448,7 @@ class StoryIndex:
                     ),
                 )
             self._evict()
-            return story, duplicate_of
+            return Assignment(story, duplicate_of, new_story, previous is not None)
 
     def _best_story(self, article_id: str, ts: float, terms: dict[str, float], ents: dict[str, float]) -> str | None:
         votes: dict[str, float] = {}
