@@ -22,7 +22,7 @@ def test_lag_per_partition_from_end_offsets(topic_env: dict[str, str], monkeypat
     kafka.ensure_topics(settings)
     topic = settings.topic_pages
     producer = KafkaProducer(**settings.kafka_client_config())
-    for i in range(5):  # one record per batch: tansu's end offsets are exact for single-record batches
+    for _ in range(5):  # one record per batch: tansu's end offsets are exact for single-record batches
         producer.send(topic, value=b"x", partition=0).get(timeout=30)
         producer.flush()
     for _ in range(2):

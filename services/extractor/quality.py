@@ -101,7 +101,7 @@ def load_pages(data_dir: Path | None = None) -> list[Page]:
             if (m := _PAGE_RE.match(p.name)) and m.group("pub") == publisher
         )
         keys = sorted(refs, key=_version_key)
-        for path, key in zip(htmls, keys):
+        for path, key in zip(htmls, keys, strict=True):
             url = (meta.get(path.name) or {}).get("url")
             pages.append(Page(country, publisher, path, url, refs[key]))
     if not pages:
@@ -273,11 +273,11 @@ def summarise(system: str, scores: Sequence[PageScore]) -> Summary:
 
 def run_system(system: System, pages: Sequence[Page], htmls: Sequence[bytes]) -> list[PageScore]:
     out: list[PageScore] = []
-    for page, raw in zip(pages, htmls):
+    for page, raw in zip(pages, htmls, strict=True):
         t0 = time.perf_counter()
         try:
             res = system(raw, page.url)
-        except Exception as exc:  # noqa: BLE001 - a crash is a score of 0, reported
+        except Exception as exc:
             res = Result(None, None, error=f"{type(exc).__name__}: {exc}")
         res.seconds = res.seconds or (time.perf_counter() - t0)
         out.append(score_page(page, res))
@@ -333,7 +333,7 @@ def compare(
     htmls = [p.html() for p in pages]
     our_scores = run_system(ours, pages, htmls)
     plain_scores = run_system(plain_trafilatura, pages, htmls) if with_plain else our_scores
-    worse = [o.page for o, b in zip(our_scores, plain_scores) if o.f1 < b.f1 - worse_margin]
+    worse = [o.page for o, b in zip(our_scores, plain_scores, strict=True) if o.f1 < b.f1 - worse_margin]
     s_ours, s_plain = (
         summarise("newsflow extract_page", our_scores),
         summarise("trafilatura.extract", plain_scores),
@@ -351,7 +351,7 @@ def compare(
             "date_ok": o.date_ok,
             "error": o.error,
         }
-        for o, b in zip(our_scores, plain_scores)
+        for o, b in zip(our_scores, plain_scores, strict=True)
     ]
     return Comparison(
         ours=s_ours,

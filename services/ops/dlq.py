@@ -174,7 +174,7 @@ def redrive(settings: CommonSettings, wanted: Filter, *, dry_run: bool = False,
 def _send_back(producer: KafkaProducer, dlq_topic: str, todo: list[DeadLetter]) -> None:
     """Re-drive, wait until durable, then write the receipts and wait for those too."""
     futures = [producer.send(letter.original_topic(), key=letter.key, value=letter.value,
-                             headers=letter.original_headers() + [(REDRIVE_HEADER, f"{dlq_topic}:{letter.ref}".encode())])
+                             headers=[*letter.original_headers(), (REDRIVE_HEADER, f"{dlq_topic}:{letter.ref}".encode())])
                for letter in todo]
     producer.flush()
     for fut in futures:
