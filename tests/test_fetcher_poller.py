@@ -251,3 +251,39 @@ def test_backoff_grows_with_jitter_and_retry_after_is_a_floor(tmp_path: Path) ->
     assert sum(delays[2]) / 200 > sum(delays[0]) / 200
     assert schedule.next_failure_delay(1, s, retry_after=3600, rng=rng) >= 3600
     assert schedule.failure_state(10, s) == "dead" and schedule.failure_state(9, s) == "backing_off"
+
+
+
+# --- entries not yet published are not hidden by the next 304 ----------------------------------
+
+def test_a_refused_page_keeps_the_feed_open_until_it_is_published(server: HTTPServer, tmp_path: Path) -> None:
+    """A page that could not be published (retry later) must not be hidden by a 304 on the next poll:
+    the feed's new validators are stored only once every entry was dealt with."""
+    h = Harness(tmp_path)
+    h.refuse = {"https://news.example/2"}
+    url = server.url_for("/feed")
+    validators = {"ETag": '"v1"', "Last-Modified": "Mon, 06 Jan 2025 10:00:00 GMT"}
+    server.expect_ordered_request("/feed").respond_with_data(rss(*ITEMS), headers=validators)
+    server.expect_ordered_request("/feed").respond_with_data(rss(*ITEMS), headers=validators)
+    server.expect_ordered_request("/feed", headers={"If-None-Match": '"v1"'}).respond_with_data("", status=304)
+    assert h.poll(url) == "new" and [c.entry.title for c in h.published] == ["One"]
+    assert h.feed(url).etag is None, "an entry is pending: the validators must not be stored"
+    assert h.feed(url).next_poll_at <= time.time() + 61, "a pending entry brings the next poll forward"
+    h.refuse = set()
+    assert h.poll(url) == "new" and [c.entry.title for c in h.published] == ["One", "Two"]
+    assert h.poll(url) == "not_modified"
+    server.check_assertions()
+
+
+def test_one_poll_publishes_at_most_max_entries_per_poll(server: HTTPServer, tmp_path: Path) -> None:
+    h = Harness(tmp_path, max_entries_per_poll=2)
+    items = [(f"g{n}", f"Item {n}", f"https://news.example/{n}") for n in range(5)]
+    url = server.url_for("/feed")
+    server.expect_request("/feed").respond_with_data(rss(*items), headers={"ETag": '"v1"'})
+    counts = []
+    for _ in range(3):
+        h.poll(url)
+        counts.append(len(h.published))
+    assert counts == [2, 4, 5]
+    assert sorted(c.entry.entry_id for c in h.published) == [f"g{n}" for n in range(5)]
+    assert h.feed(url).etag == '"v1"'

@@ -35,3 +35,14 @@ def test_unknown_schema_version_is_refused_with_the_field_named() -> None:
     doc = encode(_page()).replace(b'"schema_version":1', b'"schema_version":99')
     with pytest.raises(MessageError, match="schema_version"):
         decode(PageMessage, doc)
+
+
+def test_control_characters_and_nul_are_removed_from_text() -> None:
+    entry = FeedEntry(feed_url="http://f/rss", entry_id="g\x00", link="http://x/a", title="Bad\x00 ti\x07tle",
+                      categories=["Wo\x00rld"], summary="line one\nline\ttwo\r\n")
+    assert entry.title == "Bad title" and entry.entry_id == "g" and entry.categories == ["World"]
+    assert entry.summary == "line one\nline\ttwo\r\n"
+    art = Article(id="a", url="http://x/a", source="x", text="para\x00graph\n\nnext\x1b", extractor_version="v",
+                  content_hash="h", fetched_at=datetime.now(UTC))
+    assert art.text == "paragraph\n\nnext"
+    assert decode(Article, encode(art)).text == "paragraph\n\nnext"

@@ -110,6 +110,9 @@ class FetcherSettings(CommonSettings):
 
     metrics_port: int = Field(9101, ge=0, le=65535)
     feeds_file: Path = Path("feeds.txt")
+    max_entries_per_poll: int = Field(
+        500, ge=1, description="entries published per poll of one feed; the rest wait for the next polls"
+    )
     poll_interval_seconds: float = Field(300, gt=0, description="default time between polls of a feed")
     min_poll_interval_seconds: float = Field(60, gt=0)
     max_poll_interval_seconds: float = Field(86_400, gt=0)

@@ -18,9 +18,10 @@ on one partition.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, TypeVar
+import re
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 SCHEMA_VERSION = 1
 
@@ -29,11 +30,33 @@ class MessageError(ValueError):
     """A message that cannot be decoded: wrong JSON, wrong shape or unknown version."""
 
 
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _clean_text(value: Any) -> Any:
+    """Drop NUL and other control characters (tab and newlines stay) from strings and lists of
+    strings: feeds and pages carry them, and PostgreSQL rejects NUL in text."""
+    if isinstance(value, str):
+        return _CONTROL_CHARS.sub("", value)
+    if isinstance(value, list):
+        return [_CONTROL_CHARS.sub("", v) if isinstance(v, str) else v for v in value]
+    return value
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-class FeedEntry(_Model):
+class _TextModel(_Model):
+    """A message with text from the outside world: control characters are removed on the way in."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        return _clean_text(value)
+
+
+class FeedEntry(_TextModel):
     """One item of a feed, as the fetcher saw it (the feed's own metadata)."""
 
     feed_url: str
@@ -103,7 +126,7 @@ class Tags(_Model):
     topics: list[str] = Field(default_factory=list)
 
 
-class Article(_Model):
+class Article(_TextModel):
     """``newsflow.articles``: one extracted, tagged article (also one line of ``articles export``)."""
 
     schema_version: Literal[1] = 1

@@ -309,11 +309,11 @@ def _owners() -> dict[str, tuple[Collector, ...]]:
     e.g. ``newsflow_articles_stored`` is not also exported as a constant 0 by the fetcher."""
     return {
         "fetcher": (POLLS, HTTP_RESPONSES, FETCH_DURATION, FETCHED_BYTES, FETCH_REFUSALS, ENTRIES, FEEDS,
-                    DISCOVERY_LATENCY, POLL_DURATION),
+                    DISCOVERY_LATENCY, POLL_DURATION, ENTRIES_DEFERRED),
         "extractor": (PAGES_PROCESSED, EXTRACT_DURATION, TEXT_LENGTH, EXTRACTION_QUALITY, STORIES,
-                      TAGS_PER_ARTICLE, EXTRACTED_PAGES),
+                      TAGS_PER_ARTICLE, EXTRACTED_PAGES, EXTRACTOR_WORKER_RESTARTS),
         "sink": (ROWS_WRITTEN, ARTICLES_STORED, SINK_BATCH_SIZE, SINK_COMMIT_DURATION, PUBLISH_TO_STORED,
-                 NEWEST_ARTICLE),
+                 NEWEST_ARTICLE, API_RESPONSES, API_REFUSED),
         "consumer": (MESSAGES_CONSUMED, DEAD_LETTERS, COMMITS, COMMIT_FAILURES, REBALANCES, WRITE_RETRIES,
                      CONSUMER_LAG, BATCH_DURATION, STAGE_STOPPED, LAG_REFRESH_FAILURES),
     }
@@ -349,4 +349,11 @@ EXTRACTOR_WORKER_RESTARTS = Counter(
     "Extractor worker processes replaced, by reason: timeout (a page ran past extract_timeout_seconds "
     "and its worker was killed) or crashed (the worker died while analysing a page).",
     ["reason"],
+)
+
+
+# --- fetcher: per-poll entry cap ------------------------------------------------------------
+ENTRIES_DEFERRED = Counter(
+    "newsflow_feed_entries_deferred_total",
+    "Feed entries left for a later poll because one poll publishes at most NEWSFLOW_MAX_ENTRIES_PER_POLL.",
 )

@@ -127,12 +127,17 @@ class FeedPoller:
             (e.published_at or e.updated_at for e in parsed.entries), now)
         delay = schedule.next_success_delay(per_day, schedule.server_hint(resp.headers, parsed.ttl_seconds, now),
                                             self.settings)
-        known, published, given_up = await self.publish_entries(feed, parsed)
+        known, published, given_up, pending = await self.publish_entries(feed, parsed)
+        validators = (resp.headers.get("etag"), resp.headers.get("last-modified"))
+        if pending:
+            # Entries not yet published (a page to retry, or deferred): keep the old validators, so
+            # the next poll gets the feed again instead of a 304 that would hide them, and come back soon.
+            validators = (None, None)
+            delay = min(delay, self.settings.min_poll_interval_seconds)
         with self.state.transaction():  # one commit per poll: entries, articles and the feed's row
             self.remember(feed, known, published, given_up)
-            self.state.polled(feed.url, next_poll_at=now + delay, status=200, etag=resp.headers.get("etag"),
-                              last_modified=resp.headers.get("last-modified"), entries_per_day=per_day,
-                              title=parsed.title, now=now)
+            self.state.polled(feed.url, next_poll_at=now + delay, status=200, etag=validators[0],
+                              last_modified=validators[1], entries_per_day=per_day, title=parsed.title, now=now)
         if parsed.skipped:
             log.info("%d entries without a usable link skipped (no page to fetch)", parsed.skipped,
                      extra={"feed": feed.url})
@@ -182,15 +187,25 @@ class FeedPoller:
         return len(published)
 
     async def publish_entries(self, feed: FeedState, parsed: ParsedFeed
-                              ) -> tuple[list[Candidate], list[Candidate], list[Candidate]]:
-        """Classify and publish; returns (known, published, given up). Writes nothing."""
+                              ) -> tuple[list[Candidate], list[Candidate], list[Candidate], int]:
+        """Classify and publish; returns (known, published, given up, still pending). Writes nothing.
+
+        At most ``max_entries_per_poll`` entries are published per poll (a 100,000-item feed must
+        not mean 100,000 page fetches at once); the rest stay pending for the next polls."""
         todo, known = self.classify(feed, parsed.entries)
+        deferred = max(0, len(todo) - self.settings.max_entries_per_poll)
+        if deferred:
+            metrics.ENTRIES_DEFERRED.inc(deferred)
+            log.info("%d entries deferred to later polls (NEWSFLOW_MAX_ENTRIES_PER_POLL=%d)", deferred,
+                     self.settings.max_entries_per_poll, extra={"feed": feed.url})
+            todo = todo[: self.settings.max_entries_per_poll]
         self.in_flight.update(c.article_id for c in todo)
         try:
             published, given_up = await self.publish(todo) if todo else ([], [])
         finally:
             self.in_flight.difference_update(c.article_id for c in todo)
-        return known, published, given_up
+        pending = deferred + len(todo) - len(published) - len(given_up)
+        return known, published, given_up, pending
 
     def remember(self, feed: FeedState, known: list[Candidate], published: list[Candidate],
                  given_up: list[Candidate]) -> None:
