@@ -161,6 +161,9 @@ class ExtractorSettings(ConsumerSettings):
     batch_max_records: int = Field(20, ge=1, le=10_000)
     extract_timeout_seconds: float = Field(30, gt=0, description="a page taking longer is dead-lettered")
     story_window_days: float = Field(3, gt=0)
+    story_max_items: int = Field(
+        20_000, ge=100, description="articles the story index keeps in memory (~8 KB each); the oldest go first"
+    )
     workers: int = Field(
         1, ge=1, le=64,
         description="worker processes that extract and tag pages in parallel (one core each); "

@@ -180,7 +180,8 @@ def make_writer(producer: KafkaProducer, topic: str) -> WriteFn[Item]:
 
 def build(settings: ExtractorSettings, health: Health) -> Stage[Item]:
     """The extractor stage: pages topic -> extract + tag -> articles topic -> commit."""
-    stories = StoryIndex(settings.data_dir / "stories.db", window_days=settings.story_window_days)
+    stories = StoryIndex(settings.data_dir / "stories.db", window_days=settings.story_window_days,
+                         max_items=settings.story_max_items)
     # the workers live as long as the service process (pebble stops them at interpreter exit)
     pool = AnalysePool(settings.workers, timeout_seconds=settings.extract_timeout_seconds)
     producer = make_producer(settings)

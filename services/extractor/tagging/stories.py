@@ -24,6 +24,7 @@ import json
 import math
 import re
 import sqlite3
+import sys
 import threading
 import time
 from collections import Counter
@@ -154,7 +155,8 @@ def _terms(text: str, title: str | None) -> dict[str, float]:
             n = _norm(w)
             if n:
                 tf[n] += 3
-    return {w: 1.0 + math.log(c) for w, c in tf.most_common(60)}
+    # Interned: the same words recur across thousands of indexed articles; one string object each.
+    return {sys.intern(w): 1.0 + math.log(c) for w, c in tf.most_common(60)}
 
 
 def _salience(n_mentions: int) -> float:
