@@ -179,13 +179,6 @@ class FeedPoller:
                 todo.append(Candidate(entry, aid, digest, is_update=False))
         return todo, known
 
-    async def handle_entries(self, feed: FeedState, parsed: ParsedFeed) -> int:
-        """Publish new and changed entries; remember what is done. Returns how many were published."""
-        known, published, given_up = await self.publish_entries(feed, parsed)
-        with self.state.transaction():
-            self.remember(feed, known, published, given_up)
-        return len(published)
-
     async def publish_entries(self, feed: FeedState, parsed: ParsedFeed
                               ) -> tuple[list[Candidate], list[Candidate], list[Candidate], int]:
         """Classify and publish; returns (known, published, given up, still pending). Writes nothing.
