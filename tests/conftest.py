@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,16 @@ def topic_env(broker: EmbeddedBroker) -> dict[str, str]:
         "NEWSFLOW_TOPIC_DLQ": f"t{suffix}.dlq",
         "NEWSFLOW_GROUP_ID": f"g{suffix}",
     }
+
+
+def wait_for(what: str, check: Callable[[], object], timeout: float = 60.0) -> None:
+    """Poll ``check`` until it is truthy; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def shared_data(*parts: str) -> Path:

@@ -10,23 +10,14 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
+
+from services.common.records import Record
 
 _STD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
-class _KafkaRecord(Protocol):
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def key(self) -> bytes | None: ...
-
-
-def record_fields(record: _KafkaRecord) -> dict[str, Any]:
+def record_fields(record: Record) -> dict[str, Any]:
     """``extra=`` fields locating a consumed record: topic, partition, offset and article id
     (records are keyed by article id)."""
     return {

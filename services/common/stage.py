@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
@@ -40,29 +40,11 @@ from services.common import metrics
 from services.common.config import ConsumerSettings
 from services.common.health import Health
 from services.common.logs import record_fields
+from services.common.records import Record as Record  # re-exported: stages type their steps with it
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-class Record(Protocol):
-    """What a stage reads of a consumed record (kafka-python's ``ConsumerRecord``)."""
-
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def timestamp(self) -> int: ...
-    @property
-    def key(self) -> bytes | None: ...
-    @property
-    def value(self) -> bytes | None: ...
-    @property
-    def headers(self) -> list[tuple[str, bytes]] | None: ...
 
 
 class StageStopped(RuntimeError):

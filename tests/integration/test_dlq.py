@@ -25,6 +25,7 @@ from services.common.stage import Failure, Processed, Record, Stage, build_stage
 from services.ops import dlq
 from services.sink.service import decode_articles, make_writer
 from services.sink.store import SqliteStore
+from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -43,15 +44,6 @@ def read_topic(bootstrap: str, topic: str, idle_ms: int = 1500) -> list[tuple[in
         return [(r.partition, r.offset, r.key, r.value, r.headers) for r in consumer]
     finally:
         consumer.close()
-
-
-def wait_for(what: str, check: object, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

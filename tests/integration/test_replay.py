@@ -27,6 +27,7 @@ from services.extractor import service as extractor_service
 from services.ops import offsets as ofs
 from services.ops.replay import ReplayRefused, StartPoint, plan_replay, run_replay
 from services.sink.store import SqliteStore
+from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -57,15 +58,6 @@ def read_topic(bootstrap: str, topic: str, idle_ms: int = 1500) -> list[tuple[in
         return [(r.partition, r.offset, r.key, r.value) for r in consumer]
     finally:
         consumer.close()
-
-
-def wait_for(what: str, check: object, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
