@@ -282,6 +282,7 @@ class Fetcher:
             task.add_done_callback(functools.partial(self._polled, url=feed.url))
 
     def _polled(self, task: asyncio.Task[str], url: str) -> None:
+        self.health.beat()  # liveness: a finished poll is progress, even in a round longer than a minute
         self.tasks.discard(task)
         self.polling.discard(url)
         self.slots.release()
