@@ -148,7 +148,9 @@ def test_lag_series_matches_the_broker(pipeline: LivePipeline, prometheus: Prome
         return {s["metric"]["partition"]: float(s["value"][1]) for s in series}
 
     wait_for(f"sink lag {expected} in Prometheus", lambda: lag_in_prometheus() == expected, 30, pipeline)
-    assert _value(prometheus, 'newsflow:consumer_lag_messages:sum{stage="sink"}') == 0.0
+    # The recording rule is evaluated on its own interval: wait for it too, rather than racing it.
+    wait_for("the recorded sink lag sum in Prometheus",
+             lambda: _value(prometheus, 'newsflow:consumer_lag_messages:sum{stage="sink"}') == 0.0, 30, pipeline)
 
 
 def test_alert_rules_load_and_stay_quiet(prometheus: Prometheus) -> None:
