@@ -105,6 +105,7 @@ class Supervisor:
         )
         self.info.pids[service] = self.procs[service].pid
         self.started_at[service] = time.monotonic()
+        _write_run_info(self.logs.parent, self.info)  # other commands read the current pids
 
     def check(self, once: bool) -> None:
         """Restart a service that exited (except a fetcher that finished its one pass)."""
@@ -237,7 +238,6 @@ def run_up(settings: UpSettings, feeds_file: Path | None, *, demo: bool, once: b
         supervisor = Supervisor(settings, info, env, logs)
         for service in SERVICES:
             supervisor.start(service)
-        _write_run_info(data_dir, info)
         _print_banner(info, data_dir, feeds_file)
         return _supervise(supervisor, settings, broker, data_dir, expected, once)
     finally:
