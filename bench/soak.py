@@ -49,12 +49,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rate", type=float, default=10, help="new articles per second")
     ap.add_argument("--feeds", type=int, default=200)
     ap.add_argument("--sample-seconds", type=float, default=60)
+    ap.add_argument("--env", action="append", default=[], metavar="NEWSFLOW_X=VALUE",
+                    help="a setting for the services, e.g. NEWSFLOW_STORY_MAX_ITEMS=3000 (repeatable)")
     args = ap.parse_args(argv)
+    extra_env = dict(item.split("=", 1) for item in args.env)
 
     data = Path(tempfile.mkdtemp(prefix="newsflow-soak-"))
     site = NewsSite(args.feeds, 1, window=20).start()
     run = UpRun(data / "data", site.feed_urls(), env={"NEWSFLOW_LOG_LEVEL": "WARNING",
-                                                       "NEWSFLOW_PER_HOST_CONCURRENCY": "32"}).start()
+                                                       "NEWSFLOW_PER_HOST_CONCURRENCY": "32", **extra_env}).start()
     print(f"soak: {args.minutes:g} min at {args.rate:g} articles/s over {args.feeds} feeds; data in {data}", flush=True)
     series: dict[str, list[tuple[float, int]]] = {s: [] for s in (*SERVICES, "broker")}
     started = time.monotonic()
