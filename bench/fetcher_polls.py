@@ -38,10 +38,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import feedparser
 
-from services.common import metrics
-from services.common.config import FetcherSettings
 from services.common.health import Health
+from services.fetcher import metrics
 from services.fetcher.service import Candidate, Fetcher
+from services.fetcher.settings import FetcherSettings
 
 ITEMS = 20
 

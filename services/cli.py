@@ -8,10 +8,15 @@ from pathlib import Path
 import click
 
 from services.clikit import settings_or_exit
-from services.common.config import ExtractorSettings, FetcherSettings, SinkSettings
+from services.extractor import main as extractor_main
+from services.extractor.settings import ExtractorSettings
+from services.fetcher import main as fetcher_main
 from services.fetcher.cli import feeds
+from services.fetcher.settings import FetcherSettings
 from services.ops.cli import config, dlq, replay, status, topics
+from services.sink import main as sink_main
 from services.sink.cli import api, articles, stories
+from services.sink.settings import SinkSettings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,25 +56,19 @@ def up(feeds_file: Path | None, demo: bool, once: bool, data_dir: Path | None) -
 @main.command()
 def fetcher() -> None:
     """Run the fetcher service (configured by NEWSFLOW_* variables)."""
-    from services.common.runner import run_fetcher
-
-    run_fetcher(settings_or_exit(FetcherSettings))
+    fetcher_main.run(settings_or_exit(FetcherSettings))
 
 
 @main.command()
 def extractor() -> None:
     """Run the extractor service (configured by NEWSFLOW_* variables)."""
-    from services.common.runner import run_extractor
-
-    run_extractor(settings_or_exit(ExtractorSettings))
+    extractor_main.run(settings_or_exit(ExtractorSettings))
 
 
 @main.command()
 def sink() -> None:
     """Run the sink service (configured by NEWSFLOW_* variables)."""
-    from services.common.runner import run_sink
-
-    run_sink(settings_or_exit(SinkSettings))
+    sink_main.run(settings_or_exit(SinkSettings))
 
 
 # --- offline tools ----------------------------------------------------------------

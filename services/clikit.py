@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 import click
 
-from services.common.config import CommonSettings, ConfigError, load
+from services.common.settings import CommonSettings, ConfigError, load
 
 S = TypeVar("S", bound=CommonSettings)
 

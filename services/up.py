@@ -26,7 +26,7 @@ from pydantic import Field
 
 from services.common import kafka
 from services.common.broker import EmbeddedBroker, free_port, port_is_free
-from services.common.config import CommonSettings
+from services.common.settings import CommonSettings
 from services.common.urls import article_id
 from services.sink.store import open_store
 

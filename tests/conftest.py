@@ -11,10 +11,22 @@ from pathlib import Path
 import pytest
 
 from services.common.broker import EmbeddedBroker
+from services.common.metrics import CONSUMER, PROCESS
+from services.extractor.metrics import EXTRACTOR
+from services.fetcher.metrics import FETCHER
+from services.sink.metrics import SINK
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_service_metrics_registered() -> None:
+    """The tests run every service in one process: register all their metrics in the default
+    registry (each service's ``main`` registers only its own)."""
+    for metric_set in (PROCESS, CONSUMER, FETCHER, EXTRACTOR, SINK):
+        metric_set.register()
 
 
 @pytest.fixture(scope="session")

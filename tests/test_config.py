@@ -1,6 +1,8 @@
 import pytest
 
-from services.common.config import ConfigError, FetcherSettings, SinkSettings, load, masked
+from services.common.settings import ConfigError, load, masked
+from services.fetcher.settings import FetcherSettings
+from services.sink.settings import SinkSettings
 
 
 def test_env_vars_with_prefix(monkeypatch: pytest.MonkeyPatch) -> None:

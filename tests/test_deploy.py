@@ -23,16 +23,12 @@ import pytest
 from pydantic import SecretStr
 
 from services.cli import main as cli_main
-from services.common.config import (
-    ENV_PREFIX,
-    CommonSettings,
-    ConsumerSettings,
-    ExtractorSettings,
-    FetcherSettings,
-    SinkSettings,
-)
 from services.common.health import Health, serve
 from services.common.kafka import TOPIC_RETENTION_MS
+from services.common.settings import ENV_PREFIX, CommonSettings, ConsumerSettings
+from services.extractor.settings import ExtractorSettings
+from services.fetcher.settings import FetcherSettings
+from services.sink.settings import SinkSettings
 from services.up import UpSettings
 
 ROOT = Path(__file__).resolve().parent.parent

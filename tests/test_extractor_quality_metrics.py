@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from prometheus_client import Metric
 
-from services.common import metrics
 from services.common.messages import FeedEntry, PageMessage
+from services.extractor import metrics
 from services.extractor.extract import extract_page
 from services.extractor.service import analyse, build_article, record_quality
 

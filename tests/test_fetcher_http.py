@@ -17,8 +17,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from services.common.config import FetcherSettings
 from services.fetcher.http import FetchError, GuardedResolver, HostGate, HttpClient, parse_retry_after
+from services.fetcher.settings import FetcherSettings
 
 LOCAL = "127.0.0.1/32,::1/128"
 

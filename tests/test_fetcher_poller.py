@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from services.common.config import FetcherSettings
 from services.fetcher import schedule
 from services.fetcher.http import HttpClient
 from services.fetcher.service import Candidate, FeedPoller, ParsePool
+from services.fetcher.settings import FetcherSettings
 from services.fetcher.state import FetcherState
 
 

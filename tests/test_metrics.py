@@ -15,6 +15,10 @@ from services.common import metrics
 from services.common.health import Health, serve
 from services.common.lag import compute_lag
 from services.common.messages import Article
+from services.extractor import metrics as extractor_metrics
+from services.extractor.extract import ExtractionError
+from services.fetcher import metrics as fetcher_metrics
+from services.sink import metrics as sink_metrics
 
 
 def sample(name: str, **labels: str) -> float:
@@ -45,7 +49,7 @@ def test_top_domains_keeps_the_first_n_and_folds_the_rest() -> None:
 
 
 def test_newest_article_age_is_bounded_and_keeps_the_newest() -> None:
-    newest = metrics.NewestArticles(limit=1)
+    newest = sink_metrics.NewestArticles(limit=1)
     now = datetime.now(UTC)
     newest.update("https://www.a.example/x", now - timedelta(hours=2))
     newest.update("https://a.example/y", now - timedelta(hours=1))
@@ -59,15 +63,12 @@ def test_newest_article_age_is_bounded_and_keeps_the_newest() -> None:
 
 
 def test_failed_extraction_is_counted_per_domain() -> None:
-    class ExtractionError(Exception):
-        pass
-
     top = metrics.TopDomains()
     before_empty = sample("newsflow_extracted_pages_total", domain="t1.example", outcome="empty")
     before_issue = sample("newsflow_extraction_quality_issues_total", domain="t1.example", issue="empty")
-    metrics.count_failed_extraction(top, "https://t1.example/a", ExtractionError("no article text"))
-    metrics.count_failed_extraction(top, "https://t1.example/b", ValueError("boom"))
-    metrics.count_failed_extraction(top, None, ValueError("undecodable"))
+    extractor_metrics.count_failed_extraction(top, "https://t1.example/a", ExtractionError("no article text"))
+    extractor_metrics.count_failed_extraction(top, "https://t1.example/b", ValueError("boom"))
+    extractor_metrics.count_failed_extraction(top, None, ValueError("undecodable"))
     assert sample("newsflow_extracted_pages_total", domain="t1.example", outcome="empty") == before_empty + 1
     assert sample("newsflow_extraction_quality_issues_total", domain="t1.example", issue="empty") == before_issue + 1
     assert sample("newsflow_extracted_pages_total", domain="t1.example", outcome="failed") >= 1
@@ -77,7 +78,7 @@ def test_failed_extraction_is_counted_per_domain() -> None:
 def test_tag_count_adds_every_kind_of_tag() -> None:
     article = Article.model_construct(places=[1, 2], people=[1], organisations=[], keywords=["a", "b", "c"],
                                       topics=["t"])
-    assert metrics.tag_count(article) == 7
+    assert extractor_metrics.tag_count(article) == 7
 
 
 def test_timed_observes_failures_too() -> None:
@@ -87,7 +88,7 @@ def test_timed_observes_failures_too() -> None:
         raise RuntimeError("poll failed")
 
     with pytest.raises(RuntimeError):
-        asyncio.run(metrics.timed(metrics.POLL_DURATION, fails()))
+        asyncio.run(metrics.timed(fetcher_metrics.POLL_DURATION, fails()))
     assert sample("newsflow_feed_poll_duration_seconds_count") == before + 1
 
 
@@ -122,10 +123,15 @@ def test_metrics_endpoint_serves_the_registry() -> None:
 # --- per-service registry (in a subprocess: it changes the global registry) --------------------
 
 SCRAPE = """
-import sys
+import importlib, sys
 from prometheus_client import REGISTRY, generate_latest
-from services.common import metrics
-metrics.init_series(sys.argv[1])
+from services.common import lifecycle
+service = sys.argv[1]
+metrics = importlib.import_module(f"services.{service}.metrics")
+if service == "fetcher":
+    lifecycle.register_metrics(service, (metrics.FETCHER,), metrics.init_series)
+else:
+    lifecycle.register_consumer_metrics(service, getattr(metrics, service.upper()), metrics.init_series)
 print(generate_latest(REGISTRY).decode())
 """
 

@@ -9,8 +9,8 @@ from kafka.structs import OffsetAndMetadata
 from prometheus_client import REGISTRY
 
 from services.common import kafka, metrics
-from services.common.config import ConsumerSettings, load
 from services.common.lag import LagReporter
+from services.common.settings import ConsumerSettings, load
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from test_store import make, store_url  # noqa: F401 - store_url is the per-backend fixture
 
-from services.common.config import SinkSettings
 from services.sink.api import ApiServer, TokenBuckets
+from services.sink.settings import SinkSettings
 from services.sink.store import open_store
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from services.common.config import CommonSettings, ConsumerSettings
+from services.common.settings import CommonSettings, ConsumerSettings
 
 log = logging.getLogger(__name__)
 

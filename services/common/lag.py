@@ -24,7 +24,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from services.common import metrics
-from services.common.config import ConsumerSettings
+from services.common.settings import ConsumerSettings
 
 log = logging.getLogger(__name__)
 

@@ -37,10 +37,10 @@ from kafka.structs import OffsetAndMetadata
 
 import services
 from services.common import metrics
-from services.common.config import ConsumerSettings
 from services.common.health import Health
 from services.common.logs import record_fields
 from services.common.records import Record as Record  # re-exported: stages type their steps with it
+from services.common.settings import ConsumerSettings
 
 log = logging.getLogger(__name__)
 

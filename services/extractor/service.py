@@ -20,11 +20,10 @@ from kafka import KafkaProducer
 from kafka.errors import MessageSizeTooLargeError
 from kafka.producer.future import FutureRecordMetadata
 
-from services.common import metrics
-from services.common.config import ExtractorSettings
 from services.common.health import Health
 from services.common.kafka import make_consumer, make_producer
 from services.common.messages import Article, PageMessage, Tags, decode, encode
+from services.common.metrics import MESSAGES_PRODUCED, TopDomains
 from services.common.stage import (
     Failure,
     Processed,
@@ -35,7 +34,9 @@ from services.common.stage import (
     build_stage,
 )
 from services.common.urls import domain
+from services.extractor import metrics
 from services.extractor.extract import EXTRACTOR_VERSION, Extracted, extract_page
+from services.extractor.settings import ExtractorSettings
 from services.extractor.tagging import StoryIndex, tag
 from services.extractor.workers import AnalysePool
 
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
 
 STAGE = "extractor"
 Item = tuple[Record, Article]
-_QUALITY_DOMAINS = metrics.TopDomains()
+_QUALITY_DOMAINS = TopDomains()
 SHORT_TEXT_CHARS = 300
 
 
@@ -172,7 +173,7 @@ def make_writer(producer: KafkaProducer, topic: str) -> WriteFn[Item]:
         producer.flush()
         for _rec, fut in sent:
             fut.get(timeout=60)  # a broker failure raises: the stage pauses and retries the batch
-        metrics.MESSAGES_PRODUCED.labels(STAGE, topic).inc(len(sent))
+        MESSAGES_PRODUCED.labels(STAGE, topic).inc(len(sent))
         return failures
 
     return write

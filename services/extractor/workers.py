@@ -35,8 +35,8 @@ from typing import Self
 
 from pebble import ProcessExpired, ProcessFuture, ProcessPool
 
-from services.common import metrics
 from services.common.messages import PageMessage, Tags
+from services.extractor import metrics
 from services.extractor.extract import Extracted
 
 log = logging.getLogger(__name__)

@@ -41,8 +41,8 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from services.common import metrics
-from services.common.config import FetcherSettings
+from services.fetcher import metrics
+from services.fetcher.settings import FetcherSettings
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
-from services.common.config import FetcherSettings
+from services.fetcher.settings import FetcherSettings
 
 WEEK = 7 * 86_400.0
 HINT_CEILING = 7 * 86_400.0  # a server hint longer than a week is capped (a typo must not silence a feed)

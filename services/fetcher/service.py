@@ -33,16 +33,16 @@ from kafka.errors import KafkaError, MessageSizeTooLargeError
 from trafilatura.utils import detect_encoding
 from w3lib.encoding import html_to_unicode
 
-from services.common import metrics
-from services.common.config import FetcherSettings
 from services.common.health import Health
 from services.common.messages import FeedEntry, PageMessage, encode
+from services.common.metrics import MESSAGES_PRODUCED, timed
 from services.common.urls import article_id
-from services.fetcher import schedule
+from services.fetcher import metrics, schedule
 from services.fetcher.feedlist import FeedListError, read_feed_list
 from services.fetcher.http import HTML_TYPES, FetchError, HttpClient, Response, parse_retry_after
 from services.fetcher.parse import FeedParseError, ParsedFeed, ParsePool
 from services.fetcher.parse import parse_safely as parse_safely  # noqa: PLC0414 - explicit re-export (cli.py)
+from services.fetcher.settings import FetcherSettings
 from services.fetcher.state import FEED_STATES, FeedState, FetcherState
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class FeedPoller:
     async def poll(self, feed: FeedState) -> str:
         """One feed; returns the outcome label. Errors are logged and scheduled, never raised."""
         try:
-            outcome = await metrics.timed(metrics.POLL_DURATION, self._poll(feed))
+            outcome = await timed(metrics.POLL_DURATION, self._poll(feed))
         except (FetchError, FeedParseError) as exc:
             self._failed(feed, exc)
             outcome = "error"
@@ -412,7 +412,7 @@ def _succeeded(future: object) -> bool:
     except KafkaError as exc:
         log.error("page not published (retried at the next poll): %s", exc)
         return False
-    metrics.MESSAGES_PRODUCED.labels("fetcher", "pages").inc()
+    MESSAGES_PRODUCED.labels("fetcher", "pages").inc()
     return True
 
 

@@ -14,14 +14,10 @@ from typing import Any
 import click
 
 from services.clikit import running_overrides, settings_or_exit
-from services.common.config import (
-    CommonSettings,
-    ConsumerSettings,
-    ExtractorSettings,
-    FetcherSettings,
-    SinkSettings,
-    masked,
-)
+from services.common.settings import CommonSettings, ConsumerSettings, masked
+from services.extractor.settings import ExtractorSettings
+from services.fetcher.settings import FetcherSettings
+from services.sink.settings import SinkSettings
 
 
 def _broker_override() -> dict[str, Any]:

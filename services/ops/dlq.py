@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from services.common.config import CommonSettings
 from services.common.kafka import make_producer
+from services.common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 

@@ -35,11 +35,13 @@ from typing import Any, Literal, Protocol
 from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from services.common.config import ConsumerSettings, ExtractorSettings, SinkSettings
 from services.common.health import Health
 from services.common.kafka import make_admin
+from services.common.settings import ConsumerSettings
 from services.common.stage import Processed, Record, Stage
+from services.extractor.settings import ExtractorSettings
 from services.ops import offsets as ofs
+from services.sink.settings import SinkSettings
 
 log = logging.getLogger(__name__)
 

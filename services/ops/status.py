@@ -20,8 +20,8 @@ import httpx
 from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
-from services.common.config import CommonSettings
 from services.common.kafka import make_admin
+from services.common.settings import CommonSettings
 from services.ops import offsets as ofs
 from services.up import RunInfo
 

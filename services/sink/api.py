@@ -30,9 +30,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from services import __version__
-from services.common import metrics
-from services.common.config import SinkSettings
 from services.common.messages import Article
+from services.sink import metrics
+from services.sink.settings import SinkSettings
 from services.sink.store import Filters, Store, Story, unavailable_errors
 
 log = logging.getLogger(__name__)

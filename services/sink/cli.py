@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from services.clikit import running_overrides, settings_or_exit
-from services.common.config import SinkSettings
+from services.sink.settings import SinkSettings
 from services.sink.store import Store
 
 

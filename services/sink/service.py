@@ -12,12 +12,12 @@ import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from services.common import metrics
-from services.common.config import SinkSettings
 from services.common.health import Health
 from services.common.kafka import make_consumer, make_producer
 from services.common.messages import Article, MessageError, decode
 from services.common.stage import Failure, Processed, Record, Stage, WriteFn, build_stage
+from services.sink import metrics
+from services.sink.settings import SinkSettings
 from services.sink.store import RowRejected, Store, open_store, unavailable_errors
 
 log = logging.getLogger(__name__)

@@ -17,13 +17,14 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 import services
 from services.cli import main
-from services.common.config import SinkSettings, load
 from services.common.health import Health, serve
 from services.common.kafka import ensure_topics, make_consumer, make_producer
 from services.common.messages import Article, MessageError, encode
+from services.common.settings import load
 from services.common.stage import Failure, Processed, Record, Stage, build_stage
 from services.ops import dlq
 from services.sink.service import decode_articles, make_writer
+from services.sink.settings import SinkSettings
 from services.sink.store import SqliteStore
 from tests.conftest import wait_for
 

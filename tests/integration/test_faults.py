@@ -31,8 +31,8 @@ from hostile.sites import NewsSite, wait_until
 from kafka import KafkaConsumer, TopicPartition
 
 from integration.test_sink_outage import PrivatePostgres, private_postgres  # noqa: F401 - fixture
-from services.common.config import CommonSettings
 from services.common.kafka import make_admin
+from services.common.settings import CommonSettings
 from services.ops.offsets import committed_offsets, lag
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -12,10 +12,10 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from services.common import kafka
-from services.common.config import FetcherSettings
 from services.common.health import Health
 from services.common.messages import PageMessage, decode
 from services.fetcher.service import Fetcher
+from services.fetcher.settings import FetcherSettings
 
 pytestmark = pytest.mark.integration
 

@@ -37,9 +37,10 @@ from hostile.pipeline import UpRun, ids_of, metric_value
 from hostile.sites import wait_until
 from prometheus_client import REGISTRY
 
-from services.common.config import CommonSettings, FetcherSettings
+from services.common.settings import CommonSettings
 from services.fetcher.http import FetchError, HttpClient
 from services.fetcher.parse import FeedParseError, parse_feed
+from services.fetcher.settings import FetcherSettings
 from services.up import dead_lettered_ids
 
 pytestmark = [pytest.mark.integration]

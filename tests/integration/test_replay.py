@@ -17,15 +17,17 @@ from typing import Self
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from services.common.config import ExtractorSettings, SinkSettings, load
 from services.common.health import Health
 from services.common.kafka import ensure_topics, make_admin
 from services.common.messages import Article, FeedEntry, PageMessage, decode, encode
+from services.common.settings import load
 from services.common.stage import Stage
 from services.common.urls import article_id
 from services.extractor import service as extractor_service
+from services.extractor.settings import ExtractorSettings
 from services.ops import offsets as ofs
 from services.ops.replay import ReplayRefused, StartPoint, plan_replay, run_replay
+from services.sink.settings import SinkSettings
 from services.sink.store import SqliteStore
 from tests.conftest import wait_for
 

@@ -24,11 +24,11 @@ import pytest
 from test_store import IN_CI, make
 
 from integration.test_sink_redelivery import free_port, snapshot
-from services.common.config import SinkSettings
 from services.common.health import Health
 from services.common.kafka import ensure_topics, make_producer
 from services.common.messages import Article, encode
 from services.sink.service import build
+from services.sink.settings import SinkSettings
 from services.sink.store import open_store
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

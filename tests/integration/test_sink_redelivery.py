@@ -23,11 +23,11 @@ import httpx
 import pytest
 from test_store import make, postgres_schema
 
-from services.common.config import SinkSettings
 from services.common.kafka import ensure_topics, make_admin, make_producer
 from services.common.messages import Article, encode
 from services.ops.offsets import committed_offsets
 from services.sink.service import CRASH_HOOK_ENV
+from services.sink.settings import SinkSettings
 from services.sink.store import Filters, Store, open_store
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -1,0 +1,59 @@
+"""The fetcher's metrics (registered when ``newsflow fetcher`` starts; see :class:`MetricSet`)."""
+
+from __future__ import annotations
+
+from services.common.metrics import FRESHNESS_BUCKETS, MetricSet
+
+FETCHER = MetricSet("fetcher")
+
+POLLS = FETCHER.counter(
+    "newsflow_feed_polls_total", "Feed polls by result: new, not_modified, error, skipped.", ["result"]
+)
+POLL_DURATION = FETCHER.histogram(
+    "newsflow_feed_poll_duration_seconds",
+    "Time of one feed poll: feed fetch, parse, page fetches and publishing.",
+)
+HTTP_RESPONSES = FETCHER.counter(
+    "newsflow_http_responses_total", "HTTP responses by kind (feed/page) and status class.",
+    ["kind", "status_class"],
+)
+FETCH_DURATION = FETCHER.histogram("newsflow_fetch_duration_seconds", "HTTP fetch time of feeds and pages.", ["kind"])
+FETCHED_BYTES = FETCHER.counter("newsflow_fetched_bytes_total", "Body bytes downloaded.", ["kind"])
+FETCH_REFUSALS = FETCHER.counter(
+    "newsflow_fetch_refusals_total",
+    "Fetches refused or cut off before completion, by reason (ssrf, size, timeout, scheme, "
+    "content_type, redirects).",
+    ["reason"],
+)
+ENTRIES = FETCHER.counter(
+    "newsflow_feed_entries_total", "Feed entries published as pages, new or updated.", ["kind"]
+)
+ENTRIES_DEFERRED = FETCHER.counter(
+    "newsflow_feed_entries_deferred_total",
+    "Feed entries left for a later poll because one poll publishes at most NEWSFLOW_MAX_ENTRIES_PER_POLL.",
+)
+FEEDS = FETCHER.gauge("newsflow_feeds", "Feeds by state: active, backing_off, dead, retired.", ["state"])
+DISCOVERY_LATENCY = FETCHER.histogram(
+    "newsflow_discovery_latency_seconds", "Entry's published time to first seen by the fetcher.",
+    buckets=FRESHNESS_BUCKETS,
+)
+
+FETCH_KINDS = ("feed", "page")
+REFUSAL_REASONS = ("ssrf", "size", "timeout", "scheme", "content_type", "redirects")
+
+
+def init_series() -> None:
+    """The fetcher's known label sets, at 0."""
+    for result in ("new", "not_modified", "error"):
+        POLLS.labels(result)
+    for kind in FETCH_KINDS:
+        FETCH_DURATION.labels(kind)
+        FETCHED_BYTES.labels(kind)
+        for status_class in ("2xx", "3xx", "4xx", "5xx"):
+            HTTP_RESPONSES.labels(kind, status_class)
+    for reason in REFUSAL_REASONS:
+        FETCH_REFUSALS.labels(reason)
+    for kind in ("new", "updated"):
+        ENTRIES.labels(kind)
+    for state in ("active", "backing_off", "dead", "retired"):
+        FEEDS.labels(state)

@@ -1,0 +1,57 @@
+"""Settings of ``newsflow fetcher``: one frozen pydantic-settings object, ``NEWSFLOW_`` prefix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+
+from services.common.settings import CommonSettings
+
+
+class FetcherSettings(CommonSettings):
+    """``newsflow fetcher``: polls feeds, downloads pages, produces ``newsflow.pages``."""
+
+    metrics_port: int = Field(9101, ge=0, le=65535)
+    feeds_file: Path = Path("feeds.txt")
+    max_entries_per_poll: int = Field(
+        500, ge=1, description="entries published per poll of one feed; the rest wait for the next polls"
+    )
+    poll_interval_seconds: float = Field(300, gt=0, description="default time between polls of a feed")
+    min_poll_interval_seconds: float = Field(60, gt=0)
+    max_poll_interval_seconds: float = Field(86_400, gt=0)
+    user_agent: str = "newsflow/0.1 (+https://github.com/newsflow/newsflow)"
+    http_connect_timeout_seconds: float = Field(10, gt=0)
+    http_read_timeout_seconds: float = Field(20, gt=0)
+    http_total_timeout_seconds: float = Field(60, gt=0)
+    max_feed_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    max_page_bytes: int = Field(3 * 1024 * 1024, ge=1024)
+    max_redirects: int = Field(5, ge=0, le=20)
+    concurrency: int = Field(32, ge=1, le=1024)
+    per_host_concurrency: int = Field(2, ge=1, le=1024)
+    allow_private_networks: bool = Field(
+        False, description="allow loopback/private targets (demo and tests only)"
+    )
+    seen_horizon_days: float = Field(30, gt=0)
+    once: bool = Field(False, description="poll every feed once, then exit")
+    per_host_min_delay_seconds: float = Field(
+        1.0, ge=0, le=600, description="minimum time between two request starts to one host (feeds and pages)"
+    )
+    allowed_networks: str = Field(
+        "", description="comma-separated CIDRs or host names the SSRF guard lets through, e.g. 127.0.0.1/32"
+    )
+    dead_after_errors: int = Field(10, ge=1, description="consecutive failures after which a feed is 'dead'")
+    dead_probe_interval_seconds: float = Field(
+        7 * 86_400, gt=0, description="how often a dead feed is still probed (it recovers on success)"
+    )
+    parse_workers: int = Field(
+        0, ge=0, le=64, description="processes parsing feeds; 0: one per CPU core (1: parse in the event loop)"
+    )
+
+    @model_validator(mode="after")
+    def _intervals_ordered(self) -> FetcherSettings:
+        if not self.min_poll_interval_seconds <= self.max_poll_interval_seconds:
+            raise ValueError(
+                "NEWSFLOW_MIN_POLL_INTERVAL_SECONDS must not exceed NEWSFLOW_MAX_POLL_INTERVAL_SECONDS"
+            )
+        return self
