@@ -30,7 +30,8 @@ if str(REPO_ROOT) not in sys.path:
 import trafilatura
 
 from services.common.messages import FeedEntry, PageMessage
-from services.extractor.extract import ExtractionError, decode_html, extract_page
+from services.extractor.extract import ExtractionError, extract_page
+from services.extractor.htmlprocessing import decode_html
 from services.extractor.quality import DEFAULT_DATA, DataMissing, load_pages
 from services.extractor.service import analyse
 from services.extractor.tagging import tag

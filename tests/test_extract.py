@@ -10,16 +10,11 @@ import pytest
 
 from services.common.messages import FeedEntry
 from services.extractor.boilerplate import clean_text, matching_rule
-from services.extractor.extract import (
-    EXTRACTOR_VERSION,
-    Extracted,
-    ExtractionError,
-    extract_page,
-    flatten_deep_markup,
-    normalise_authors,
-    parse_datetime,
-    strip_site_suffix,
-)
+from services.extractor.dates import parse_datetime
+from services.extractor.extract import EXTRACTOR_VERSION, Extracted, ExtractionError, extract_page
+from services.extractor.htmlprocessing import flatten_deep_markup
+from services.extractor.metadata import normalise_authors
+from services.extractor.titles import strip_site_suffix
 
 PARA = (
     "The city council voted on Tuesday to expand the harbour ferry service after a year "
