@@ -30,9 +30,8 @@ from pathlib import Path
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, MessageSizeTooLargeError
-from trafilatura.utils import detect_encoding
-from w3lib.encoding import html_to_unicode
 
+from services.common.decoding import decode_html
 from services.common.health import Health
 from services.common.messages import FeedEntry, PageMessage, encode
 from services.common.metrics import MESSAGES_PRODUCED, timed
@@ -390,7 +389,7 @@ class Fetcher:
         page = PageMessage(
             id=aid, url=entry.link, final_url=resp.url, status=resp.status,
             content_type=resp.headers.get("content-type"),
-            html=_decode(resp.body, resp.headers.get("content-type")),
+            html=decode_html(resp.body, resp.headers.get("content-type")),
             fetched_at=now, is_update=cand.is_update,
             entry=entry.model_copy(update={"first_seen_at": now}),
         )
@@ -415,13 +414,3 @@ def _succeeded(future: object) -> bool:
     MESSAGES_PRODUCED.labels("fetcher", "pages").inc()
     return True
 
-
-def _decode(body: bytes, content_type: str | None) -> str:
-    """Text of a page: BOM, then the HTTP charset, then <meta charset>, then detection (w3lib)."""
-    _, text = html_to_unicode(content_type, body, auto_detect_fun=_guess_encoding)
-    return str(text)
-
-
-def _guess_encoding(body: bytes) -> str | None:
-    guesses = detect_encoding(body)
-    return guesses[0] if guesses else None

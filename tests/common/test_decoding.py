@@ -1,0 +1,68 @@
+"""services.common.decoding.decode_html: BOM, HTTP charset, <meta charset>, detection; str passes through."""
+
+from __future__ import annotations
+
+import codecs
+
+import pytest
+
+from services.common.decoding import decode_html
+
+TEXT = "Café crème à l’œil – “quoted” €"
+
+
+def test_str_passes_through_unchanged() -> None:
+    text = "<p>déjà\x00 vu</p>"
+    assert decode_html(text) is text
+    assert decode_html(text, "text/html; charset=latin-1") is text
+
+
+def test_bom_wins_over_http_charset_and_meta() -> None:
+    body = codecs.BOM_UTF8 + f'<meta charset="windows-1252"><p>{TEXT}</p>'.encode()
+    assert decode_html(body, "text/html; charset=iso-8859-1") == f'<meta charset="windows-1252"><p>{TEXT}</p>'
+
+
+def test_utf16_bom() -> None:
+    body = codecs.BOM_UTF16_LE + f"<p>{TEXT}</p>".encode("utf-16-le")
+    assert decode_html(body) == f"<p>{TEXT}</p>"
+
+
+def test_http_charset_wins_over_meta() -> None:
+    body = f'<meta charset="utf-8"><p>{TEXT}</p>'.encode("cp1252")
+    assert decode_html(body, "text/html; charset=windows-1252") == f'<meta charset="utf-8"><p>{TEXT}</p>'
+
+
+@pytest.mark.parametrize("meta", ['<meta charset="windows-1252">',
+                                  '<meta http-equiv="Content-Type" content="text/html; charset=windows-1252">'])
+def test_meta_charset_without_http_charset(meta: str) -> None:
+    html = f"<html><head>{meta}</head><body><p>{TEXT}</p></body></html>"
+    assert decode_html(html.encode("cp1252"), "text/html") == html
+    assert decode_html(html.encode("cp1252")) == html
+
+
+def test_undeclared_utf8_is_detected() -> None:
+    html = f"<p>{TEXT}</p>"
+    assert decode_html(html.encode(), "text/html") == html
+
+
+@pytest.mark.parametrize(("encoding", "sentence"), [
+    ("cp1251", "Это простой текст новостей на русском языке, который написан для проверки. "),
+    ("shift_jis", "これは日本語のニュース記事の本文です。文字コードの検出を確認します。"),
+])
+def test_undeclared_legacy_encoding_is_detected(encoding: str, sentence: str) -> None:
+    html = "<html><body>" + f"<p>{sentence}</p>" * 10 + "</body></html>"
+    assert decode_html(html.encode(encoding)) == html
+
+
+def test_undecodable_bytes_are_replaced_not_raised() -> None:
+    text = decode_html(b"<p>caf\xe9 \xff\xfe broken</p>", "text/html; charset=utf-8")
+    assert text.startswith("<p>caf") and "broken</p>" in text and "\ufffd" in text
+
+
+def test_unknown_http_charset_falls_back() -> None:
+    assert decode_html("<p>é</p>".encode(), "text/html; charset=no-such-charset") == "<p>é</p>"
+
+
+def test_empty_body() -> None:
+    assert decode_html(b"") == ""
+    assert decode_html(b"", None) == ""
