@@ -1,7 +1,7 @@
 """Extraction-quality scoring against the fundus test set (``../shared/data``).
 
-Used by ``bench/extraction_quality.py`` (the report) and
-``tests/test_extraction_gate.py`` (the floors). Nothing here is specific to a
+Used by ``bench/extraction_quality.py`` (the report), ``bench/extractor_speed.py`` (the pages)
+and ``tests/extractor/test_extraction_gate.py`` (the floors). Nothing here is specific to a
 publisher: the reference body is whatever fundus's parsers produced.
 
 Scoring, per page:
@@ -32,7 +32,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+import trafilatura
+
+from services.extractor.extract import ExtractionError, extract_page
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "extraction" / "fundus" / "test_data"
 
 CJK_COUNTRIES = frozenset({"jp", "cn", "tw", "kr"})
@@ -288,8 +292,6 @@ def run_system(system: System, pages: Sequence[Page], htmls: Sequence[bytes]) ->
 
 
 def ours(raw: bytes, url: str | None) -> Result:
-    from services.extractor.extract import ExtractionError, extract_page
-
     t0 = time.perf_counter()
     try:
         ex = extract_page(raw, url)
@@ -301,8 +303,6 @@ def ours(raw: bytes, url: str | None) -> Result:
 
 def plain_trafilatura(raw: bytes, url: str | None) -> Result:
     """``trafilatura.extract(html)`` timed; metadata from a separate, untimed bare_extraction."""
-    import trafilatura
-
     t0 = time.perf_counter()
     text = trafilatura.extract(raw)
     seconds = time.perf_counter() - t0

@@ -1,7 +1,7 @@
 """Extraction-quality benchmark: newsflow ``extract_page`` vs plain ``trafilatura.extract``.
 
 Scores both, in the same run, over ``../shared/data/extraction/fundus/test_data/*/*.html.gz``
-(258 real news pages, 181 publishers). See :mod:`services.extractor.quality` for the metric.
+(258 real news pages, 181 publishers). See :mod:`bench.extraction_eval` for the metric.
 
     .venv/bin/python bench/extraction_quality.py            # table
     .venv/bin/python bench/extraction_quality.py --json     # machine-readable
@@ -19,15 +19,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from services.extractor.extract import EXTRACTOR_VERSION
-from services.extractor.quality import (
+from bench.extraction_eval import (
+    DEFAULT_DATA,
     DataMissing,
     Summary,
     compare,
     load_pages,
 )
-
-DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "extraction" / "fundus" / "test_data"
+from services.extractor.extract import EXTRACTOR_VERSION
 
 
 def _fmt(x: float | None) -> str:

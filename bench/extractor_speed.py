@@ -29,10 +29,10 @@ if str(REPO_ROOT) not in sys.path:
 
 import trafilatura
 
+from bench.extraction_eval import DEFAULT_DATA, DataMissing, load_pages
 from services.common.messages import FeedEntry, PageMessage
 from services.extractor.extract import ExtractionError, extract_page
 from services.extractor.htmlprocessing import decode_html
-from services.extractor.quality import DEFAULT_DATA, DataMissing, load_pages
 from services.extractor.service import analyse
 from services.extractor.tagging import tag
 from services.extractor.workers import AnalysePool

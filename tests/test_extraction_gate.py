@@ -4,7 +4,7 @@ Scores ``extract_page`` and plain ``trafilatura.extract`` on the whole fundus se
 (258 real pages, ``../shared/data/extraction/fundus/test_data``; ~20 s) and fails when
 quality drops below the pinned floors. Floors sit a little under the figures measured
 with EXTRACTOR_VERSION 2025.2-tf2.3.1 (F1 0.955, CJK F1 0.877, title 0.845 with the
-typography-insensitive title comparison of ``quality.norm_title``, authors 0.866,
+typography-insensitive title comparison of ``bench.extraction_eval.norm_title``, authors 0.866,
 date 0.981, worse-than-plain 2.7 %). Raise them when quality improves.
 
 The data lives outside the repository. Without it the gate is skipped locally but
@@ -17,7 +17,7 @@ import os
 
 import pytest
 
-from services.extractor.quality import DEFAULT_DATA, Comparison, compare, load_pages
+from bench.extraction_eval import DEFAULT_DATA, Comparison, compare, load_pages
 
 F1_FLOOR = 0.953
 CJK_F1_FLOOR = 0.87

@@ -213,9 +213,9 @@ def test_lone_cued_stopword_does_not_raise() -> None:
 @pytest.mark.slow
 def test_every_fundus_page_tags_without_error() -> None:
     """``tag()`` never raises on a real page: the extracted text of all 258 fundus pages (~10 s)."""
+    from bench.extraction_eval import DEFAULT_DATA, load_pages
     from services.extractor.extract import ExtractionError, extract_page
     from services.extractor.htmlprocessing import decode_html
-    from services.extractor.quality import DEFAULT_DATA, load_pages
 
     if not DEFAULT_DATA.is_dir():
         msg = f"fundus test data not found at {DEFAULT_DATA} (needs ../shared/data beside the repo)"

@@ -1,0 +1,1 @@
+"""Benchmarks and the extraction evaluation harness (run as scripts; importable as ``bench.*``)."""
