@@ -13,6 +13,9 @@
 Rows of ``entries`` and ``seen`` not seen for ``seen_horizon_days`` are
 deleted (:meth:`FetcherState.expire`), which keeps the file bounded by the
 feeds' own size, not by time.
+
+The schema is versioned: numbered SQL files in :mod:`services.fetcher.migrations`,
+applied by :func:`services.common.sqlite.migrate` when the file is opened.
 """
 
 from __future__ import annotations
@@ -24,42 +27,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feeds (
-    url            TEXT PRIMARY KEY,
-    etag           TEXT,
-    last_modified  TEXT,
-    next_poll_at   REAL NOT NULL DEFAULT 0,
-    error_count    INTEGER NOT NULL DEFAULT 0,
-    state          TEXT NOT NULL DEFAULT 'active',
-    last_status    INTEGER,
-    last_error     TEXT,
-    moved_to       TEXT
-);
-CREATE TABLE IF NOT EXISTS seen (
-    article_id     TEXT PRIMARY KEY,
-    entry_hash     TEXT NOT NULL,
-    first_seen_at  REAL NOT NULL,
-    last_seen_at   REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS seen_last ON seen (last_seen_at);
-CREATE TABLE IF NOT EXISTS entries (
-    feed_url       TEXT NOT NULL,
-    entry_id       TEXT NOT NULL,
-    article_id     TEXT NOT NULL,
-    entry_hash     TEXT NOT NULL,
-    last_seen_at   REAL NOT NULL,
-    PRIMARY KEY (feed_url, entry_id)
-);
-CREATE INDEX IF NOT EXISTS entries_article ON entries (feed_url, article_id);
-CREATE INDEX IF NOT EXISTS entries_last ON entries (last_seen_at);
-"""
+from services.common.sqlite import migrate
 
-# Columns added after the first release; added in place to an existing file.
-_ADDED_COLUMNS = {
-    "feeds": {"last_polled_at": "REAL", "entries_per_day": "REAL", "title": "TEXT"},
-    "seen": {"page_etag": "TEXT", "page_last_modified": "TEXT"},
-}
 FEED_STATES = ("active", "backing_off", "dead", "retired")
 
 
@@ -102,8 +71,7 @@ class FetcherState:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across crashes, no fsync per poll
         self.db.execute("PRAGMA busy_timeout=5000")
-        self.db.executescript(_SCHEMA)
-        self._migrate()
+        migrate(self.db, "services.fetcher.migrations", where=str(path))
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -118,13 +86,6 @@ class FetcherState:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
-
-    def _migrate(self) -> None:
-        for table, columns in _ADDED_COLUMNS.items():
-            present = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
-            for name, sql_type in columns.items():
-                if name not in present:
-                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
 
     # --- feeds -------------------------------------------------------------------------------
 
