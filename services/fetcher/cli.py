@@ -23,6 +23,7 @@ from services.fetcher.http import FetchError, HttpClient
 from services.fetcher.parse import FeedParseError, ParsedFeed
 from services.fetcher.service import parse_safely
 from services.fetcher.settings import FetcherSettings
+from services.fetcher.state import FetcherState
 
 
 @click.group()
@@ -202,11 +203,9 @@ def export() -> None:
         raise click.ClickException(str(exc)) from None
     db = settings.data_dir / "fetcher.db"
     if db.exists():
-        from services.fetcher.state import FetcherState
-
         state = FetcherState(db)
         try:
-            known = {row[0]: (row[1], row[2]) for row in state.db.execute("SELECT url, moved_to, title FROM feeds")}
+            known = state.moved_and_titles()
         finally:
             state.close()
         items = [(known.get(u, (None, None))[0] or u, t or known.get(u, (None, None))[1]) for u, t in items]

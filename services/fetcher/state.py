@@ -154,6 +154,10 @@ class FetcherState:
     def feeds(self) -> list[FeedState]:
         return [FeedState(*row) for row in self.db.execute(f"SELECT {_FEED_COLUMNS} FROM feeds ORDER BY url")]
 
+    def moved_and_titles(self) -> dict[str, tuple[str | None, str | None]]:
+        """Every known feed's ``(moved_to, title)``, by listed URL (for ``newsflow feeds export``)."""
+        return {row[0]: (row[1], row[2]) for row in self.db.execute("SELECT url, moved_to, title FROM feeds")}
+
     def counts_by_state(self, urls: Iterable[str] | None = None) -> dict[str, int]:
         if urls is None:
             return dict(self.db.execute("SELECT state, COUNT(*) FROM feeds GROUP BY state").fetchall())
