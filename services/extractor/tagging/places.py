@@ -75,9 +75,57 @@ def _prior(e: GazEntry) -> float:
     return math.log10(e.population + 10) + (2.0 if e.capital else 0.0)
 
 
+@dataclass(slots=True)
+class _Context:
+    """What the rest of the article says: weights of the countries it mentions, regions it names."""
+
+    countries: dict[str, float]
+    regions: set[tuple[str, str]]
+
+    def country_weight(self, e: GazEntry) -> float:
+        """Mentions of ``e``'s country besides ``e`` itself."""
+        return self.countries.get(e.country_code or "", 0.0) - (1 if e.kind == "country" else 0)
+
+    def has_region(self, e: GazEntry) -> bool:
+        return bool(e.country_code and e.admin1 and (e.country_code, e.admin1) in self.regions)
+
+
 def resolve(text: str, cands: list[Candidate], demonym_counts: Counter[str]) -> list[Place]:
     gaz = get_gazetteer()
-    # context: countries (and regions) the article mentions unambiguously
+    ctx = _context(cands, demonym_counts)
+    by_id: dict[str, tuple[GazEntry, list[Mention]]] = {}
+    for c in cands:
+        quals = _qualifier(text, c.end, gaz)
+        best = _best_entry(c, quals, ctx)
+        if best is None or not _accepted(c, best, quals, ctx):
+            continue
+        if _REGION_WORD.match(text[c.end : c.end + 12]) and best.kind == "city":
+            reg = gaz.region_by_admin1.get((best.country_code or "", best.admin1 or ""))
+            if reg is not None and reg.name.split()[0] == best.name.split()[0]:
+                best = reg
+        mention = Mention(start=c.start, end=c.end, text=text[c.start : c.end])
+        if best.place_id in by_id:
+            by_id[best.place_id][1].append(mention)
+        else:
+            by_id[best.place_id] = (best, [mention])
+    out = [
+        Place(
+            name=e.name,
+            place_id=e.place_id,
+            kind=e.kind,
+            country_code=e.country_code,
+            lat=e.lat,
+            lon=e.lon,
+            mentions=ms,
+        )
+        for e, ms in by_id.values()
+    ]
+    out.sort(key=lambda p: (-len(p.mentions), p.mentions[0].start))
+    return out
+
+
+def _context(cands: list[Candidate], demonym_counts: Counter[str]) -> _Context:
+    """Countries (and regions) the article mentions unambiguously, and its nationality adjectives."""
     ctx: dict[str, float] = {}
     ctx_regions: set[tuple[str, str]] = set()
     for c in cands:
@@ -95,71 +143,44 @@ def resolve(text: str, cands: list[Candidate], demonym_counts: Counter[str]) -> 
                 ctx[cc] = ctx.get(cc, 0.0) + 0.5
     for dcc, n in demonym_counts.items():
         ctx[dcc] = ctx.get(dcc, 0.0) + 0.5 * n
+    return _Context(ctx, ctx_regions)
 
-    by_id: dict[str, tuple[GazEntry, list[Mention]]] = {}
-    for c in cands:
-        quals = _qualifier(text, c.end, gaz)
-        region_word = bool(_REGION_WORD.match(text[c.end : c.end + 12]))
-        best: GazEntry | None = None
-        best_score = -1e9
-        for e in c.entries:
-            s = _prior(e)
-            qual = _matches_qualifier(e, quals)
-            if qual:
-                s += 20.0
-            if e.country_code:
-                s += 2.5 * min(2.0, ctx.get(e.country_code, 0.0) - (1 if e.kind == "country" else 0))
-            if e.kind != "country" and e.country_code and e.admin1 and (e.country_code, e.admin1) in ctx_regions:
-                s += 3.0
-            if s > best_score:
-                best, best_score = e, s
-        if best is None:
-            continue
-        qual = _matches_qualifier(best, quals)
-        region_ctx = bool(best.country_code and best.admin1 and (best.country_code, best.admin1) in ctx_regions)
-        country_ctx = bool(
-            best.country_code and ctx.get(best.country_code, 0.0) - (1 if best.kind == "country" else 0) >= 1
-        )
-        low = c.surface.lower()
-        if c.sure:
-            qual = True
-        ambiguous = best.kind != "country" and (low in AMBIGUOUS_PLACES or low in FIRST_NAMES)
-        if ambiguous and not (qual or region_ctx or (c.prev_word in LOCATIVES and country_ctx)):
-            continue
-        if best.kind == "city" and best.population < SMALL_CITY and not (qual or region_ctx):
-            continue
-        if (
-            best.kind == "city"
-            and (c.sent_start or c.weak)
-            and best.population < 100_000
-            and not (qual or region_ctx or (country_ctx and c.prev_word in LOCATIVES and not c.weak))
-        ):
-            # a sentence-initial word ("Police are ...") or a part of a longer name: too weak alone
-            continue
-        if region_word and best.kind == "city":
-            reg = gaz.region_by_admin1.get((best.country_code or "", best.admin1 or ""))
-            if reg is not None and reg.name.split()[0] == best.name.split()[0]:
-                best = reg
-        mention = Mention(start=c.start, end=c.end, text=text[c.start : c.end])
-        if best.place_id in by_id:
-            by_id[best.place_id][1].append(mention)
-        else:
-            by_id[best.place_id] = (best, [mention])
 
-    out = [
-        Place(
-            name=e.name,
-            place_id=e.place_id,
-            kind=e.kind,
-            country_code=e.country_code,
-            lat=e.lat,
-            lon=e.lon,
-            mentions=ms,
-        )
-        for e, ms in by_id.values()
-    ]
-    out.sort(key=lambda p: (-len(p.mentions), p.mentions[0].start))
-    return out
+def _best_entry(c: Candidate, quals: list[GazEntry], ctx: _Context) -> GazEntry | None:
+    """The entry of the candidate's name with the best prior + qualifier + context score."""
+    best: GazEntry | None = None
+    best_score = -1e9
+    for e in c.entries:
+        s = _prior(e)
+        if _matches_qualifier(e, quals):
+            s += 20.0
+        if e.country_code:
+            s += 2.5 * min(2.0, ctx.country_weight(e))
+        if e.kind != "country" and ctx.has_region(e):
+            s += 3.0
+        if s > best_score:
+            best, best_score = e, s
+    return best
+
+
+def _accepted(c: Candidate, best: GazEntry, quals: list[GazEntry], ctx: _Context) -> bool:
+    """Whether the evidence is strong enough for an ambiguous name, a small town, a weak position."""
+    qual = c.sure or _matches_qualifier(best, quals)
+    region_ctx = ctx.has_region(best)
+    country_ctx = bool(best.country_code and ctx.country_weight(best) >= 1)
+    low = c.surface.lower()
+    ambiguous = best.kind != "country" and (low in AMBIGUOUS_PLACES or low in FIRST_NAMES)
+    if ambiguous and not (qual or region_ctx or (c.prev_word in LOCATIVES and country_ctx)):
+        return False
+    if best.kind == "city" and best.population < SMALL_CITY and not (qual or region_ctx):
+        return False
+    # a sentence-initial word ("Police are ...") or a part of a longer name: too weak alone
+    return not (
+        best.kind == "city"
+        and (c.sent_start or c.weak)
+        and best.population < 100_000
+        and not (qual or region_ctx or (country_ctx and c.prev_word in LOCATIVES and not c.weak))
+    )
 
 
 def demonyms(words: list[str]) -> Counter[str]:

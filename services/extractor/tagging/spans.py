@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 
-from .lexicon import ABBREV_TITLES, CONNECTORS, CORE_TITLES, DAYS_MONTHS, STOPWORDS, TITLE_MODIFIERS
+from .lexicon import ABBREV_TITLES, CONNECTORS, CORE_TITLES, DAYS_MONTHS, FIRST_NAMES, STOPWORDS, TITLE_MODIFIERS
 
 _TOKEN_RE = re.compile(r"(?:[A-Za-z]\.){2,}|[A-Z]\.[A-Z](?![\w.])|[^\W\d_][^\W_]*(?:['’\-][^\W\d_][^\W_]*)*")
 _POSS = ("'s", "’s")
@@ -186,8 +186,6 @@ def split_titles(run: list[Token]) -> list[Segment]:
 
 
 def _looks_given(t: Token) -> bool:
-    from .lexicon import FIRST_NAMES
-
     return t.low in FIRST_NAMES
 
 

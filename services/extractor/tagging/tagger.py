@@ -195,7 +195,12 @@ class _Run:
             return
         if 2 <= len(seg.toks) <= 3 and all(t.cap and not t.allcaps for t in seg.toks):
             self.unresolved.append(seg)
-        # split at connectors ("Ukraine and Russia"), then drop a compass word or a demonym
+        self.split(seg, depth)
+
+    def split(self, seg: Segment, depth: int) -> None:
+        """An unknown sequence: split it at connectors ("Ukraine and Russia"), else drop a leading
+        compass word, demonym or stopword, and try the parts again."""
+        text = self.text
         parts: list[list[Token]] = [[]]
         for t in seg.toks:
             if not t.cap and t.low in CONNECTORS:
