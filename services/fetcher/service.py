@@ -38,17 +38,22 @@ from services.common.metrics import MESSAGES_PRODUCED, timed
 from services.common.urls import article_id
 from services.fetcher import metrics, schedule
 from services.fetcher.feedlist import FeedListError, read_feed_list
-from services.fetcher.http import HTML_TYPES, FetchError, HttpClient, Response, parse_retry_after
+from services.fetcher.http import FetchError, HttpClient, Response
 from services.fetcher.parse import FeedParseError, ParsedFeed, ParsePool
 from services.fetcher.parse import parse_safely as parse_safely  # noqa: PLC0414 - explicit re-export (cli.py)
+from services.fetcher.response import (
+    Action,
+    classify_error,
+    classify_feed,
+    classify_page,
+    conditional_headers,
+    validators,
+)
 from services.fetcher.settings import FetcherSettings
 from services.fetcher.state import FEED_STATES, FeedState, FetcherState
 
 log = logging.getLogger(__name__)
 EXPIRE_EVERY_SECONDS = 3600.0
-NOT_A_FEED_TYPES = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip")
-# Page failures worth retrying at the next poll; anything else is given up (logged and counted).
-RETRY_REASONS = ("timeout", "network", "dns")
 
 
 def entry_hash(entry: FeedEntry) -> str:
@@ -65,6 +70,15 @@ class Candidate:
     article_id: str
     digest: str
     is_update: bool
+
+
+@dataclass(frozen=True)
+class FetchedPage:
+    """A candidate's page fetch: the message to publish, or none (then: try again at the next poll?)."""
+
+    page: PageMessage | None = None
+    retry: bool = False
+    validators: tuple[str | None, str | None] = (None, None)  # the page's, for the next conditional GET
 
 
 Publisher = Callable[[list[Candidate]], Awaitable[tuple[list[Candidate], list[Candidate]]]]
@@ -94,49 +108,51 @@ class FeedPoller:
         return outcome
 
     async def _poll(self, feed: FeedState) -> str:
-        headers = {}
-        if feed.etag:
-            headers["If-None-Match"] = feed.etag
-        if feed.last_modified:
-            headers["If-Modified-Since"] = feed.last_modified
+        """Conditional GET, then what the response means: unchanged, moved, gone, failed or a feed."""
         resp = await self.http.get(feed.fetch_url, kind="feed", max_bytes=self.settings.max_feed_bytes,
-                                   headers=headers)
+                                   headers=conditional_headers(feed.etag, feed.last_modified))
         now = time.time()
-        if resp.redirected_permanently and resp.url != feed.fetch_url:
-            log.info("feed moved permanently to %s: polling the new URL from now on", resp.url,
+        decision = classify_feed(resp, feed.fetch_url)
+        if decision.moved_to:
+            log.info("feed moved permanently to %s: polling the new URL from now on", decision.moved_to,
                      extra={"feed": feed.url})
-            self.state.moved(feed.url, resp.url)
-        if resp.status == 304:
-            hint = schedule.server_hint(resp.headers, None, now)
-            delay = schedule.next_success_delay(feed.entries_per_day, hint, self.settings)
-            self.state.polled(feed.url, next_poll_at=now + delay, status=304, now=now)
+            self.state.moved(feed.url, decision.moved_to)
+        if decision.action is Action.NOT_MODIFIED:
+            self._not_modified(feed, resp, now)
             return "not_modified"
-        if resp.status == 410:
-            self.state.retire(feed.url, f"HTTP 410 Gone at {resp.url}", 410)
+        if decision.action is Action.GONE:
+            self.state.retire(feed.url, decision.message, decision.status)
             log.warning("feed is gone (HTTP 410): retired, never polled again", extra={"feed": feed.url})
             return "error"
-        if resp.status != 200:
-            retry_after = parse_retry_after(resp.headers.get("retry-after")) if resp.status in (429, 503) else None
-            raise FetchError("status", f"{resp.url}: HTTP {resp.status}", resp.status, retry_after)
-        if resp.content_type.startswith(NOT_A_FEED_TYPES):
-            metrics.FETCH_REFUSALS.labels("content_type").inc()
-            raise FetchError("content_type", f"{resp.url}: {resp.content_type} is not a feed", 200)
+        if decision.action is not Action.USE:
+            if decision.refusal:
+                metrics.FETCH_REFUSALS.labels(decision.refusal).inc()
+            raise decision.error()  # recorded and scheduled by poll() -> _failed()
         parsed = await self.parser.parse(resp.body, resp.url, resp.headers.get("content-type"))
+        return await self._feed_fetched(feed, resp, parsed, now)
+
+    def _not_modified(self, feed: FeedState, resp: Response, now: float) -> None:
+        hint = schedule.server_hint(resp.headers, None, now)
+        delay = schedule.next_success_delay(feed.entries_per_day, hint, self.settings)
+        self.state.polled(feed.url, next_poll_at=now + delay, status=304, now=now)
+
+    async def _feed_fetched(self, feed: FeedState, resp: Response, parsed: ParsedFeed, now: float) -> str:
+        """Publish the parsed feed's new entries, record them and the feed's row, schedule the next poll."""
         per_day = schedule.entries_per_day(
             (e.published_at or e.updated_at for e in parsed.entries), now)
         delay = schedule.next_success_delay(per_day, schedule.server_hint(resp.headers, parsed.ttl_seconds, now),
                                             self.settings)
         known, published, given_up, pending = await self.publish_entries(feed, parsed)
-        validators = (resp.headers.get("etag"), resp.headers.get("last-modified"))
+        etag, last_modified = validators(resp)
         if pending:
             # Entries not yet published (a page to retry, or deferred): keep the old validators, so
             # the next poll gets the feed again instead of a 304 that would hide them, and come back soon.
-            validators = (None, None)
+            etag, last_modified = None, None
             delay = min(delay, self.settings.min_poll_interval_seconds)
         with self.state.transaction():  # one commit per poll: entries, articles and the feed's row
             self.remember(feed, known, published, given_up)
-            self.state.polled(feed.url, next_poll_at=now + delay, status=200, etag=validators[0],
-                              last_modified=validators[1], entries_per_day=per_day, title=parsed.title, now=now)
+            self.state.polled(feed.url, next_poll_at=now + delay, status=200, etag=etag,
+                              last_modified=last_modified, entries_per_day=per_day, title=parsed.title, now=now)
         if parsed.skipped:
             log.info("%d entries without a usable link skipped (no page to fetch)", parsed.skipped,
                      extra={"feed": feed.url})
@@ -326,16 +342,16 @@ class Fetcher:
         """Fetch and publish candidates' pages; returns (durable in Kafka, given up)."""
         results = await asyncio.gather(*(self._fetch_page(c) for c in candidates))
         sent: list[tuple[Candidate, object, tuple[str | None, str | None]]] = []
-        done: list[Candidate] = []
-        for cand, (outcome, page, validators) in zip(candidates, results, strict=True):
-            if outcome == "page" and page is not None:
-                future = self._send(page)
+        given_up: list[Candidate] = []
+        for cand, result in zip(candidates, results, strict=True):
+            if result.page is not None:
+                future = self._send(result.page)
                 if future is None:
-                    done.append(cand)  # too large for Kafka: given up, logged and counted in _send
+                    given_up.append(cand)  # too large for Kafka: given up, logged and counted in _send
                 else:
-                    sent.append((cand, future, validators))
-            elif outcome == "done":
-                done.append(cand)
+                    sent.append((cand, future, result.validators))
+            elif not result.retry:
+                given_up.append(cand)
         if sent:
             await asyncio.to_thread(self.producer.flush)
         durable = [(cand, v) for cand, fut, v in sent if _succeeded(fut)]
@@ -343,49 +359,42 @@ class Fetcher:
                                   validators={c.article_id: v for c, v in durable})
         for cand, _ in durable:
             metrics.ENTRIES.labels("updated" if cand.is_update else "new").inc()
-        return [c for c, _ in durable], done
+        return [c for c, _ in durable], given_up
 
-    async def _fetch_page(self, cand: Candidate) -> tuple[str, PageMessage | None, tuple[str | None, str | None]]:
-        """("page", message, validators), ("done", None, ...) when given up or unchanged, ("retry", ...)."""
+    async def _fetch_page(self, cand: Candidate) -> FetchedPage:
+        """GET the entry's page (conditional for an update) and judge the result."""
         entry, aid = cand.entry, cand.article_id
         now = datetime.now(UTC)
         if entry.published_at and not cand.is_update:
             metrics.DISCOVERY_LATENCY.observe(max(0.0, (now - entry.published_at).total_seconds()))
-        headers: dict[str, str] = {}
-        if cand.is_update:
-            etag, modified = self.state.page_validators(aid)
-            if etag:
-                headers["If-None-Match"] = etag
-            if modified:
-                headers["If-Modified-Since"] = modified
+        headers = conditional_headers(*self.state.page_validators(aid)) if cand.is_update else {}
         try:
             resp = await self.http.get(entry.link, kind="page", max_bytes=self.settings.max_page_bytes,
                                        headers=headers)
         except FetchError as exc:
-            retry = exc.reason in RETRY_REASONS
+            retry = classify_error(exc).action is Action.RETRY
             log.warning("page fetch failed (%s): %s", "retried at the next poll" if retry else "given up", exc,
                         extra={"article_id": aid, "url": entry.link})
-            return ("retry" if retry else "done"), None, (None, None)
+            return FetchedPage(retry=retry)
         return self._page_from(cand, resp, now)
 
-    def _page_from(self, cand: Candidate, resp: Response, now: datetime
-                   ) -> tuple[str, PageMessage | None, tuple[str | None, str | None]]:
+    def _page_from(self, cand: Candidate, resp: Response, now: datetime) -> FetchedPage:
+        """The page message of a usable response; otherwise whether to try again at the next poll."""
         entry, aid = cand.entry, cand.article_id
-        none = (None, None)
-        if resp.status == 304:
-            log.info("entry changed but its page did not (HTTP 304): nothing to re-extract",
-                     extra={"article_id": aid, "url": entry.link})
-            return "done", None, none
-        if resp.status != 200:
-            retry = resp.status >= 500 or resp.status in (408, 429)
+        where = {"article_id": aid, "url": entry.link}
+        decision = classify_page(resp, entry.link)
+        if decision.action is Action.NOT_MODIFIED:
+            log.info("entry changed but its page did not (HTTP 304): nothing to re-extract", extra=where)
+            return FetchedPage()
+        if decision.refusal:
+            metrics.FETCH_REFUSALS.labels(decision.refusal).inc()
+            log.warning("not an HTML page (%s): not sent to the extractor", resp.content_type, extra=where)
+            return FetchedPage()
+        if decision.action is not Action.USE:
+            retry = decision.action is Action.RETRY
             log.warning("page fetch failed: HTTP %d (%s)", resp.status, "retried at the next poll" if retry
-                        else "given up", extra={"article_id": aid, "url": entry.link})
-            return ("retry" if retry else "done"), None, none
-        if resp.content_type and resp.content_type not in HTML_TYPES:
-            metrics.FETCH_REFUSALS.labels("content_type").inc()
-            log.warning("not an HTML page (%s): not sent to the extractor", resp.content_type,
-                        extra={"article_id": aid, "url": entry.link})
-            return "done", None, none
+                        else "given up", extra=where)
+            return FetchedPage(retry=retry)
         page = PageMessage(
             id=aid, url=entry.link, final_url=resp.url, status=resp.status,
             content_type=resp.headers.get("content-type"),
@@ -393,7 +402,7 @@ class Fetcher:
             fetched_at=now, is_update=cand.is_update,
             entry=entry.model_copy(update={"first_seen_at": now}),
         )
-        return "page", page, (resp.headers.get("etag"), resp.headers.get("last-modified"))
+        return FetchedPage(page, validators=validators(resp))
 
     def _send(self, page: PageMessage) -> object | None:
         try:
