@@ -25,7 +25,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from services.common.messages import Article, Entity, Place
-from services.sink.store import Store, open_store
+from services.sink.backends import open_store
+from services.sink.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 FUNDUS = REPO.parent / "shared" / "data" / "extraction" / "fundus" / "test_data"

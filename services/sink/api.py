@@ -32,8 +32,9 @@ from pydantic import BaseModel, Field
 from services import __version__
 from services.common.messages import Article
 from services.sink import metrics
+from services.sink.backends import open_store, unavailable_errors
 from services.sink.settings import SinkSettings
-from services.sink.store import Filters, Store, Story, unavailable_errors
+from services.sink.store import Filters, Store, Story
 
 log = logging.getLogger(__name__)
 
@@ -297,8 +298,6 @@ def start_api(settings: SinkSettings) -> ApiServer | None:
     if not settings.api_enabled:
         log.info("HTTP API disabled (NEWSFLOW_API_ENABLED=false)")
         return None
-    from services.sink.store import open_store
-
     try:
         server = ApiServer(open_store(settings.sink_url.get_secret_value()), settings).start()
     except (OSError, RuntimeError) as exc:

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.table import Table
 
 from services.clikit import running_overrides, settings_or_exit
+from services.sink.api import ApiServer, StoryOut
+from services.sink.backends import open_store
 from services.sink.settings import SinkSettings
-from services.sink.store import Store
+from services.sink.store import Filters, Store, StoreError
 
 
 @click.group()
@@ -26,8 +33,6 @@ def _store() -> Store:
 
 
 def _store_for(settings: SinkSettings) -> Store:
-    from services.sink.store import StoreError, open_store
-
     url = settings.sink_url.get_secret_value()
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         raise click.ClickException(f"no database at {url.removeprefix('sqlite:///')}: run `newsflow up` first "
@@ -38,9 +43,7 @@ def _store_for(settings: SinkSettings) -> Store:
         raise click.ClickException(str(exc)) from exc
 
 
-def _filters(**kw: Any) -> Any:
-    from services.sink.store import Filters
-
+def _filters(**kw: Any) -> Filters:
     since = kw.pop("since", None)
     return Filters(since=_parse_since(since) if since else None, **kw)
 
@@ -70,9 +73,6 @@ def _filter_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def articles_search(query: str | None, limit: int, as_json: bool, **filters: Any) -> None:
     """Full-text search over stored articles, shown as a table."""
-    from rich.console import Console
-    from rich.table import Table
-
     store = _store()
     hits = store.search(_filters(query=query, limit=limit, **filters))
     if as_json:
@@ -94,8 +94,6 @@ def articles_search(query: str | None, limit: int, as_json: bool, **filters: Any
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
 def articles_export(fmt: str, **filters: Any) -> None:
     """Every stored article, one JSON object per line (or CSV)."""
-    import csv
-
     store = _store()
     rows = store.iter_articles(_filters(limit=-1, **filters))
     if fmt == "jsonl":
@@ -143,8 +141,6 @@ def stories(query: str | None, min_articles: int, limit: int, as_json: bool, **f
     store = _store()
     found = store.stories(_filters(query=query, limit=limit, **filters), min_articles=min_articles)
     if as_json:
-        from services.sink.api import StoryOut
-
         for story in found:
             click.echo(StoryOut.of(story).model_dump_json())
         return
@@ -164,11 +160,6 @@ def stories(query: str | None, min_articles: int, limit: int, as_json: bool, **f
 @click.option("--port", type=int, help="Port (default NEWSFLOW_API_PORT, 9104; 0 picks a free one).")
 def api(host: str | None, port: int | None) -> None:
     """Serve the read-only HTTP JSON API alone (the sink also serves it; see docs/storage.md)."""
-    import signal
-    import threading
-
-    from services.sink.api import ApiServer
-
     overrides: dict[str, Any] = {k: v for k, v in (("api_host", host), ("api_port", port)) if v is not None}
     settings = settings_or_exit(SinkSettings, **running_overrides(), **overrides)
     try:

@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -28,20 +27,22 @@ from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from services.common.messages import Article
-from services.sink.store import (
-    Filters,
-    Hit,
-    RowRejected,
-    StoreError,
-    Story,
-    StoryArticle,
-    _migrations,
-    newer_schema_error,
-    tag_rows,
-    write_isolating_rejects,
+from services.common.sqlite import SchemaTooNew, check_not_newer, migrations_in
+from services.sink.query import (
+    ARTICLE_COLUMNS,
+    Dialect,
+    SqlReads,
+    TextSearch,
+    article_row,
+    load_stored,
+    revision_rows,
+    select_articles,
 )
-from services.sink.upsert import Plan, Stored, WriteResult, plan_batch
+from services.sink.store import Filters, RowRejected, StoreError, WriteResult, tag_rows, write_isolating_rejects
+from services.sink.upsert import Plan, plan_batch
 
+MIGRATIONS = "services.sink.migrations.postgres"
+"""Versioned SQL files, the same ``NNNN_name.sql`` scheme as the SQLite ones (:mod:`services.common.sqlite`)."""
 # ISO 639-1 code -> PostgreSQL text search configuration (those PostgreSQL 15 ships).
 LANGUAGE_CONFIGS = {
     "ar": "arabic", "hy": "armenian", "eu": "basque", "ca": "catalan", "da": "danish", "nl": "dutch",
@@ -51,18 +52,32 @@ LANGUAGE_CONFIGS = {
     "ro": "romanian", "ru": "russian", "sr": "serbian", "es": "spanish", "sv": "swedish", "ta": "tamil",
     "tr": "turkish", "yi": "yiddish",
 }
+UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError)
+"""Errors that mean "the database cannot be reached right now" (the next call reconnects)."""
 REJECTED = (pg_errors.IntegrityError, pg_errors.DataError)
 """Errors that blame one row (constraint, bad value such as a NUL character), not the database."""
 CONNECT_TIMEOUT_SECONDS = 5
 
-_ARTICLE_COLUMNS = ("id, url, canonical_url, source, feed_url, title, authors, published_at, updated_at, "
-                    "language, text, summary, access, story_id, duplicate_of, extractor_version, "
-                    "content_hash, fetched_at, first_seen_at, stored_at, revision, doc, fts_config")
 _HEADLINE = "StartSel=[, StopSel=], MaxWords=24, MinWords=8, MaxFragments=1, FragmentDelimiter=\" … \""
 
+POSTGRES = Dialect(
+    mark="%s",
+    sort_at="a.sort_at",
+    nocase_equals="lower({column}) = lower({mark})",
+    doc="doc::text",
+    arrays=True,
+    bind_time=lambda value: value,
+    read_time=lambda value: value,  # psycopg reads timestamptz as an aware datetime
+    no_limit=None,
+    lock_rows=" FOR UPDATE",
+    max_list=100_000,  # one array parameter: a whole batch in one statement
+)
 
-class PostgresStore:
+
+class PostgresStore(SqlReads):
     """One connection (reconnected after an outage); safe to share between threads (calls are serialised)."""
+
+    dialect = POSTGRES
 
     def __init__(self, url: str) -> None:
         params = conninfo_to_dict(url)
@@ -93,23 +108,23 @@ class PostgresStore:
 
     def _migrate(self, db: psycopg.Connection[Any]) -> None:
         """Apply the versioned SQL files not yet applied, under a lock (several processes may start)."""
-        known = _migrations("postgres")
+        known = migrations_in(MIGRATIONS)
         with db.transaction():
             db.execute("SELECT pg_advisory_xact_lock(hashtext('newsflow-migrations:' || current_schema()))")
             db.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
                        "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL)")
             applied = {int(v) for (v,) in db.execute("SELECT version FROM schema_migrations")}
-            if applied and (error := newer_schema_error(self._address, max(applied), known)):
-                raise error
-            for version, sql in known:
-                if version not in applied:
-                    db.execute(sql.encode())  # several statements, no parameters
-                    db.execute("INSERT INTO schema_migrations VALUES (%s, now())", (version,))
+            try:
+                check_not_newer(self._address, max(applied, default=0), known)
+            except SchemaTooNew as exc:
+                raise StoreError(str(exc)) from exc
+            for migration in known:
+                if migration.version not in applied:
+                    db.execute(migration.sql.encode())  # several statements, no parameters
+                    db.execute("INSERT INTO schema_migrations VALUES (%s, now())", (migration.version,))
 
     def schema_version(self) -> int:
-        with self._lock:
-            row = self._connect().execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
-        return int(row[0]) if row else 0
+        return int(self._rows("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", ())[0][0])
 
     def fts_config(self, language: str | None) -> str:
         """The text search configuration of a language code ('en', 'pt-BR'...), else 'simple'."""
@@ -125,26 +140,13 @@ class PostgresStore:
                 return write_isolating_rejects(articles, lambda batch: self._attempt(db, batch), REJECTED)
 
     def _attempt(self, db: psycopg.Connection[Any], articles: Sequence[Article]) -> list[WriteResult]:
+        def rows(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+            return db.execute(sql.encode(), params).fetchall()
+
         with db.transaction():  # a savepoint: a rejected attempt leaves nothing behind
-            plan = plan_batch(articles, self._load(db, sorted({a.id for a in articles})), datetime.now(UTC))
+            plan = plan_batch(articles, load_stored(rows, POSTGRES, {a.id for a in articles}), datetime.now(UTC))
             self._apply(db, plan)
         return plan.results
-
-    @staticmethod
-    def _load(db: psycopg.Connection[Any], ids: list[str]) -> dict[str, Stored]:
-        stored: dict[str, Stored] = {}
-        with db.cursor() as cur:
-            cur.execute("SELECT id, content_hash, extractor_version, fetched_at, revision, doc::text "
-                        "FROM articles WHERE id = ANY(%s) FOR UPDATE", (ids,))
-            for aid, chash, version, fetched, revision, doc in cur:
-                stored[aid] = Stored(chash, version, fetched, int(revision), doc)
-            cur.execute("SELECT article_id, content_hash, extractor_version, revision FROM article_revisions "
-                        "WHERE article_id = ANY(%s)", (ids,))
-            for aid, chash, version, revision in cur:
-                if aid in stored:
-                    stored[aid].seen.add((chash, version))
-                    stored[aid].max_revision = max(stored[aid].max_revision, int(revision))
-        return stored
 
     def _apply(self, db: psycopg.Connection[Any], plan: Plan) -> None:
         now = datetime.now(UTC)
@@ -155,18 +157,13 @@ class PostgresStore:
             if plan.revisions:
                 with cur.copy("COPY article_revisions (article_id, revision, content_hash, extractor_version, "
                               "fetched_at, replaced_at, doc) FROM STDIN") as copy:
-                    for r in plan.revisions:
-                        copy.write_row((r.article_id, r.revision, r.content_hash, r.extractor_version,
-                                        r.fetched_at, r.replaced_at, r.doc))
+                    for row in revision_rows(POSTGRES, plan):
+                        copy.write_row(row)
             if not plan.current:
                 return
-            with cur.copy(f"COPY articles ({_ARTICLE_COLUMNS}) FROM STDIN") as copy:
+            with cur.copy(f"COPY articles ({ARTICLE_COLUMNS}, fts_config) FROM STDIN".encode()) as copy:
                 for a, revision in plan.current.values():
-                    copy.write_row((a.id, a.url, a.canonical_url, a.source, a.feed_url, a.title,
-                                    json.dumps(a.authors), a.published_at, a.updated_at, a.language, a.text,
-                                    a.summary, a.access, a.story_id, a.duplicate_of, a.extractor_version,
-                                    a.content_hash, a.fetched_at, a.first_seen_at, now, revision,
-                                    a.model_dump_json(), self.fts_config(a.language)))
+                    copy.write_row((*article_row(POSTGRES, a, revision, now), self.fts_config(a.language)))
             with cur.copy("COPY article_tags (article_id, kind, value, ref) FROM STDIN") as copy:
                 for a, _ in plan.current.values():
                     for kind, value, ref in tag_rows(a):
@@ -177,104 +174,32 @@ class PostgresStore:
         with self._lock:
             return self._connect().execute(sql.encode(), params).fetchall()
 
-    def ping(self) -> None:
-        self._rows("SELECT 1", ())
-
-    def count(self) -> int:
-        return int(self._rows("SELECT count(*) FROM articles", ())[0][0])
-
-    def get(self, article_id: str) -> Article | None:
-        rows = self._rows("SELECT doc::text FROM articles WHERE id = %s", (article_id,))
-        return Article.model_validate_json(rows[0][0]) if rows else None
-
-    def history(self, article_id: str) -> list[tuple[int, Article, str]]:
-        """Every kept version, oldest first: (revision, article, when it was replaced or stored)."""
-        rows = self._rows(
-            "SELECT revision, doc::text, replaced_at FROM article_revisions WHERE article_id = %s "
-            "UNION ALL SELECT revision, doc::text, stored_at FROM articles WHERE id = %s ORDER BY 1",
-            (article_id, article_id),
+    def _ranked_match(self, query: str) -> TextSearch:
+        """Parsed with every text search configuration in use, the parts ORed (``q.query``)."""
+        return TextSearch(
+            "a.fts @@ q.query", (query, sorted({"simple", *self._configs.values()})),
+            tables="articles a, q",
+            with_q=("WITH q AS (SELECT newsflow_tsquery_any(websearch_to_tsquery(c, %s)) AS query "
+                    "FROM unnest(%s::regconfig[]) AS c)"),
+            snippet=f"ts_headline(a.fts_config, a.text, q.query, '{_HEADLINE}')",
+            order="ts_rank_cd(a.fts, q.query) DESC, a.sort_at DESC, a.id",
         )
-        return [(int(r), Article.model_validate_json(d), t.astimezone(UTC).isoformat()) for r, d, t in rows]
 
-    def search(self, filters: Filters) -> list[Hit]:
-        sql, params = self._select(filters, snippet=bool(filters.query))
-        rows = self._rows(sql + " LIMIT %s OFFSET %s", [*params, _limit(filters), filters.offset])
-        return [Hit(Article.model_validate_json(doc), snippet) for doc, snippet in rows]
+    def _match(self, query: str) -> TextSearch:
+        return self._ranked_match(query)
 
     def iter_articles(self, filters: Filters) -> Iterator[Article]:
         """Streams with a server-side cursor: an export of the whole table stays small in memory."""
-        sql, params = self._select(filters, snippet=False)
+        sql, params = select_articles(POSTGRES, filters, self._text(filters), snippet=False)
         with self._lock:
             db = self._connect()
             with db.transaction(), db.cursor(name="newsflow_export") as cur:
                 cur.itersize = 500
-                cur.execute(sql.encode() + b" LIMIT %s OFFSET %s", [*params, _limit(filters), filters.offset])
+                cur.execute(sql.encode(), params)
                 for doc, _ in cur:
                     yield Article.model_validate_json(doc)
-
-    def stories(self, filters: Filters, min_articles: int = 2) -> list[Story]:
-        """Recent stories with at least ``min_articles`` articles, one of which matches ``filters``."""
-        with_q, where, params = self._where(filters)
-        where.append("a.story_id IS NOT NULL")
-        rows = self._rows(
-            f"{with_q} SELECT a.story_id, MAX(a.sort_at) AS latest FROM articles a{', q' if with_q else ''} "
-            f"WHERE {' AND '.join(where)} GROUP BY a.story_id "
-            "HAVING (SELECT count(*) FROM articles b WHERE b.story_id = a.story_id) >= %s "
-            "ORDER BY latest DESC, a.story_id LIMIT %s OFFSET %s",
-            [*params, min_articles, _limit(filters), filters.offset],
-        )
-        found = [Story(sid, latest) for sid, latest in rows]
-        by_id = {s.story_id: s for s in found}
-        for sid, aid, title, source, url, published in self._rows(
-            "SELECT story_id, id, title, source, url, published_at FROM articles WHERE story_id = ANY(%s) "
-            "ORDER BY sort_at DESC, id", (list(by_id),),
-        ):
-            by_id[sid].articles.append(StoryArticle(aid, title, source, url, published))
-        return found
-
-    def _select(self, f: Filters, *, snippet: bool) -> tuple[str, list[Any]]:
-        with_q, where, params = self._where(f)
-        if with_q:
-            columns = f"a.doc::text, ts_headline(a.fts_config, a.text, q.query, '{_HEADLINE}')" if snippet \
-                else "a.doc::text, NULL"
-            sql = f"{with_q} SELECT {columns} FROM articles a, q"
-            order = "ORDER BY ts_rank_cd(a.fts, q.query) DESC, a.sort_at DESC, a.id"
-        else:
-            sql, order = "SELECT a.doc::text, NULL FROM articles a", "ORDER BY a.sort_at DESC, a.id"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        return f"{sql} {order}", params
-
-    def _where(self, f: Filters) -> tuple[str, list[str], list[Any]]:
-        """(WITH clause defining ``q.query``, filter clauses on ``articles a``, parameters)."""
-        with_q, where, params = "", list[str](), list[Any]()
-        if f.query:
-            with_q = ("WITH q AS (SELECT newsflow_tsquery_any(websearch_to_tsquery(c, %s)) AS query "
-                      "FROM unnest(%s::regconfig[]) AS c)")
-            params += [f.query, sorted({"simple", *self._configs.values()})]
-            where.append("a.fts @@ q.query")
-        for kind, value in (("place", f.place), ("person", f.person),
-                            ("organisation", f.organisation), ("topic", f.topic)):
-            if value:
-                where.append("EXISTS (SELECT 1 FROM article_tags t WHERE t.article_id = a.id "
-                             "AND t.kind = %s AND (lower(t.value) = lower(%s) OR t.ref = %s))")
-                params += [kind, value, value]
-        if f.story:
-            where.append("a.story_id = %s")
-            params.append(f.story)
-        if f.source:
-            where.append("lower(a.source) = lower(%s)")
-            params.append(f.source)
-        if f.since:
-            where.append("a.sort_at >= %s")
-            params.append(f.since)
-        return with_q, where, params
 
     def close(self) -> None:
         with self._lock:
             if self._db is not None:
                 self._db.close()
-
-
-def _limit(f: Filters) -> int | None:
-    return None if f.limit < 0 else f.limit

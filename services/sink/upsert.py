@@ -44,6 +44,11 @@ class Stored:
     article: Article | None = None
     """The article of a row decided in this batch: serialised only if it is replaced in the batch."""
 
+    def keep_revision(self, content_hash: str, extractor_version: str, revision: int) -> None:
+        """Note a revision the history holds."""
+        self.seen.add((content_hash, extractor_version))
+        self.max_revision = max(self.max_revision, revision)
+
     def next_revision(self) -> int:
         return max(self.revision, self.max_revision) + 1
 
@@ -100,13 +105,11 @@ def _decide(a: Article, stored: dict[str, Stored], now: datetime, plan: Plan) ->
         revision = cur.next_revision()
         plan.revisions.append(RevisionRow(a.id, revision, a.content_hash, a.extractor_version, a.fetched_at,
                                           now, a.model_dump_json()))
-        cur.seen.add(key)
-        cur.max_revision = revision
+        cur.keep_revision(a.content_hash, a.extractor_version, revision)
         return "historical"
     plan.revisions.append(RevisionRow(a.id, cur.revision, cur.content_hash, cur.extractor_version,
                                       cur.fetched_at, now, cur.doc_json()))
-    cur.seen.add((cur.content_hash, cur.extractor_version))
-    cur.max_revision = max(cur.max_revision, cur.revision)
+    cur.keep_revision(cur.content_hash, cur.extractor_version, cur.revision)
     revision = cur.next_revision()
     new = _as_stored(a, revision)
     new.seen, new.max_revision = cur.seen, cur.max_revision

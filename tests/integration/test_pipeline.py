@@ -17,7 +17,8 @@ import pytest
 
 from services.common.urls import article_id
 from services.demo.server import DemoSite
-from services.sink.store import Filters, SqliteStore
+from services.sink.sqlite import SqliteStore
+from services.sink.store import Filters
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from services.common.broker import free_port
-from services.sink.store import StoreError, open_store
+from services.sink.backends import open_store
+from services.sink.store import StoreError
 
 REPO = Path(__file__).resolve().parents[2]
 SASL_PASSWORD = "Sasl-S3cret-do-not-log"
@@ -91,8 +92,8 @@ def test_postgres_tls_parameters_reach_libpq() -> None:
 
 # SQL f-strings in services/sink may only splice fragments built from literals (placeholders,
 # clause lists, column lists), never a value: values always go as parameters.
-STRUCTURAL = {"with_q", "columns", "marks", "_ARTICLE_COLUMNS", "' AND '.join(where)",
-              "', q' if with_q else ''"}
+STRUCTURAL = {"with_q", "columns", "marks", "mark", "ARTICLE_COLUMNS", "clause", "tables", "order", "where_sql",
+              "doc", "sort_at", "lock_rows"}
 SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|WHERE|FROM|VALUES)\b")
 
 

@@ -21,15 +21,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from test_store import IN_CI, make
 
 from integration.test_sink_redelivery import free_port, snapshot
 from services.common.health import Health
 from services.common.kafka import ensure_topics, make_producer
 from services.common.messages import Article, encode
+from services.sink.backends import open_store
 from services.sink.service import build
 from services.sink.settings import SinkSettings
-from services.sink.store import open_store
+from tests.sink.test_store import IN_CI, make
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from test_store import make
-
 from services.sink.upsert import Stored, plan_batch
+from tests.sink.test_store import make
 
 NOW = datetime(2024, 7, 1, tzinfo=UTC)
 

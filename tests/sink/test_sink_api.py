@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from test_store import make, store_url  # noqa: F401 - store_url is the per-backend fixture
 
 from services.sink.api import ApiServer, TokenBuckets
+from services.sink.backends import open_store
 from services.sink.settings import SinkSettings
-from services.sink.store import open_store
+from tests.sink.test_store import make, store_url  # noqa: F401 - store_url is the per-backend fixture
 
 
 def _serve(url: str, **settings: object) -> ApiServer:

@@ -18,7 +18,9 @@ from urllib.parse import quote
 import pytest
 
 from services.common.messages import Article, Entity, Mention, Place
-from services.sink.store import Filters, RowRejected, SqliteStore, Store, StoreError, open_store
+from services.sink.backends import open_store
+from services.sink.sqlite import SqliteStore
+from services.sink.store import Filters, RowRejected, Store, StoreError
 
 POSTGRES_URL = os.environ.get("NEWSFLOW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
