@@ -14,7 +14,7 @@ client address over ``NEWSFLOW_API_RATE_PER_SECOND`` (token bucket, burst
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at run time,
-# and they name objects local to create_app.
+# and they name objects local to the functions that add the routes.
 import json
 import logging
 import socket
@@ -106,7 +106,16 @@ def create_app(store: Store, settings: SinkSettings) -> FastAPI:
                     "`limit`/`offset`; every list endpoint takes the same filters.",
     )
     lock = threading.Lock()
-    max_page = settings.api_max_page_size
+    filters = filters_dependency(settings.api_max_page_size)
+    add_article_routes(app, store, lock, filters)
+    add_story_routes(app, store, lock, filters)
+    add_error_responses(app)
+    add_response_counter(app)
+    return app
+
+
+def filters_dependency(max_page: int) -> Callable[..., Filters]:
+    """The query parameters every list endpoint takes, validated, as :class:`Filters`."""
 
     def filters(
         q: Annotated[str | None, Query(max_length=MAX_QUERY_CHARS, description="full-text query")] = None,
@@ -125,18 +134,26 @@ def create_app(store: Store, settings: SinkSettings) -> FastAPI:
         return Filters(query=q, place=place, person=person, organisation=org, topic=topic, story=story,
                        source=source, since=since, limit=limit, offset=offset)
 
-    FiltersDep = Annotated[Filters, Depends(filters)]
-    ArticleId = Annotated[str, Path(max_length=200)]
+    return filters
 
-    def next_offset(f: Filters, got: int) -> int | None:
-        return f.offset + f.limit if got == f.limit else None
+
+def _next_offset(f: Filters, got: int) -> int | None:
+    return f.offset + f.limit if got == f.limit else None
+
+
+ArticleId = Annotated[str, Path(max_length=200)]
+
+
+def add_article_routes(app: FastAPI, store: Store, lock: threading.Lock, filters: Callable[..., Filters]) -> None:
+    """``/articles``, ``/articles/{id}`` and ``/articles/{id}/history``."""
+    FiltersDep = Annotated[Filters, Depends(filters)]
 
     @app.get("/articles", response_model=ArticlePage, summary="Search and list articles, newest first")
     def list_articles(f: FiltersDep) -> ArticlePage:
         with lock:
             hits = store.search(f)
         return ArticlePage(items=[ArticleHit(article=h.article, snippet=h.snippet) for h in hits],
-                           limit=f.limit, offset=f.offset, next_offset=next_offset(f, len(hits)))
+                           limit=f.limit, offset=f.offset, next_offset=_next_offset(f, len(hits)))
 
     @app.get("/articles/{article_id}", response_model=Article, summary="One article",
              responses={404: {"description": "no such article"}})
@@ -157,6 +174,11 @@ def create_app(store: Store, settings: SinkSettings) -> FastAPI:
             raise HTTPException(404, f"no article with id {article_id}")
         return [Revision(revision=r, recorded_at=when, article=a) for r, a, when in versions]
 
+
+def add_story_routes(app: FastAPI, store: Store, lock: threading.Lock, filters: Callable[..., Filters]) -> None:
+    """``/stories``."""
+    FiltersDep = Annotated[Filters, Depends(filters)]
+
     @app.get("/stories", response_model=StoryPage,
              summary="Recent stories (several articles) with their articles and outlets")
     def list_stories(
@@ -165,7 +187,11 @@ def create_app(store: Store, settings: SinkSettings) -> FastAPI:
         with lock:
             found = store.stories(f, min_articles=min_articles)
         return StoryPage(items=[StoryOut.of(s) for s in found], limit=f.limit, offset=f.offset,
-                         next_offset=next_offset(f, len(found)))
+                         next_offset=_next_offset(f, len(found)))
+
+
+def add_error_responses(app: FastAPI) -> None:
+    """Storage down: 503 (retry later); anything else unexpected: 500, logged."""
 
     @app.exception_handler(Exception)
     async def storage_down(request: Request, exc: Exception) -> JSONResponse:
@@ -175,14 +201,16 @@ def create_app(store: Store, settings: SinkSettings) -> FastAPI:
         log.exception("API: unexpected error on %s", request.url.path)
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
+
+def add_response_counter(app: FastAPI) -> None:
+    """Count responses by route and status (``newsflow_api_responses_total``)."""
+
     @app.middleware("http")
     async def count_responses(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
         response = await call_next(request)
         route = request.scope.get("route")
         metrics.API_RESPONSES.labels(getattr(route, "path", "other"), str(response.status_code)).inc()
         return response
-
-    return app
 
 
 # --- request guards -------------------------------------------------------------------------
