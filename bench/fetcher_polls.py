@@ -40,7 +40,8 @@ import feedparser
 
 from services.common.health import Health
 from services.fetcher import metrics
-from services.fetcher.service import Candidate, Fetcher
+from services.fetcher.poller import Candidate
+from services.fetcher.service import Fetcher
 from services.fetcher.settings import FetcherSettings
 
 ITEMS = 20

@@ -20,8 +20,7 @@ from services.clikit import settings_or_exit
 from services.fetcher.discover import discover_feeds, looks_like_html
 from services.fetcher.feedlist import FeedListError, append_feeds, outlines, to_opml
 from services.fetcher.http import FetchError, HttpClient
-from services.fetcher.parse import FeedParseError, ParsedFeed
-from services.fetcher.service import parse_safely
+from services.fetcher.parse import FeedParseError, ParsedFeed, parse_safely
 from services.fetcher.settings import FetcherSettings
 from services.fetcher.state import FetcherState
 

@@ -16,7 +16,8 @@ from pytest_httpserver import HTTPServer
 
 from services.fetcher import schedule
 from services.fetcher.http import HttpClient
-from services.fetcher.service import Candidate, FeedPoller, ParsePool
+from services.fetcher.parse import ParsePool
+from services.fetcher.poller import Candidate, FeedPoller
 from services.fetcher.settings import FetcherSettings
 from services.fetcher.state import FetcherState
 

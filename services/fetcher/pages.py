@@ -1,0 +1,137 @@
+"""Publishing pages: fetch each candidate's page, judge it, produce a PageMessage, wait until durable.
+
+:class:`PagePublisher` is the fetcher's :data:`~services.fetcher.poller.Publisher`: for each new or
+changed entry it fetches the page (conditional GET for an update), judges the result with
+:mod:`services.fetcher.response`, and produces a PageMessage (acks=all). Once the producer confirmed,
+the article is remembered, so a restart does not publish it again (a crash between the two
+republishes it; the sink is idempotent). A page that failed for a reason worth retrying is left
+pending, so the feed's next poll tries it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError, MessageSizeTooLargeError
+
+from services.common.decoding import decode_html
+from services.common.messages import PageMessage, encode
+from services.common.metrics import MESSAGES_PRODUCED
+from services.fetcher import metrics
+from services.fetcher.http import FetchError, HttpClient, Response
+from services.fetcher.poller import Candidate
+from services.fetcher.response import Action, classify_error, classify_page, conditional_headers, validators
+from services.fetcher.settings import FetcherSettings
+from services.fetcher.state import FetcherState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FetchedPage:
+    """A candidate's page fetch: the message to publish, or none (then: try again at the next poll?)."""
+
+    page: PageMessage | None = None
+    retry: bool = False
+    validators: tuple[str | None, str | None] = (None, None)  # the page's, for the next conditional GET
+
+
+class PagePublisher:
+    """Fetches candidates' pages and publishes them to the pages topic."""
+
+    def __init__(self, settings: FetcherSettings, http: HttpClient, state: FetcherState,
+                 producer: KafkaProducer) -> None:
+        self.settings = settings
+        self.http = http
+        self.state = state
+        self.producer = producer
+
+    async def publish(self, candidates: list[Candidate]) -> tuple[list[Candidate], list[Candidate]]:
+        """Fetch and publish candidates' pages; returns (durable in Kafka, given up)."""
+        results = await asyncio.gather(*(self._fetch_page(c) for c in candidates))
+        sent: list[tuple[Candidate, object, tuple[str | None, str | None]]] = []
+        given_up: list[Candidate] = []
+        for cand, result in zip(candidates, results, strict=True):
+            if result.page is not None:
+                future = self._send(result.page)
+                if future is None:
+                    given_up.append(cand)  # too large for Kafka: given up, logged and counted in _send
+                else:
+                    sent.append((cand, future, result.validators))
+            elif not result.retry:
+                given_up.append(cand)
+        if sent:
+            await asyncio.to_thread(self.producer.flush)
+        durable = [(cand, v) for cand, fut, v in sent if _succeeded(fut)]
+        self.state.mark_published([(c.article_id, c.digest) for c, _ in durable],
+                                  validators={c.article_id: v for c, v in durable})
+        for cand, _ in durable:
+            metrics.ENTRIES.labels("updated" if cand.is_update else "new").inc()
+        return [c for c, _ in durable], given_up
+
+    async def _fetch_page(self, cand: Candidate) -> FetchedPage:
+        """GET the entry's page (conditional for an update) and judge the result."""
+        entry, aid = cand.entry, cand.article_id
+        now = datetime.now(UTC)
+        if entry.published_at and not cand.is_update:
+            metrics.DISCOVERY_LATENCY.observe(max(0.0, (now - entry.published_at).total_seconds()))
+        headers = conditional_headers(*self.state.page_validators(aid)) if cand.is_update else {}
+        try:
+            resp = await self.http.get(entry.link, kind="page", max_bytes=self.settings.max_page_bytes,
+                                       headers=headers)
+        except FetchError as exc:
+            retry = classify_error(exc).action is Action.RETRY
+            log.warning("page fetch failed (%s): %s", "retried at the next poll" if retry else "given up", exc,
+                        extra={"article_id": aid, "url": entry.link})
+            return FetchedPage(retry=retry)
+        return self._page_from(cand, resp, now)
+
+    def _page_from(self, cand: Candidate, resp: Response, now: datetime) -> FetchedPage:
+        """The page message of a usable response; otherwise whether to try again at the next poll."""
+        entry, aid = cand.entry, cand.article_id
+        where = {"article_id": aid, "url": entry.link}
+        decision = classify_page(resp, entry.link)
+        if decision.action is Action.NOT_MODIFIED:
+            log.info("entry changed but its page did not (HTTP 304): nothing to re-extract", extra=where)
+            return FetchedPage()
+        if decision.refusal:
+            metrics.FETCH_REFUSALS.labels(decision.refusal).inc()
+            log.warning("not an HTML page (%s): not sent to the extractor", resp.content_type, extra=where)
+            return FetchedPage()
+        if decision.action is not Action.USE:
+            retry = decision.action is Action.RETRY
+            log.warning("page fetch failed: HTTP %d (%s)", resp.status, "retried at the next poll" if retry
+                        else "given up", extra=where)
+            return FetchedPage(retry=retry)
+        page = PageMessage(
+            id=aid, url=entry.link, final_url=resp.url, status=resp.status,
+            content_type=resp.headers.get("content-type"),
+            html=decode_html(resp.body, resp.headers.get("content-type")),
+            fetched_at=now, is_update=cand.is_update,
+            entry=entry.model_copy(update={"first_seen_at": now}),
+        )
+        return FetchedPage(page, validators=validators(resp))
+
+    def _send(self, page: PageMessage) -> object | None:
+        try:
+            future: object = self.producer.send(self.settings.topic_pages, key=page.id.encode(), value=encode(page))
+        except MessageSizeTooLargeError:
+            metrics.FETCH_REFUSALS.labels("size").inc()
+            log.warning("page too large for a Kafka message: given up", extra={"article_id": page.id})
+            return None
+        return future
+
+
+def _succeeded(future: object) -> bool:
+    try:
+        future.get(timeout=0)  # type: ignore[attr-defined]
+    except KafkaError as exc:
+        log.error("page not published (retried at the next poll): %s", exc)
+        return False
+    MESSAGES_PRODUCED.labels("fetcher", "pages").inc()
+    return True
+

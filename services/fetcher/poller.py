@@ -1,0 +1,187 @@
+"""One feed poll: conditional GET -> judge the response -> parse -> classify entries -> publish -> schedule.
+
+:class:`FeedPoller` polls one feed (many concurrently): the response is judged by
+:mod:`services.fetcher.response`; a feed is parsed in a process pool (parsing is the CPU cost);
+its entries are classified (new, updated, unchanged, duplicate) and the new and updated ones
+handed to a :data:`Publisher`; then the feed's row is written and its next poll scheduled.
+It knows nothing of Kafka, so the benchmark and tests drive it alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from services.common.messages import FeedEntry
+from services.common.metrics import timed
+from services.common.urls import article_id
+from services.fetcher import metrics, schedule
+from services.fetcher.http import FetchError, HttpClient, Response
+from services.fetcher.parse import FeedParseError, ParsedFeed, ParsePool
+from services.fetcher.response import Action, classify_feed, conditional_headers, validators
+from services.fetcher.settings import FetcherSettings
+from services.fetcher.state import FeedState, FetcherState
+
+log = logging.getLogger(__name__)
+
+
+def entry_hash(entry: FeedEntry) -> str:
+    """What makes an entry 'changed': its title, summary and updated date."""
+    material = f"{entry.title}\n{entry.summary}\n{entry.updated_at}"
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An entry to publish: new, or seen before with different content (``is_update``)."""
+
+    entry: FeedEntry
+    article_id: str
+    digest: str
+    is_update: bool
+
+
+Publisher = Callable[[list[Candidate]], Awaitable[tuple[list[Candidate], list[Candidate]]]]
+"""Publishes candidates; returns (published, given up for good). The rest are tried at the next poll."""
+
+
+class FeedPoller:
+    """Polls one feed at a time (many concurrently): fetch, parse, classify, publish, schedule."""
+
+    def __init__(self, settings: FetcherSettings, http: HttpClient, state: FetcherState,
+                 publish: Publisher, parser: ParsePool) -> None:
+        self.settings = settings
+        self.http = http
+        self.state = state
+        self.publish = publish
+        self.parser = parser
+        self.in_flight: set[str] = set()  # article ids being published right now, by any feed
+
+    async def poll(self, feed: FeedState) -> str:
+        """One feed; returns the outcome label. Errors are logged and scheduled, never raised."""
+        try:
+            outcome = await timed(metrics.POLL_DURATION, self._poll(feed))
+        except (FetchError, FeedParseError) as exc:
+            self._failed(feed, exc)
+            outcome = "error"
+        metrics.POLLS.labels(outcome).inc()
+        return outcome
+
+    async def _poll(self, feed: FeedState) -> str:
+        """Conditional GET, then what the response means: unchanged, moved, gone, failed or a feed."""
+        resp = await self.http.get(feed.fetch_url, kind="feed", max_bytes=self.settings.max_feed_bytes,
+                                   headers=conditional_headers(feed.etag, feed.last_modified))
+        now = time.time()
+        decision = classify_feed(resp, feed.fetch_url)
+        if decision.moved_to:
+            log.info("feed moved permanently to %s: polling the new URL from now on", decision.moved_to,
+                     extra={"feed": feed.url})
+            self.state.moved(feed.url, decision.moved_to)
+        if decision.action is Action.NOT_MODIFIED:
+            self._not_modified(feed, resp, now)
+            return "not_modified"
+        if decision.action is Action.GONE:
+            self.state.retire(feed.url, decision.message, decision.status)
+            log.warning("feed is gone (HTTP 410): retired, never polled again", extra={"feed": feed.url})
+            return "error"
+        if decision.action is not Action.USE:
+            if decision.refusal:
+                metrics.FETCH_REFUSALS.labels(decision.refusal).inc()
+            raise decision.error()  # recorded and scheduled by poll() -> _failed()
+        parsed = await self.parser.parse(resp.body, resp.url, resp.headers.get("content-type"))
+        return await self._feed_fetched(feed, resp, parsed, now)
+
+    def _not_modified(self, feed: FeedState, resp: Response, now: float) -> None:
+        hint = schedule.server_hint(resp.headers, None, now)
+        delay = schedule.next_success_delay(feed.entries_per_day, hint, self.settings)
+        self.state.polled(feed.url, next_poll_at=now + delay, status=304, now=now)
+
+    async def _feed_fetched(self, feed: FeedState, resp: Response, parsed: ParsedFeed, now: float) -> str:
+        """Publish the parsed feed's new entries, record them and the feed's row, schedule the next poll."""
+        per_day = schedule.entries_per_day(
+            (e.published_at or e.updated_at for e in parsed.entries), now)
+        delay = schedule.next_success_delay(per_day, schedule.server_hint(resp.headers, parsed.ttl_seconds, now),
+                                            self.settings)
+        known, published, given_up, pending = await self.publish_entries(feed, parsed)
+        etag, last_modified = validators(resp)
+        if pending:
+            # Entries not yet published (a page to retry, or deferred): keep the old validators, so
+            # the next poll gets the feed again instead of a 304 that would hide them, and come back soon.
+            etag, last_modified = None, None
+            delay = min(delay, self.settings.min_poll_interval_seconds)
+        with self.state.transaction():  # one commit per poll: entries, articles and the feed's row
+            self.remember(feed, known, published, given_up)
+            self.state.polled(feed.url, next_poll_at=now + delay, status=200, etag=etag,
+                              last_modified=last_modified, entries_per_day=per_day, title=parsed.title, now=now)
+        if parsed.skipped:
+            log.info("%d entries without a usable link skipped (no page to fetch)", parsed.skipped,
+                     extra={"feed": feed.url})
+        log.debug("polled feed: %d entries, %d published, next poll in %.0fs", len(parsed.entries), len(published),
+                  delay, extra={"feed": feed.url})
+        return "new" if published else "not_modified"
+
+    def _failed(self, feed: FeedState, exc: FetchError | FeedParseError) -> None:
+        errors = feed.error_count + 1
+        state = schedule.failure_state(errors, self.settings)
+        retry_after = exc.retry_after if isinstance(exc, FetchError) else None
+        delay = schedule.next_failure_delay(errors, self.settings, retry_after)
+        self.state.failed(feed.url, next_poll_at=time.time() + delay, error=str(exc), state=state,
+                          status=getattr(exc, "status", None))
+        log.warning("feed poll failed (%d in a row, %s, next try in %.0fs): %s", errors, state, delay, exc,
+                    extra={"feed": feed.url})
+
+    def classify(self, feed: FeedState, entries: list[FeedEntry]) -> tuple[list[Candidate], list[Candidate]]:
+        """Split entries into (to publish, already known or duplicate). Known = same feed, same content."""
+        ids = [e.entry_id for e in entries]
+        aids = [article_id(e.link) for e in entries]
+        by_id, by_article = self.state.known_entries(feed.url, ids, aids)
+        published_elsewhere = self.state.seen_articles(aids)
+        todo: list[Candidate] = []
+        known: list[Candidate] = []
+        claimed: set[str] = set()
+        for entry, aid in zip(entries, aids, strict=True):
+            digest = entry_hash(entry)
+            previous = by_id.get(entry.entry_id) or by_article.get(aid)
+            if aid in claimed or aid in self.in_flight:
+                continue  # the same article twice in this document, or being published by another feed
+            claimed.add(aid)
+            if previous is not None:
+                (known if previous.entry_hash == digest else todo).append(
+                    Candidate(entry, aid, digest, is_update=previous.entry_hash != digest))
+            elif aid in published_elsewhere:
+                known.append(Candidate(entry, aid, digest, is_update=False))  # same URL from another feed
+            else:
+                todo.append(Candidate(entry, aid, digest, is_update=False))
+        return todo, known
+
+    async def publish_entries(self, feed: FeedState, parsed: ParsedFeed
+                              ) -> tuple[list[Candidate], list[Candidate], list[Candidate], int]:
+        """Classify and publish; returns (known, published, given up, still pending). Writes nothing.
+
+        At most ``max_entries_per_poll`` entries are published per poll (a 100,000-item feed must
+        not mean 100,000 page fetches at once); the rest stay pending for the next polls."""
+        todo, known = self.classify(feed, parsed.entries)
+        deferred = max(0, len(todo) - self.settings.max_entries_per_poll)
+        if deferred:
+            metrics.ENTRIES_DEFERRED.inc(deferred)
+            log.info("%d entries deferred to later polls (NEWSFLOW_MAX_ENTRIES_PER_POLL=%d)", deferred,
+                     self.settings.max_entries_per_poll, extra={"feed": feed.url})
+            todo = todo[: self.settings.max_entries_per_poll]
+        self.in_flight.update(c.article_id for c in todo)
+        try:
+            published, given_up = await self.publish(todo) if todo else ([], [])
+        finally:
+            self.in_flight.difference_update(c.article_id for c in todo)
+        pending = deferred + len(todo) - len(published) - len(given_up)
+        return known, published, given_up, pending
+
+    def remember(self, feed: FeedState, known: list[Candidate], published: list[Candidate],
+                 given_up: list[Candidate]) -> None:
+        """Record what was published (cross-feed dedupe) and every entry dealt with (per-feed identity)."""
+        self.state.mark_published([(c.article_id, c.digest) for c in published])
+        remembered = known + published + given_up
+        self.state.remember_entries(feed.url, [(c.entry.entry_id, c.article_id, c.digest) for c in remembered])
+        self.state.touch_articles([c.article_id for c in known])
