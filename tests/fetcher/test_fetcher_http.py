@@ -17,7 +17,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from services.fetcher.http import FetchError, GuardedResolver, HostGate, HttpClient, parse_retry_after
+from services.fetcher.http import FetchError, GuardedResolver, HostGate, HttpClient, TargetPolicy, parse_retry_after
 from services.fetcher.settings import FetcherSettings
 
 LOCAL = "127.0.0.1/32,::1/128"
@@ -70,8 +70,6 @@ def test_allow_list_lets_loopback_through_and_sends_user_agent(server: HTTPServe
 @pytest.mark.parametrize("address", ["169.254.169.254", "10.1.2.3", "192.168.0.1", "224.0.0.1", "::1",
                                      "::ffff:127.0.0.1", "fd00::1", "0.0.0.0"])
 def test_private_link_local_and_multicast_addresses_are_refused(address: str, tmp_path: Path) -> None:
-    from services.fetcher.http import TargetPolicy
-
     policy = TargetPolicy.from_settings(make_settings(tmp_path, allowed_networks=""))
     assert not policy.address_allowed("h", ipaddress.ip_address(address))
     assert policy.address_allowed("h", ipaddress.ip_address("93.184.216.34"))
