@@ -20,7 +20,7 @@ from services.common.messages import Tags
 from services.extractor.tagging import tag
 from services.extractor.tagging.cli import run_tag_stream
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GOLD = ROOT / "tests" / "data" / "tagging_gold.jsonl"
 SEEDS = ROOT.parent / "shared" / "seeds"
 
