@@ -26,7 +26,10 @@ _REGION_WORD = re.compile(r"^ (?:region|oblast|province|Oblast|Region|Province)\
 
 
 @dataclass(slots=True)
-class Candidate:
+class PlaceCandidate:
+    """A mention that may be a place: its span and the gazetteer entries its name matches
+    (:func:`resolve` picks one entry, or drops the mention)."""
+
     start: int
     end: int
     surface: str
@@ -90,7 +93,7 @@ class _Context:
         return bool(e.country_code and e.admin1 and (e.country_code, e.admin1) in self.regions)
 
 
-def resolve(text: str, cands: list[Candidate], demonym_counts: Counter[str]) -> list[Place]:
+def resolve(text: str, cands: list[PlaceCandidate], demonym_counts: Counter[str]) -> list[Place]:
     gaz = get_gazetteer()
     ctx = _context(cands, demonym_counts)
     by_id: dict[str, tuple[GazEntry, list[Mention]]] = {}
@@ -124,7 +127,7 @@ def resolve(text: str, cands: list[Candidate], demonym_counts: Counter[str]) -> 
     return out
 
 
-def _context(cands: list[Candidate], demonym_counts: Counter[str]) -> _Context:
+def _context(cands: list[PlaceCandidate], demonym_counts: Counter[str]) -> _Context:
     """Countries (and regions) the article mentions unambiguously, and its nationality adjectives."""
     ctx: dict[str, float] = {}
     ctx_regions: set[tuple[str, str]] = set()
@@ -146,7 +149,7 @@ def _context(cands: list[Candidate], demonym_counts: Counter[str]) -> _Context:
     return _Context(ctx, ctx_regions)
 
 
-def _best_entry(c: Candidate, quals: list[GazEntry], ctx: _Context) -> GazEntry | None:
+def _best_entry(c: PlaceCandidate, quals: list[GazEntry], ctx: _Context) -> GazEntry | None:
     """The entry of the candidate's name with the best prior + qualifier + context score."""
     best: GazEntry | None = None
     best_score = -1e9
@@ -163,7 +166,7 @@ def _best_entry(c: Candidate, quals: list[GazEntry], ctx: _Context) -> GazEntry 
     return best
 
 
-def _accepted(c: Candidate, best: GazEntry, quals: list[GazEntry], ctx: _Context) -> bool:
+def _accepted(c: PlaceCandidate, best: GazEntry, quals: list[GazEntry], ctx: _Context) -> bool:
     """Whether the evidence is strong enough for an ambiguous name, a small town, a weak position."""
     qual = c.sure or _matches_qualifier(best, quals)
     region_ctx = ctx.has_region(best)

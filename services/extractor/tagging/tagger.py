@@ -15,7 +15,7 @@ from .gazetteer import get_gazetteer
 from .language import detect
 from .lexicon import CONNECTORS, COUNTRY_ALIASES, DEMONYMS, FAMOUS, REGION_ABBREVS, STOPWORDS
 from .names import EntityGroup, PersonIndex, acronym_of, classify, known_org
-from .places import Candidate, demonyms, resolve
+from .places import PlaceCandidate, demonyms, resolve
 from .spans import Segment, Token, segments, tokenize
 
 _COMPASS = frozenset(
@@ -79,8 +79,9 @@ def _acronym_definitions(text: str, toks: list[Token]) -> list[tuple[int, int, s
 
 
 @dataclass(slots=True)
-class Analysis:
-    """Everything found in one text, with offsets (used by ``tag`` and the CLI)."""
+class FoundEntities:
+    """What :func:`find_entities` found in one text: its language and its places, people and
+    organisations, each with the offsets of its mentions (``tag`` adds keywords and topics)."""
 
     language: str | None
     places: list[Place]
@@ -97,7 +98,10 @@ def _entity_list(groups: list[EntityGroup]) -> list[Entity]:
     return out
 
 
-class _Run:
+class _EntityFinder:
+    """The working state of :func:`find_entities` over one text: its tokens, and the people,
+    organisations, acronyms and place candidates found so far, segment by segment."""
+
     def __init__(self, text: str, toks: list[Token]) -> None:
         self.text = text
         self.toks = toks
@@ -106,7 +110,7 @@ class _Run:
         self.persons = PersonIndex()
         self.orgs: dict[str, EntityGroup] = {}
         self.acronyms: dict[str, str] = {}
-        self.place_cands: list[Candidate] = []
+        self.place_cands: list[PlaceCandidate] = []
         self.pending: list[Segment] = []
         self.unresolved: list[Segment] = []
         self.taken: list[tuple[int, int]] = []
@@ -144,7 +148,7 @@ class _Run:
     def add_place(self, seg: Segment, entries: list[object], weak: bool = False) -> None:
         prev = self.prev(seg)
         self.place_cands.append(
-            Candidate(
+            PlaceCandidate(
                 seg.start,
                 seg.end,
                 self.text[seg.start : seg.end],
@@ -252,7 +256,7 @@ class _Run:
         region = self.gaz.regions.get(iso)
         if region is None:
             return False
-        self.place_cands.append(Candidate(seg.start, end, text[seg.start : end], [region], "", False, False, True))
+        self.place_cands.append(PlaceCandidate(seg.start, end, text[seg.start : end], [region], "", False, False, True))
         return True
 
     def single(self, seg: Segment) -> None:
@@ -289,10 +293,11 @@ def _clean_name(seg: Segment) -> str:
     return " ".join(t.text for t in seg.toks)
 
 
-def analyse(text: str, language_hint: str | None = None, title: str | None = None) -> Analysis:
+def find_entities(text: str, language_hint: str | None = None, title: str | None = None) -> FoundEntities:
+    """The language of ``text`` and the places, people and organisations it mentions."""
     lang = detect(text if len(text) >= 20 else (title or "") + " " + text, language_hint)
     toks = tokenize(text)
-    run = _Run(text, toks)
+    run = _EntityFinder(text, toks)
     for start, end, acr in _acronym_definitions(text, toks):
         long_form = text[start:end]
         canonical = known_org(long_form) or long_form
@@ -307,7 +312,7 @@ def analyse(text: str, language_hint: str | None = None, title: str | None = Non
         run.single(seg)
     places = resolve(text, run.place_cands, demonyms([t.text for t in toks if t.cap]))
     # an organisation named like a place ("Ukraine Defense Contact Group") is the organisation
-    return Analysis(
+    return FoundEntities(
         language=lang,
         places=places,
         people=_entity_list(run.persons.finish()),
@@ -324,7 +329,7 @@ def tag(
     language_hint: str | None = None,
 ) -> Tags:
     """Tag one article text. Offsets in every ``Mention`` index into ``text``."""
-    a = analyse(text, language_hint, title)
+    a = find_entities(text, language_hint, title)
     return Tags(
         language=a.language,
         places=a.places,
