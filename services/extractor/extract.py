@@ -40,7 +40,7 @@ from trafilatura.xml import xmltotxt
 from services.common.messages import FeedEntry
 from services.extractor.access import Access, detect_access
 from services.extractor.boilerplate import clean_text
-from services.extractor.htmlprocessing import decode_html, drop_element, html_to_text, parse_bounded, preclean
+from services.extractor.htmlprocessing import bounded_text, drop_element, html_to_text, parse_bounded, preclean
 from services.extractor.json_metadata import LdArticle, parse_jsonld
 from services.extractor.metadata import (
     PageMeta,
@@ -106,7 +106,7 @@ def extract_page(
     Raises :class:`ExtractionError` when neither the page nor the feed entry has text.
     """
     url = url or (entry.link if entry else None)
-    tree = parse_bounded(decode_html(html) if html else "")
+    tree = parse_bounded(bounded_text(html) if html else "")
     ld = parse_jsonld(tree) if tree is not None else None
     if tree is not None:
         tree = preclean(tree, drop_figures=options.drop_figures, drop_link_lists=options.drop_link_lists)

@@ -1,4 +1,8 @@
-"""HTML in: decoding, bounded parsing (size and nesting-depth caps), pre-cleaning, fragments to text.
+"""HTML in: bounded text and parsing (size and nesting-depth caps), pre-cleaning, fragments to text.
+
+The page's text is bounded in named steps (:func:`bounded_text`: :func:`decode_bytes`, :func:`capped`,
+:func:`without_nul`); the stage receives text already decoded by the fetcher
+(:func:`services.common.decoding.decode_html`).
 
 Hostile HTML must not stall the extractor: the input is capped at :data:`MAX_HTML_BYTES`, markup
 nested deeper than libxml2 can take is flattened before parsing, and elements deeper than
@@ -23,15 +27,35 @@ MAX_DEPTH = 120
 # --------------------------------------------------------------------------- input bounds
 
 
-def decode_html(raw: str | bytes) -> str:
-    """Bytes -> text (declared/sniffed charset), capped at :data:`MAX_HTML_BYTES`."""
-    if isinstance(raw, bytes):
-        raw = raw[:MAX_HTML_BYTES]
-        text = str(trafilatura.utils.decode_file(raw))
-    else:
-        text = raw
-        if len(text) > MAX_HTML_BYTES // 2 and len(text.encode("utf-8", "ignore")) > MAX_HTML_BYTES:
-            text = text.encode("utf-8", "ignore")[:MAX_HTML_BYTES].decode("utf-8", "ignore")
+def bounded_text(html: str | bytes) -> str:
+    """The page as text to parse: decoded (bytes), capped at :data:`MAX_HTML_BYTES`, without NULs.
+
+    Bytes are cut at the cap before decoding, so a huge body is never decoded whole.
+    """
+    text = decode_bytes(html[:MAX_HTML_BYTES]) if isinstance(html, bytes) else html
+    return without_nul(capped(text))
+
+
+def decode_bytes(raw: bytes) -> str:
+    """Bytes -> text for :func:`bounded_text` (the stage itself receives text, decoded by the fetcher).
+
+    Still trafilatura's decoder, not :func:`services.common.decoding.decode_html`: that one trusts a
+    ``<meta charset>`` over bytes that are valid UTF-8, which turns 3 of the 258 fundus pages (stored
+    as UTF-8, declaring their site's original charset) into mojibake and drops the quality gate's CJK
+    F1 from 0.877 to 0.813 (floor 0.87). Switch once the common decoder prefers valid UTF-8 there.
+    """
+    return str(trafilatura.utils.decode_file(raw))
+
+
+def capped(text: str) -> str:
+    """``text`` cut to at most :data:`MAX_HTML_BYTES` in UTF-8 (at a character boundary)."""
+    if len(text) > MAX_HTML_BYTES // 2 and len(text.encode("utf-8", "ignore")) > MAX_HTML_BYTES:
+        return text.encode("utf-8", "ignore")[:MAX_HTML_BYTES].decode("utf-8", "ignore")
+    return text
+
+
+def without_nul(text: str) -> str:
+    """``text`` without NUL characters (libxml2 stops at the first one)."""
     return text.replace("\x00", "")
 
 

@@ -215,7 +215,7 @@ def test_every_fundus_page_tags_without_error() -> None:
     """``tag()`` never raises on a real page: the extracted text of all 258 fundus pages (~10 s)."""
     from bench.extraction_eval import DEFAULT_DATA, load_pages
     from services.extractor.extract import ExtractionError, extract_page
-    from services.extractor.htmlprocessing import decode_html
+    from services.extractor.htmlprocessing import bounded_text
 
     if not DEFAULT_DATA.is_dir():
         msg = f"fundus test data not found at {DEFAULT_DATA} (needs ../shared/data beside the repo)"
@@ -226,7 +226,7 @@ def test_every_fundus_page_tags_without_error() -> None:
     tagged = 0
     for page in load_pages(DEFAULT_DATA):
         try:
-            ex = extract_page(decode_html(page.html()), url=page.url)
+            ex = extract_page(bounded_text(page.html()), url=page.url)
         except ExtractionError:
             continue  # not the tagger's business (one page has no article text)
         try:
