@@ -32,8 +32,8 @@ import trafilatura
 from bench.extraction_eval import DEFAULT_DATA, DataMissing, load_pages
 from services.common.messages import FeedEntry, PageMessage
 from services.extractor.extract import ExtractionError, extract_page
-from services.extractor.htmlprocessing import decode_html
-from services.extractor.service import analyse
+from services.extractor.htmlprocessing import bounded_text
+from services.extractor.pipeline import analyse
 from services.extractor.tagging import tag
 from services.extractor.workers import AnalysePool
 
@@ -47,7 +47,7 @@ def page_messages(data: Path) -> list[PageMessage]:
         entry = FeedEntry(feed_url="https://example.org/feed", entry_id=url, link=url)
         out.append(
             PageMessage(
-                id=f"p{i:04d}", url=url, final_url=url, status=200, html=decode_html(page.html()),
+                id=f"p{i:04d}", url=url, final_url=url, status=200, html=bounded_text(page.html()),
                 fetched_at=now, entry=entry,
             )
         )

@@ -40,7 +40,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from services.common.messages import Tags
-from services.extractor.tagging import StoryIndex, tag
+from services.extractor.stories import StoryIndex
+from services.extractor.tagging import tag
 
 GOLD = ROOT / "tests" / "data" / "tagging_gold.jsonl"
 SEEDS = ROOT.parent / "shared" / "seeds"
@@ -133,7 +134,8 @@ def evaluate_clusters(rows: list[dict[str, Any]], report: Report, real_dates: bo
         published = datetime.fromisoformat(row["published_at"]) if real_dates else fixed
         tags = tag(row["text"], title=row.get("title"))
         t0 = time.perf_counter()
-        sid, dup = index.assign(row["id"], row["text"], tags, published, row.get("title"))
+        placed = index.place(row["id"], row["text"], tags, published, row.get("title"))
+        sid, dup = placed.story_id, placed.duplicate_of
         times.append((time.perf_counter() - t0) * 1000)
         assigned[row["id"]] = sid
         dup_pred[row["id"]] = dup

@@ -9,7 +9,9 @@ import click
 
 from services.clikit import settings_or_exit
 from services.extractor import main as extractor_main
+from services.extractor.files import extract_file
 from services.extractor.settings import ExtractorSettings
+from services.extractor.stories import StoryIndex
 from services.fetcher import main as fetcher_main
 from services.fetcher.cli import feeds
 from services.fetcher.settings import FetcherSettings
@@ -78,12 +80,11 @@ def sink() -> None:
 @click.option("--url", help="The page's URL (for relative links, site name and id).")
 def extract(files: tuple[Path, ...], url: str | None) -> None:
     """Extract and tag HTML files offline: one JSON line per file (no broker needed)."""
-    from services.offline import extract_file
-
+    story_index = StoryIndex()  # in memory, one for the run: the files are clustered together
     failed = 0
     for path in files:
         try:
-            article = extract_file(path, url)
+            article = extract_file(path, url, story_index)
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
             failed += 1
             click.echo(f"newsflow extract: {path}: {type(exc).__name__}: {exc}", err=True)

@@ -4,15 +4,15 @@ consume -> process (decode the page, extract the text and metadata, tag it,
 assign its story) -> produce each Article with ``acks=all`` and flush ->
 commit offsets.
 
-Extraction and tagging (:func:`analyse`, pure) run in ``workers`` processes
+The steps themselves are :mod:`services.extractor.pipeline`. Extraction and tagging
+(:func:`~services.extractor.pipeline.analyse`, pure) run in ``workers`` processes
 (:mod:`services.extractor.workers`), each page bounded by ``extract_timeout_seconds``;
-story assignment (:class:`StoryIndex`, stateful) stays in this process and runs in
+story placement (:class:`StoryIndex`, stateful) stays in this process and runs in
 record order, so the first copy of a syndicated story is always the first one read.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 
@@ -22,7 +22,7 @@ from kafka.producer.future import FutureRecordMetadata
 
 from services.common.health import Health
 from services.common.kafka import make_consumer, make_producer
-from services.common.messages import Article, PageMessage, Tags, decode, encode
+from services.common.messages import Article, PageMessage, decode, encode
 from services.common.metrics import MESSAGES_PRODUCED, TopDomains
 from services.common.stage import (
     Failure,
@@ -35,9 +35,10 @@ from services.common.stage import (
 )
 from services.common.urls import domain
 from services.extractor import metrics
-from services.extractor.extract import EXTRACTOR_VERSION, Extracted, extract_page
+from services.extractor.extract import Extracted
+from services.extractor.pipeline import build_article, place_in_story
 from services.extractor.settings import ExtractorSettings
-from services.extractor.tagging import StoryIndex, tag
+from services.extractor.stories import StoryIndex
 from services.extractor.workers import AnalysePool
 
 log = logging.getLogger(__name__)
@@ -46,53 +47,6 @@ STAGE = "extractor"
 Item = tuple[Record, Article]
 _QUALITY_DOMAINS = TopDomains()
 SHORT_TEXT_CHARS = 300
-
-
-def content_hash(title: str | None, text: str) -> str:
-    """What makes a new revision: the title and the text, nothing else."""
-    return hashlib.sha256(f"{title or ''}\n{text}".encode()).hexdigest()[:32]
-
-
-def analyse(page: PageMessage) -> tuple[Extracted, Tags]:
-    """Extract and tag one page: pure, so it can run in a worker process."""
-    extracted = extract_page(page.html, url=page.final_url, entry=page.entry)
-    tags = tag(
-        extracted.text,
-        title=extracted.title,
-        categories=page.entry.categories,
-        url=page.final_url,
-        language_hint=extracted.language_hint,
-    )
-    return extracted, tags
-
-
-def build_article(page: PageMessage, extracted: Extracted, tags: Tags) -> Article:
-    """The ``newsflow.articles`` record for a page (story fields are filled by the caller)."""
-    entry = page.entry
-    return Article(
-        id=page.id,
-        url=page.url,
-        canonical_url=extracted.canonical_url,
-        source=extracted.site_name or domain(page.final_url),
-        feed_url=entry.feed_url,
-        title=extracted.title or entry.title,
-        authors=extracted.authors or entry.authors,
-        published_at=extracted.published_at or entry.published_at,
-        updated_at=extracted.updated_at or entry.updated_at,
-        language=tags.language,
-        text=extracted.text,
-        summary=extracted.description or entry.summary,
-        access=extracted.access,
-        places=tags.places,
-        people=tags.people,
-        organisations=tags.organisations,
-        keywords=tags.keywords,
-        topics=tags.topics,
-        extractor_version=EXTRACTOR_VERSION,
-        content_hash=content_hash(extracted.title or entry.title, extracted.text),
-        fetched_at=page.fetched_at,
-        first_seen_at=entry.first_seen_at,
-    )
 
 
 def record_quality(article: Article, extracted: Extracted) -> None:
@@ -132,7 +86,7 @@ def _decode_all(records: Sequence[Record], out: Processed[Item]) -> list[tuple[R
 
 def make_processor(stories: StoryIndex, pool: AnalysePool) -> ProcessFn[Item]:
     """Step 2: decode each page, extract + tag the batch in the worker pool, then build the
-    articles and assign their stories here, in record order; failures carry their reason."""
+    articles and place them in their stories here, in record order; failures carry their reason."""
 
     def process(records: Sequence[Record]) -> Processed[Item]:
         out: Processed[Item] = Processed()
@@ -147,9 +101,8 @@ def make_processor(stories: StoryIndex, pool: AnalysePool) -> ProcessFn[Item]:
             except Exception as exc:  # any failure of one page dead-letters that page
                 _fail(out, rec, page, exc)
                 continue
-            placed = stories.place(article.id, article.text, outcome.tags, article.published_at, title=article.title)
+            article, placed = place_in_story(stories, article, outcome.tags)
             metrics.STORIES.labels(placed.kind).inc()
-            article = article.model_copy(update={"story_id": placed.story_id, "duplicate_of": placed.duplicate_of})
             record_quality(article, outcome.extracted)
             metrics.PAGES_PROCESSED.labels("ok").inc()
             metrics.EXTRACT_DURATION.observe(outcome.seconds)

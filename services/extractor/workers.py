@@ -1,4 +1,4 @@
-"""Run :func:`services.extractor.service.analyse` (extract + tag) in worker processes.
+"""Run :func:`services.extractor.pipeline.analyse` (extract + tag) in worker processes.
 
 Why processes: extraction and tagging are pure CPU-bound Python + lxml, so threads would
 share one core; N processes use N cores. Why a per-page timeout with a kill: a hostile
@@ -18,7 +18,7 @@ whose Kafka client threads may hold locks at fork time; the server preloads the 
 and tagger once, so replacing a killed worker is a cheap fork.
 
 Order: :meth:`AnalysePool.run` returns one outcome per input, in input order, whatever order
-the workers finish in; the stage then assigns stories in record order, in its own process.
+the workers finish in; the stage then places them in stories in record order, in its own process.
 """
 
 from __future__ import annotations
@@ -29,19 +29,20 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
 from pebble import ProcessExpired, ProcessFuture, ProcessPool
 
-from services.common.messages import PageMessage, Tags
+from services.common.messages import PageMessage
 from services.extractor import metrics
-from services.extractor.extract import Extracted
+from services.extractor.pipeline import PageAnalysis, analyse
+from services.extractor.tagging import warm_up
 
 log = logging.getLogger(__name__)
 
-_PRELOAD = ["services.extractor.service"]
+#: what the forkserver imports once, so that each new worker starts with the extractor and tagger loaded
+_PRELOAD = ["services.extractor.pipeline"]
 
 
 class ExtractionTimeout(TimeoutError):
@@ -50,24 +51,6 @@ class ExtractionTimeout(TimeoutError):
 
 class WorkerCrashed(RuntimeError):
     """The worker process died while analysing the page, twice (segfault, out of memory...)."""
-
-
-@dataclass(frozen=True)
-class Analysed:
-    """What a worker returns for one page: the extraction, its tags, and the CPU-side time."""
-
-    extracted: Extracted
-    tags: Tags
-    seconds: float
-
-
-def analyse_timed(page: PageMessage) -> Analysed:
-    """Worker entry point: :func:`analyse`, timed inside the worker."""
-    from services.extractor.service import analyse
-
-    started = time.perf_counter()
-    extracted, tags = analyse(page)
-    return Analysed(extracted, tags, time.perf_counter() - started)
 
 
 def _worker_init() -> None:
@@ -86,8 +69,6 @@ def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     started = time.perf_counter()
     try:
-        from services.extractor.tagging import warm_up
-
         warm_up()
     except Exception:  # see above: the pages report the error
         log.exception("worker warm-up failed; pages will load the tagger themselves")
@@ -95,14 +76,15 @@ def _worker_init() -> None:
     log.debug("worker warmed up in %.2fs", time.perf_counter() - started)
 
 
-Outcome = Analysed | BaseException
+Outcome = PageAnalysis | BaseException
 
 
 class AnalysePool:
-    """``workers`` processes running :func:`analyse_timed`, each page bounded by ``timeout_seconds``."""
+    """``workers`` processes running :func:`~services.extractor.pipeline.analyse`, each page bounded by
+    ``timeout_seconds``."""
 
     def __init__(
-        self, workers: int, timeout_seconds: float, task: Callable[[PageMessage], Analysed] = analyse_timed
+        self, workers: int, timeout_seconds: float, task: Callable[[PageMessage], PageAnalysis] = analyse
     ) -> None:
         """``task`` is what a worker runs per page (a module-level function, so it pickles)."""
         if workers < 1:
@@ -116,13 +98,13 @@ class AnalysePool:
             context.set_forkserver_preload(_PRELOAD)
         self._pool = ProcessPool(max_workers=workers, initializer=_worker_init, context=context)
 
-    def _submit(self, page: PageMessage) -> ProcessFuture[Analysed]:
+    def _submit(self, page: PageMessage) -> ProcessFuture[PageAnalysis]:
         return self._pool.schedule(self._task, args=(page,), timeout=self.timeout_seconds)
 
     def run(self, pages: Sequence[PageMessage]) -> list[Outcome]:
         """Analyse ``pages`` in parallel; one outcome per page, in the order given.
 
-        An outcome is an :class:`Analysed` or the exception to dead-letter the page with:
+        An outcome is a :class:`~services.extractor.pipeline.PageAnalysis` or the exception to dead-letter the page with:
         :class:`ExtractionTimeout`, :class:`WorkerCrashed`, or whatever ``analyse`` raised.
         A page whose worker died is retried once (the death may have been caused by
         something else, e.g. a signal); dying again marks the page itself as the cause.
@@ -141,7 +123,7 @@ class AnalysePool:
             outcomes.append(outcome)
         return outcomes
 
-    def _outcome(self, page: PageMessage, future: ProcessFuture[Analysed]) -> Outcome:
+    def _outcome(self, page: PageMessage, future: ProcessFuture[PageAnalysis]) -> Outcome:
         try:
             return future.result()
         except FutureTimeout:

@@ -9,7 +9,8 @@ from prometheus_client import Metric
 from services.common.messages import FeedEntry, PageMessage
 from services.extractor import metrics
 from services.extractor.extract import extract_page
-from services.extractor.service import analyse, build_article, record_quality
+from services.extractor.pipeline import analyse, build_article
+from services.extractor.service import record_quality
 
 BODY = (
     "The regional water authority said on Monday that reservoir levels had recovered after weeks of "
@@ -41,7 +42,8 @@ def test_short_body_without_date_or_author_is_counted_for_its_domain() -> None:
     page = page_message(host, html)
     before = {i: sample(metrics.EXTRACTION_QUALITY, domain=host, issue=i)
               for i in ("short", "missing_date", "missing_author", "fallback")}
-    extracted, tags = analyse(page)
+    analysis = analyse(page)
+    extracted, tags = analysis.extracted, analysis.tags
     record_quality(build_article(page, extracted, tags), extracted)
     after = {i: sample(metrics.EXTRACTION_QUALITY, domain=host, issue=i) for i in before}
     assert after["short"] == before["short"] + 1
@@ -61,7 +63,8 @@ def test_complete_article_raises_no_issue() -> None:
         f"<body><article>{paras}</article></body></html>"
     )
     page = page_message(host, html)
-    extracted, tags = analyse(page)
+    analysis = analyse(page)
+    extracted, tags = analysis.extracted, analysis.tags
     record_quality(build_article(page, extracted, tags), extracted)
     for issue in ("short", "missing_date", "missing_author", "fallback"):
         assert sample(metrics.EXTRACTION_QUALITY, domain=host, issue=issue) == 0, issue

@@ -23,6 +23,7 @@ from services.common.messages import Article, FeedEntry, PageMessage, decode, en
 from services.common.settings import load
 from services.common.stage import Stage
 from services.common.urls import article_id
+from services.extractor import pipeline as extractor_pipeline
 from services.extractor import service as extractor_service
 from services.extractor.settings import ExtractorSettings
 from services.ops import offsets as ofs
@@ -129,9 +130,9 @@ def test_replay_in_fresh_group_reextracts_every_page_and_leaves_live_group_alone
     tmp_path: Path,
 ) -> None:
     live_before = committed(settings, settings.group_id)
-    assert [a.extractor_version for a in articles(settings)] == [extractor_service.EXTRACTOR_VERSION] * len(pages)
+    assert [a.extractor_version for a in articles(settings)] == [extractor_pipeline.EXTRACTOR_VERSION] * len(pages)
 
-    monkeypatch.setattr(extractor_service, "EXTRACTOR_VERSION", "replay-test-v2")  # "after an extractor change"
+    monkeypatch.setattr(extractor_pipeline, "EXTRACTOR_VERSION", "replay-test-v2")  # "after an extractor change"
     probe = KafkaConsumer(bootstrap_servers=[settings.kafka_bootstrap_servers])
     plan = plan_replay(probe, stage="extractor", topic=settings.topic_pages, live_group=settings.group_id,
                        start=StartPoint(from_beginning=True))

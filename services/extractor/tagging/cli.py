@@ -12,7 +12,8 @@ import sys
 from datetime import datetime
 from typing import Any, TextIO
 
-from .stories import StoryIndex
+from services.extractor.stories import StoryIndex
+
 from .tagger import tag
 
 
@@ -63,7 +64,7 @@ def run_tag_stream(inp: TextIO, out: TextIO) -> int:
                     url=obj.get("url") if isinstance(obj.get("url"), str) else None,
                     language_hint=obj.get("language") if isinstance(obj.get("language"), str) else None,
                 )
-                story_id, duplicate_of = index.assign(aid, text, tags, _published(obj.get("published_at")), title)
+                placed = index.place(aid, text, tags, _published(obj.get("published_at")), title)
                 record = {
                     "id": aid,
                     "entities": _entities(tags),
@@ -73,8 +74,8 @@ def run_tag_stream(inp: TextIO, out: TextIO) -> int:
                     "keywords": tags.keywords,
                     "topics": tags.topics,
                     "language": tags.language,
-                    "story_id": story_id,
-                    "duplicate_of": duplicate_of,
+                    "story_id": placed.story_id,
+                    "duplicate_of": placed.duplicate_of,
                 }
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
                 out.flush()

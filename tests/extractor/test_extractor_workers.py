@@ -17,15 +17,11 @@ import pytest
 from prometheus_client import REGISTRY
 
 from services.common.messages import Article, FeedEntry, PageMessage, encode
+from services.extractor.pipeline import PageAnalysis, analyse
 from services.extractor.service import make_processor
-from services.extractor.tagging import StoryIndex
-from services.extractor.workers import (
-    Analysed,
-    AnalysePool,
-    ExtractionTimeout,
-    WorkerCrashed,
-    analyse_timed,
-)
+from services.extractor.stories import StoryIndex
+from services.extractor.tagging import gazetteer, language
+from services.extractor.workers import AnalysePool, ExtractionTimeout, WorkerCrashed
 
 PARA = (
     "The city council voted on Tuesday to expand the harbour ferry service after a year of record "
@@ -51,27 +47,25 @@ def page_message(n: int, marker: str = "") -> PageMessage:
     )
 
 
-def hang_on_marker(page: PageMessage) -> Analysed:
+def hang_on_marker(page: PageMessage) -> PageAnalysis:
     """Like analyse, but a page marked HANG never finishes (a stand-in for pathological HTML)."""
     if "HANG" in page.html:
         time.sleep(3600)
-    return analyse_timed(page)
+    return analyse(page)
 
 
-def die_on_marker(page: PageMessage) -> Analysed:
+def die_on_marker(page: PageMessage) -> PageAnalysis:
     """Like analyse, but the worker process dies on a page marked DIE (as on a segfault)."""
     if "DIE" in page.html:
         os._exit(9)
-    return analyse_timed(page)
+    return analyse(page)
 
 
-def refuse_cold_worker(page: PageMessage) -> Analysed:
+def refuse_cold_worker(page: PageMessage) -> PageAnalysis:
     """Like analyse, but fails if the worker had not loaded the tagger's data before its first page."""
-    from services.extractor.tagging import gazetteer, language
-
     if gazetteer._GAZ is None or language._MODEL is None:
         raise RuntimeError("cold worker: the gazetteer / language model were not loaded before the page")
-    return analyse_timed(page)
+    return analyse(page)
 
 
 @dataclass(frozen=True)
@@ -98,15 +92,15 @@ def test_workers_load_the_tagger_before_their_first_page() -> None:
     initializer, before pebble starts the first page's clock."""
     with AnalysePool(2, timeout_seconds=20, task=refuse_cold_worker) as pool:
         outcomes = pool.run([page_message(n) for n in range(4)])
-    assert [type(o) for o in outcomes] == [Analysed] * 4, outcomes
+    assert [type(o) for o in outcomes] == [PageAnalysis] * 4, outcomes
 
 
 def test_results_come_back_in_input_order(hang_pool: AnalysePool) -> None:
     pages = [page_message(n) for n in range(6)]
     outcomes = hang_pool.run(pages)
-    assert [type(o) for o in outcomes] == [Analysed] * 6
+    assert [type(o) for o in outcomes] == [PageAnalysis] * 6
     for n, outcome in enumerate(outcomes):
-        assert isinstance(outcome, Analysed)
+        assert isinstance(outcome, PageAnalysis)
         assert outcome.extracted.title == f"Story number {n}"
         assert f"Story number {n} 0" in outcome.extracted.text
         assert outcome.tags.language == "en"
@@ -119,16 +113,16 @@ def test_slow_page_is_cut_off_and_the_rest_goes_on(hang_pool: AnalysePool) -> No
     outcomes = hang_pool.run(pages)
     assert time.monotonic() - started < 20
     assert isinstance(outcomes[1], ExtractionTimeout)
-    assert [isinstance(o, Analysed) for o in outcomes] == [True, False, True, True]
+    assert [isinstance(o, PageAnalysis) for o in outcomes] == [True, False, True, True]
     # the killed worker was replaced: the pool still has both workers and still works
     again = hang_pool.run([page_message(n) for n in range(4)])
-    assert all(isinstance(o, Analysed) for o in again)
+    assert all(isinstance(o, PageAnalysis) for o in again)
 
 
 def test_worker_death_is_retried_once_then_reported() -> None:
     with AnalysePool(1, timeout_seconds=20, task=die_on_marker) as pool:
         outcomes = pool.run([page_message(0), page_message(1, "DIE"), page_message(2)])
-    assert isinstance(outcomes[0], Analysed) and isinstance(outcomes[2], Analysed)
+    assert isinstance(outcomes[0], PageAnalysis) and isinstance(outcomes[2], PageAnalysis)
     assert isinstance(outcomes[1], WorkerCrashed)
 
 

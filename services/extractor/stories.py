@@ -12,8 +12,11 @@
   article joins the story of the best candidate over ``STORY_THRESHOLD``, else it starts one.
 
 The index is bounded (``max_items``, and the story window behind the newest article seen) and,
-with a path, persisted in SQLite: every assignment is committed, and the in-memory indexes are
-rebuilt from the file when it is reopened.
+with a path, persisted in SQLite: every placement is committed, and the in-memory indexes are
+rebuilt from the file when it is reopened. The file's schema is the numbered SQL files of
+:mod:`services.extractor.migrations`, applied by :func:`services.common.sqlite.migrate`.
+
+This is the extractor's state, not tagging: it consumes the tagger's :class:`Tags`.
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 
 from services.common.messages import Tags
-
-from .lexicon import STOPWORDS
+from services.common.sqlite import migrate
+from services.extractor.tagging.lexicon import STOPWORDS
 
 NUM_PERM = 64
 _SCHEME = "affine32"  # fixed, so that stored signatures stay comparable across datasketch upgrades
@@ -51,7 +54,9 @@ STORY_THRESHOLD = 0.28
 MIN_COSINE = 0.20
 MAX_CANDIDATES = 60
 MAX_POSTING = 5000  # a key shared by more stored articles than this is too common to find candidates
-_SCHEMA = 2
+MIGRATIONS = "services.extractor.migrations"
+#: stored signatures are comparable only with the same format, permutations and scheme
+_SIGNATURE_FORMAT = f"2/{NUM_PERM}/{_SCHEME}"
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 _DAY = 86400.0
 _EXTRA_STOP = frozenset(
@@ -187,7 +192,7 @@ def _near_duplicate(mh: LeanMinHash, size: int, other: _Item) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class Assignment:
+class Placement:
     """Where :meth:`StoryIndex.place` put an article.
 
     ``new_story``: this article started ``story_id`` (no near-duplicate, no similar article in the
@@ -250,23 +255,19 @@ class StoryIndex:
         db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS items (article_id TEXT PRIMARY KEY, seq INTEGER, story_id TEXT,"
-            " duplicate_of TEXT, ts REAL, minhash BLOB, size INTEGER, terms TEXT, ents TEXT)"
-        )
+        migrate(db, MIGRATIONS, where=str(path))
         row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-        want = f"{_SCHEMA}/{NUM_PERM}/{_SCHEME}"
         if row is None:
-            db.execute("INSERT INTO meta VALUES ('schema', ?)", (want,))
-        elif row[0] != want:  # written by an incompatible version: start again
-            db.execute("DROP TABLE items")
-            db.execute(
-                "CREATE TABLE items (article_id TEXT PRIMARY KEY, seq INTEGER, story_id TEXT,"
-                " duplicate_of TEXT, ts REAL, minhash BLOB, size INTEGER, terms TEXT, ents TEXT)"
-            )
-            db.execute("UPDATE meta SET value=? WHERE key='schema'", (want,))
+            db.execute("INSERT INTO meta VALUES ('schema', ?)", (_SIGNATURE_FORMAT,))
+        elif row[0] != _SIGNATURE_FORMAT:  # signatures written by an incompatible version: start again
+            db.execute("DELETE FROM items")
+            db.execute("UPDATE meta SET value=? WHERE key='schema'", (_SIGNATURE_FORMAT,))
         self._db = db
+        self._load(db)
+        self._evict()
+
+    def _load(self, db: sqlite3.Connection) -> None:
+        """Rebuild the in-memory indexes from the stored items, in placement order."""
         for aid, seq, sid, dup, ts, blob, size, terms, ents in db.execute(
             "SELECT article_id, seq, story_id, duplicate_of, ts, minhash, size, terms, ents FROM items ORDER BY seq"
         ):
@@ -275,7 +276,6 @@ class StoryIndex:
             item = _Item(int(seq), str(sid), dup, float(ts), mh, int(size), json.loads(terms), json.loads(ents))
             self._add(str(aid), item)
             self._seq = max(self._seq, int(seq))
-        self._evict()
 
     def close(self) -> None:
         with self._lock:
@@ -375,18 +375,6 @@ class StoryIndex:
         return 0.65 * cos + 0.35 * self._overlap(ents, other.ents)
 
     # the API -----------------------------------------------------------------------------------
-    def assign(
-        self,
-        article_id: str,
-        text: str,
-        tags: Tags,
-        published_at: datetime | None,
-        title: str | None = None,
-    ) -> tuple[str, str | None]:
-        """Return ``(story_id, duplicate_of)`` for an article, and remember it (see :meth:`place`)."""
-        placed = self.place(article_id, text, tags, published_at, title)
-        return placed.story_id, placed.duplicate_of
-
     def place(
         self,
         article_id: str,
@@ -394,35 +382,20 @@ class StoryIndex:
         tags: Tags,
         published_at: datetime | None,
         title: str | None = None,
-    ) -> Assignment:
-        """Assign an article its story (and the first copy it duplicates, if any), remember it, and say
-        whether it started a new story."""
+    ) -> Placement:
+        """Place an article: its story (and the first copy it duplicates, if any); remember it, and
+        say whether it started a new story."""
         with self._lock:
             ts = _ts(published_at)
-            full = (title + "\n" + text) if title else text
-            words = _WORD.findall(full.lower())
-            mh, size = _minhash(words)
-            terms = _terms(text, title)
-            ents = _entities(tags)
+            mh, size = _minhash(_WORD.findall(((title + "\n" + text) if title else text).lower()))
+            terms, ents = _terms(text, title), _entities(tags)
             previous = self._items.get(article_id)
             if previous is not None:  # a revision of an article we have: keep its story
                 self._remove(article_id)
-
-            duplicate_of: str | None = None
             story: str | None = previous.story_id if previous else None
-            # never a duplicate of itself or of its own copies (a revision of the first copy stays the first)
-            dups = [
-                d
-                for d in self._lsh.query(mh)
-                if d != article_id and d in self._items and self._items[d].duplicate_of != article_id
-            ]
-            dups = [
-                d
-                for d in dups
-                if abs(self._items[d].ts - ts) <= self.window and _near_duplicate(mh, size, self._items[d])
-            ]
-            if dups:
-                first = min(dups, key=lambda d: self._items[d].seq)
+            duplicate_of: str | None = None
+            first = self._first_copy(article_id, mh, size, ts)
+            if first is not None:
                 root = self._items[first].duplicate_of
                 duplicate_of = root if root and root in self._items else first
                 story = story or self._items[first].story_id
@@ -430,27 +403,44 @@ class StoryIndex:
                 story = self._best_story(article_id, ts, terms, ents)
             new_story = story is None
             story = story or _story_id(article_id)
-
             self._seq += 1
-            item = _Item(self._seq, story, duplicate_of, ts, mh, size, terms, ents)
-            self._add(article_id, item)
-            if self._db is not None:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO items VALUES (?,?,?,?,?,?,?,?,?)",
-                    (
-                        article_id,
-                        item.seq,
-                        story,
-                        duplicate_of,
-                        ts,
-                        np.asarray(mh.hashvalues).tobytes(),
-                        size,
-                        json.dumps(terms),
-                        json.dumps(ents),
-                    ),
-                )
+            self._store(article_id, _Item(self._seq, story, duplicate_of, ts, mh, size, terms, ents))
             self._evict()
-            return Assignment(story, duplicate_of, new_story, previous is not None)
+            return Placement(story, duplicate_of, new_story, previous is not None)
+
+    def _first_copy(self, article_id: str, mh: LeanMinHash, size: int, ts: float) -> str | None:
+        """The earliest stored near-duplicate within the window, if any."""
+        # never a duplicate of itself or of its own copies (a revision of the first copy stays the first)
+        dups = [
+            d
+            for d in self._lsh.query(mh)
+            if d != article_id and d in self._items and self._items[d].duplicate_of != article_id
+        ]
+        dups = [
+            d
+            for d in dups
+            if abs(self._items[d].ts - ts) <= self.window and _near_duplicate(mh, size, self._items[d])
+        ]
+        return min(dups, key=lambda d: self._items[d].seq) if dups else None
+
+    def _store(self, article_id: str, item: _Item) -> None:
+        """Index the item and, with a file, write it (committed at once: autocommit)."""
+        self._add(article_id, item)
+        if self._db is not None:
+            self._db.execute(
+                "INSERT OR REPLACE INTO items VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    article_id,
+                    item.seq,
+                    item.story_id,
+                    item.duplicate_of,
+                    item.ts,
+                    np.asarray(item.mh.hashvalues).tobytes(),
+                    item.size,
+                    json.dumps(item.terms),
+                    json.dumps(item.ents),
+                ),
+            )
 
     def _best_story(self, article_id: str, ts: float, terms: dict[str, float], ents: dict[str, float]) -> str | None:
         votes: dict[str, float] = {}

@@ -1,0 +1,87 @@
+"""The extractor's processing steps, with no Kafka: one page in, one article out.
+
+:func:`analyse` (extract + tag) is pure, so the stage runs it in worker processes
+(:mod:`services.extractor.workers`); :func:`build_article` turns its result into the
+``newsflow.articles`` record and :func:`place_in_story` gives that record its story from the
+(stateful) :class:`~services.extractor.stories.StoryIndex`. The stage
+(:mod:`services.extractor.service`, and replay through it) and ``newsflow extract``
+(:mod:`services.extractor.files`) all call these, so the three cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+from services.common.messages import Article, PageMessage, Tags
+from services.common.urls import domain
+from services.extractor.extract import EXTRACTOR_VERSION, Extracted, extract_page
+from services.extractor.stories import Placement, StoryIndex
+from services.extractor.tagging import tag
+
+
+@dataclass(frozen=True)
+class PageAnalysis:
+    """What :func:`analyse` found in one page: the extraction, its tags, and the time it took
+    (measured where it ran: in a worker process, that is CPU-side time, not queueing)."""
+
+    extracted: Extracted
+    tags: Tags
+    seconds: float
+
+
+def analyse(page: PageMessage) -> PageAnalysis:
+    """Extract and tag one page: pure, so it can run in a worker process."""
+    started = time.perf_counter()
+    extracted = extract_page(page.html, url=page.final_url, entry=page.entry)
+    tags = tag(
+        extracted.text,
+        title=extracted.title,
+        categories=page.entry.categories,
+        url=page.final_url,
+        language_hint=extracted.language_hint,
+    )
+    return PageAnalysis(extracted, tags, time.perf_counter() - started)
+
+
+def content_hash(title: str | None, text: str) -> str:
+    """What makes a new revision: the title and the text, nothing else."""
+    return hashlib.sha256(f"{title or ''}\n{text}".encode()).hexdigest()[:32]
+
+
+def build_article(page: PageMessage, extracted: Extracted, tags: Tags) -> Article:
+    """The ``newsflow.articles`` record for a page (its story fields: :func:`place_in_story`)."""
+    entry = page.entry
+    return Article(
+        id=page.id,
+        url=page.url,
+        canonical_url=extracted.canonical_url,
+        source=extracted.site_name or domain(page.final_url),
+        feed_url=entry.feed_url,
+        title=extracted.title or entry.title,
+        authors=extracted.authors or entry.authors,
+        published_at=extracted.published_at or entry.published_at,
+        updated_at=extracted.updated_at or entry.updated_at,
+        language=tags.language,
+        text=extracted.text,
+        summary=extracted.description or entry.summary,
+        access=extracted.access,
+        places=tags.places,
+        people=tags.people,
+        organisations=tags.organisations,
+        keywords=tags.keywords,
+        topics=tags.topics,
+        extractor_version=EXTRACTOR_VERSION,
+        content_hash=content_hash(extracted.title or entry.title, extracted.text),
+        fetched_at=page.fetched_at,
+        first_seen_at=entry.first_seen_at,
+    )
+
+
+def place_in_story(stories: StoryIndex, article: Article, tags: Tags) -> tuple[Article, Placement]:
+    """Place ``article`` in ``stories`` (which remembers it); the article with its ``story_id`` and
+    ``duplicate_of`` filled in, and the placement (new story, joined, duplicate)."""
+    placed = stories.place(article.id, article.text, tags, article.published_at, title=article.title)
+    placed_article = article.model_copy(update={"story_id": placed.story_id, "duplicate_of": placed.duplicate_of})
+    return placed_article, placed
