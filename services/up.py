@@ -25,10 +25,12 @@ from pathlib import Path
 from pydantic import Field
 
 from services.common import kafka
+from services.common import offsets as ofs
 from services.common.broker import EmbeddedBroker, free_port, port_is_free
+from services.common.kafka import make_consumer
 from services.common.settings import CommonSettings
 from services.common.urls import article_id
-from services.sink.store import open_store
+from services.sink.backends import open_store
 
 log = logging.getLogger("newsflow.up")
 
@@ -332,15 +334,9 @@ def _once_target(sup: Supervisor, data_dir: Path, expected: set[str]) -> set[str
 
 def dead_lettered_ids(settings: CommonSettings) -> set[str]:
     """Keys of every record in the dead-letter topic (read to the end, no consumer group)."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(**settings.kafka_client_config(), enable_auto_commit=False,
-                             consumer_timeout_ms=500)
+    consumer = make_consumer(settings)
     try:
-        partitions = consumer.partitions_for_topic(settings.topic_dlq) or set()
-        consumer.assign([TopicPartition(settings.topic_dlq, p) for p in partitions])
-        consumer.seek_to_beginning()
-        return {rec.key.decode("utf-8", "replace") for rec in consumer if rec.key}
+        return {rec.key.decode("utf-8", "replace") for rec in ofs.read_to_end(consumer, settings.topic_dlq) if rec.key}
     finally:
         consumer.close()
 

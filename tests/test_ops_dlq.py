@@ -6,17 +6,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.ops.dlq import RECEIPT_HEADER, DeadLetter, Filter, dead_letters, parse_ref
+from services.ops.dlq import RECEIPT_HEADER, DlqRecord, Filter, dead_letters, parse_ref
 
 
 def letter(offset: int, stage: str = "sink", error: str = "MessageError", when: str = "2026-11-02T10:00:00+00:00",
-           receipt_for: str | None = None) -> DeadLetter:
+           receipt_for: str | None = None) -> DlqRecord:
     if receipt_for:
-        return DeadLetter(0, offset, None, b"", ((RECEIPT_HEADER, receipt_for.encode()),), 0)
+        return DlqRecord(0, offset, None, b"", ((RECEIPT_HEADER, receipt_for.encode()),), 0)
     headers = (("newsflow.stage", stage.encode()), ("newsflow.error_class", error.encode()),
                ("newsflow.failed_at", when.encode()), ("newsflow.original_topic", b"newsflow.articles"),
                ("newsflow.original_header.trace", b"t1"))
-    return DeadLetter(0, offset, b"k", b"v", headers, 0)
+    return DlqRecord(0, offset, b"k", b"v", headers, 0)
 
 
 def test_parse_ref() -> None:

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from services.common.health import Health, serve
-from services.ops.offsets import lag
+from services.common.offsets import lag
 from services.ops.status import Status, render, service_health
 from services.up import RunInfo
 

@@ -70,20 +70,26 @@ def exit_on_fatal_producer(producer: KafkaProducer, service: str, every: float =
     return thread
 
 
-def make_consumer(settings: ConsumerSettings, *topics: str, **extra: Any) -> KafkaConsumer:
-    """A group consumer with manual commits; subscribes to ``topics`` when given."""
+def make_consumer(settings: CommonSettings, *topics: str, group_id: str | None = None, **extra: Any) -> KafkaConsumer:
+    """The one consumer factory: manual commits, earliest reset, fetch sizes that fit the
+    largest record. With ``group_id`` it joins that group with the stage's short session
+    timeouts (``ConsumerSettings``); without, it reads by assignment (ops, lag, tests).
+    Subscribes to ``topics`` when given."""
     config: dict[str, Any] = dict(
         **settings.kafka_client_config(),
-        group_id=settings.group_id,
+        group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        session_timeout_ms=settings.session_timeout_ms,
-        heartbeat_interval_ms=settings.heartbeat_interval_ms,
-        max_poll_interval_ms=settings.max_poll_interval_ms,
-        max_poll_records=settings.batch_max_records,
         max_partition_fetch_bytes=settings.max_message_bytes + 1024,
         fetch_max_bytes=max(52_428_800, settings.max_message_bytes * 2),
     )
+    if group_id is not None and isinstance(settings, ConsumerSettings):
+        config.update(
+            session_timeout_ms=settings.session_timeout_ms,
+            heartbeat_interval_ms=settings.heartbeat_interval_ms,
+            max_poll_interval_ms=settings.max_poll_interval_ms,
+            max_poll_records=settings.batch_max_records,
+        )
     config.update(extra)
     return KafkaConsumer(*topics, **config)
 

@@ -20,22 +20,20 @@ import logging
 import threading
 from collections.abc import Mapping
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.errors import KafkaError
 
 from services.common import metrics
+from services.common import offsets as ofs
+from services.common.kafka import make_admin, make_consumer
 from services.common.settings import ConsumerSettings
 
 log = logging.getLogger(__name__)
 
 
 def compute_lag(end: Mapping[int, int], committed: Mapping[int, int], beginning: Mapping[int, int]) -> dict[int, int]:
-    """Lag per partition of ``end``: end minus committed (else minus beginning), at least 0."""
-    lag = {}
-    for partition, end_offset in end.items():
-        start = committed.get(partition, beginning.get(partition, 0))
-        lag[partition] = max(0, end_offset - start)
-    return lag
+    """Lag per partition of ``end`` (:func:`services.common.offsets.lag` of each)."""
+    return {p: ofs.lag(e, committed.get(p), beginning.get(p, 0)) for p, e in end.items()}
 
 
 class LagReporter:
@@ -52,19 +50,15 @@ class LagReporter:
     def measure(self) -> dict[int, int]:
         """One measurement: the lag of every partition of the input topic."""
         if self._consumer is None:
-            self._consumer = KafkaConsumer(**self.settings.kafka_client_config(), enable_auto_commit=False)
-            self._admin = KafkaAdminClient(**self.settings.kafka_client_config())
+            self._consumer = make_consumer(self.settings)
+            self._admin = make_admin(self.settings)
         assert self._admin is not None
-        partitions = self._consumer.partitions_for_topic(self.topic) or set()
-        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
-        if not tps:
+        if not self._consumer.partitions_for_topic(self.topic):
             return {}
-        end = {tp.partition: off for tp, off in self._consumer.end_offsets(tps).items()}
-        beginning = {tp.partition: off for tp, off in self._consumer.beginning_offsets(tps).items()}
-        group = self.settings.group_id
-        offsets = self._admin.list_group_offsets({group: tps}).get(group, {})
-        committed = {tp.partition: meta.offset for tp, meta in offsets.items()
-                     if tp.topic == self.topic and meta.offset >= 0}
+        tps = ofs.partitions(self._consumer, self.topic)
+        end = ofs.end_offsets(self._consumer, tps)
+        beginning = ofs.beginning_offsets(self._consumer, tps)
+        committed = ofs.committed_offsets(self._admin, self.settings.group_id, self.topic)
         return compute_lag(end, committed, beginning)
 
     def refresh(self) -> bool:

@@ -1,20 +1,23 @@
-"""The consumer-stage skeleton shared by the extractor and the sink.
+"""The consumer-stage loop shared by the extractor and the sink.
 
-Every consumer stage is the same four steps, assembled by
-:func:`build_stage`; only ``process`` and ``write`` differ per stage::
+Every consumer stage is the same four steps::
 
     consume -> process -> produce/write -> commit
+
+:func:`build_stage` assembles them in one visible place: ``process`` and
+``write`` are the stage's own; optional behaviour comes in as step wrappers
+(:mod:`services.common.steps`), the dead-letter limit always outermost.
 
 Delivery is at-least-once: offsets are committed only after the batch's
 output (and its dead letters) are durable, so a crash anywhere before the
 commit redelivers the batch, and the idempotent sink turns that into
-exactly-once results.
-
-Around the loop: a dead-letter rate limit (:class:`DeadLetterLimit`) stops a
-stage that fails most of what it reads, instead of draining its topic into
-the DLQ; SIGTERM/SIGINT finish the batch in hand (drain, flush, commit) and a
-watchdog bounds that to ``shutdown_timeout_seconds`` (past it the process
-exits without committing, so the batch is redelivered: nothing is lost).
+exactly-once results. Two error types decide what happens to a batch, not
+which callable raised: :class:`DeadLetter` (this record is bad: dead-letter it,
+go on) and :class:`RetryBatch` (this moment is bad: pause the partitions,
+retry the whole batch with backoff). SIGTERM/SIGINT finish the batch in hand
+(drain, flush, commit) and a watchdog bounds that to
+``shutdown_timeout_seconds`` (past it the process exits without committing,
+so the batch is redelivered: nothing is lost).
 """
 
 from __future__ import annotations
@@ -24,62 +27,57 @@ import os
 import signal
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
-import services
 from services.common import metrics
+from services.common.deadletters import DeadLetter, send_dead_letters
 from services.common.health import Health
-from services.common.logs import record_fields
 from services.common.records import Record as Record  # re-exported: stages type their steps with it
 from services.common.settings import ConsumerSettings
+from services.common.steps import (
+    DeadLetterLimit,
+    ProcessFn,
+    RetryBatch,
+    StageStopped,
+    Step,
+    StepWrapper,
+    WriteFn,
+    process_then_write,
+)
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
+
+class Clock(Protocol):
+    """Time as the loop sees it (a fake one in the loop's unit tests)."""
+
+    def monotonic(self) -> float: ...
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        """Wait up to ``seconds`` or until ``event`` is set; True when it is set."""
+        ...
 
 
-class StageStopped(RuntimeError):
-    """The stage stopped itself: too many recent messages were dead-lettered."""
+class SystemClock:
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        return event.wait(seconds)
 
 
-@dataclass(frozen=True)
-class Failure:
-    """A record that could not be processed, and why. It goes to the dead-letter topic."""
-
-    record: Record
-    error: BaseException
-
-
-@dataclass
-class Processed(Generic[T]):
-    """What ``process`` made of a batch: outputs to write, and failures to dead-letter."""
-
-    items: list[T] = field(default_factory=list)
-    failures: list[Failure] = field(default_factory=list)
-
-
-ProcessFn = Callable[[Sequence[Record]], Processed[T]]
-WriteFn = Callable[[list[T]], list[Failure]]
-"""Makes items durable; returns per-item failures; raises when nothing could be written."""
-
-
-# --- step 1: consume ----------------------------------------------------------
-
-def consume(consumer: KafkaConsumer, max_records: int, max_seconds: float) -> list[Record]:
-    """Poll until ``max_records`` records or ``max_seconds`` have passed."""
+def consume(consumer: KafkaConsumer, max_records: int, max_seconds: float, clock: Clock) -> list[Record]:
+    """Step 1: poll until ``max_records`` records or ``max_seconds`` have passed."""
     records: list[Record] = []
-    deadline = time.monotonic() + max_seconds
+    deadline = clock.monotonic() + max_seconds
     while len(records) < max_records:
-        remaining = deadline - time.monotonic()
+        remaining = deadline - clock.monotonic()
         if remaining <= 0:
             break
         polled = consumer.poll(timeout_ms=int(remaining * 1000), max_records=max_records - len(records))
@@ -90,106 +88,26 @@ def consume(consumer: KafkaConsumer, max_records: int, max_seconds: float) -> li
     return records
 
 
-# --- step 3 helpers: dead letters -------------------------------------------------
-
-def dead_letter_headers(record: Record, stage: str, error: BaseException) -> list[tuple[str, bytes]]:
-    """Headers that say where a dead letter came from and why (the value stays untouched)."""
-    key = record.key if isinstance(record.key, bytes) else b""
-    return [
-        ("newsflow.original_topic", record.topic.encode()),
-        ("newsflow.original_partition", str(record.partition).encode()),
-        ("newsflow.original_offset", str(record.offset).encode()),
-        ("newsflow.original_key", key),
-        ("newsflow.stage", stage.encode()),
-        ("newsflow.error_class", type(error).__name__.encode()),
-        ("newsflow.error_message", str(error)[:2000].encode("utf-8", "replace")),
-        ("newsflow.failed_at", datetime.now(UTC).isoformat().encode()),
-        ("newsflow.version", services.__version__.encode()),
-    ] + [(f"newsflow.original_header.{k}", v) for k, v in (record.headers or [])]
-
-
-def send_dead_letters(
-    producer: KafkaProducer, topic: str, stage: str, failures: list[Failure]
-) -> None:
-    """Produce every failure to the dead-letter topic and wait until they are durable."""
-    if not failures:
-        return
-    futures = []
-    for failure in failures:
-        rec = failure.record
-        log.warning(
-            "dead-lettering record: %s: %s", type(failure.error).__name__, failure.error,
-            extra={**record_fields(rec), "stage": stage, "error_class": type(failure.error).__name__},
-        )
-        futures.append(producer.send(topic, key=rec.key, value=rec.value,
-                                     headers=dead_letter_headers(rec, stage, failure.error)))
-        metrics.DEAD_LETTERS.labels(stage, type(failure.error).__name__).inc()
-    producer.flush()
-    for fut in futures:
-        fut.get(timeout=30)  # raises if the dead letter itself could not be written
-
-
-class DeadLetterLimit:
-    """Trips when more than ``max_ratio`` of the last ``window`` messages failed.
-
-    It judges only once it has seen ``min(window, MIN_SAMPLE)`` messages, so
-    one bad record at start-up does not stop a stage. Once tripped it stays
-    tripped: the stage reports not-ready until a human fixes the cause and
-    restarts it.
-    """
-
-    MIN_SAMPLE = 20
-
-    def __init__(self, max_ratio: float, window: int) -> None:
-        self.max_ratio = max_ratio
-        self._recent: deque[bool] = deque(maxlen=window)
-        self._tripped = False
-
-    def record(self, ok: int, failed: int) -> None:
-        self._recent.extend([True] * ok + [False] * failed)
-        if len(self._recent) >= min(self._recent.maxlen or 0, self.MIN_SAMPLE) and self.ratio() > self.max_ratio:
-            self._tripped = True
-
-    def ratio(self) -> float:
-        """Share of the recent messages that failed (0 before any)."""
-        return self._recent.count(False) / len(self._recent) if self._recent else 0.0
-
-    def tripped(self) -> bool:
-        return self._tripped
-
-
-RETRYABLE_WRITE_ERRORS: tuple[type[BaseException], ...] = (KafkaError, OSError, TimeoutError)
-
-# --- the runner ---------------------------------------------------------------
-
-class Stage(Generic[T]):
+class Stage:
     """A running consumer stage. Build it with :func:`build_stage`, then :meth:`run`."""
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        settings: ConsumerSettings,
-        consumer: KafkaConsumer,
-        producer: KafkaProducer,
-        process: ProcessFn[T],
-        write: WriteFn[T],
-        health: Health,
-        retryable: tuple[type[BaseException], ...] = (),
-    ) -> None:
+    BROKER_PROBE_SECONDS = 10.0
+    MAX_RETRY_DELAY_SECONDS = 30.0
+
+    def __init__(self, *, name: str, settings: ConsumerSettings, consumer: KafkaConsumer,
+                 producer: KafkaProducer, step: Step, health: Health, clock: Clock | None = None) -> None:
         self.name = name
         self.settings = settings
         self.consumer = consumer
         self.producer = producer
-        self.process = process
-        self.write = write
+        self.step = step
         self.health = health
-        self.retryable = retryable
-        self.limit = DeadLetterLimit(settings.dlq_max_ratio, settings.dlq_window)
-        self.limit_reported = False
+        self.clock = clock or SystemClock()
         self.stopping = threading.Event()
+        self.stopped_by: StageStopped | None = None
         self.health.set("dlq_limit", True)
-        self._broker_checked = 0.0
+        self._broker_checked = float("-inf")
+        self._watchdog: threading.Timer | None = None
 
     def install_signal_handlers(self) -> None:
         """SIGTERM/SIGINT: finish the batch in hand, flush, commit, leave the group; a watchdog
@@ -203,9 +121,9 @@ class Stage(Generic[T]):
             return
         log.info("stage %s stopping (%s): draining the batch in hand", self.name, reason)
         self.stopping.set()
-        watchdog = threading.Timer(self.settings.shutdown_timeout_seconds, self._shutdown_overdue)
-        watchdog.daemon = True
-        watchdog.start()
+        self._watchdog = threading.Timer(self.settings.shutdown_timeout_seconds, self._shutdown_overdue)
+        self._watchdog.daemon = True
+        self._watchdog.start()
 
     def _shutdown_overdue(self) -> None:
         """Past the bound: exit without committing; the batch in hand is redelivered to the next run."""
@@ -220,72 +138,86 @@ class Stage(Generic[T]):
         try:
             while not self.stopping.is_set():
                 self.health.beat()
-                if self.limit.tripped():
+                if self.stopped_by is not None:
                     self._stay_stopped()
                     continue
-                self.run_once()
+                try:
+                    self.run_once()
+                except StageStopped as exc:
+                    self._report_stopped(exc)
         finally:
             self.close()
 
     def run_once(self) -> int:
-        """One batch through all four steps; returns the number of records consumed."""
-        started = time.monotonic()
-        records = consume(self.consumer, self.settings.batch_max_records, self.settings.batch_max_seconds)
+        """One batch through all four steps; returns the number of records consumed.
+        Raises :class:`StageStopped` when a step stopped the stage (nothing of the batch committed)."""
+        started = self.clock.monotonic()
+        records = consume(self.consumer, self.settings.batch_max_records, self.settings.batch_max_seconds,
+                          self.clock)
         self._probe_broker()
         if not records:
             return 0
         metrics.MESSAGES_CONSUMED.labels(self.name).inc(len(records))
-        processed = self.process(records)
-        write_failures = self._write_until_durable(processed.items)
-        if write_failures is None:
+        dead = self._run_step_until_durable(records)
+        if dead is None:
             log.warning("stopped before the batch was durable: %d record(s) not committed, they will be "
                         "redelivered", len(records))
             return len(records)
-        failures = processed.failures + write_failures
-        send_dead_letters(self.producer, self.settings.topic_dlq, self.name, failures)
-        self.limit.record(len(records) - len(failures), len(failures))
+        send_dead_letters(self.producer, self.settings.topic_dlq, self.name, dead)
         self._commit(records)
-        metrics.BATCH_DURATION.labels(self.name).observe(time.monotonic() - started)
+        metrics.BATCH_DURATION.labels(self.name).observe(self.clock.monotonic() - started)
         return len(records)
 
-    BROKER_PROBE_SECONDS = 10.0
+    def _run_step_until_durable(self, records: list[Record]) -> list[DeadLetter] | None:
+        """Run the step. A raised :class:`DeadLetter` takes its record out and runs the rest again;
+        :class:`RetryBatch` pauses every partition (backpressure) and retries with backoff.
+        Returns the batch's dead letters, or None when stopped first."""
+        pending, raised = list(records), []
+        delay = 0.5
+        while True:
+            try:
+                dead = self.step(pending)
+            except DeadLetter as letter:
+                raised.append(letter)
+                pending = [r for r in pending if (r.partition, r.offset) != (letter.record.partition,
+                                                                                letter.record.offset)]
+                continue
+            except RetryBatch as exc:
+                if not self._wait_to_retry(exc, delay):
+                    return None
+                delay = min(delay * 2, self.MAX_RETRY_DELAY_SECONDS)
+                continue
+            self.health.set("storage", True)
+            if self.consumer.paused():
+                self.consumer.resume(*self.consumer.paused())
+            return raised + dead
+
+    def _wait_to_retry(self, exc: RetryBatch, delay: float) -> bool:
+        """Pause the input and wait ``delay``; False when a stop was requested meanwhile."""
+        metrics.WRITE_RETRIES.labels(self.name).inc()
+        self.health.set("storage", False)
+        log.error("batch not durable, pausing input and retrying in %.1fs: %s", delay, exc)
+        self.consumer.pause(*self.consumer.assignment())
+        if self.clock.wait(self.stopping, delay):
+            return False
+        self.consumer.poll(timeout_ms=0)  # keeps the group membership alive while paused
+        self.health.beat()
+        return True
 
     def _probe_broker(self) -> None:
         """Readiness check ``broker``: a metadata round trip at most every ``BROKER_PROBE_SECONDS``.
 
         (kafka-python 3's ``bootstrap_connected()`` is only true *while* bootstrapping, so it
         cannot say whether the broker is reachable.)"""
-        if time.monotonic() - self._broker_checked < self.BROKER_PROBE_SECONDS:
+        if self.clock.monotonic() - self._broker_checked < self.BROKER_PROBE_SECONDS:
             return
-        self._broker_checked = time.monotonic()
+        self._broker_checked = self.clock.monotonic()
         try:
             self.consumer.topics()
             self.health.set("broker", True)
         except (KafkaError, OSError) as exc:
             self.health.set("broker", False)
             log.warning("broker unreachable: %s", exc, extra={"stage": self.name})
-
-    def _write_until_durable(self, items: list[T]) -> list[Failure] | None:
-        """Write; while writing fails, pause every partition (backpressure) and retry
-        with backoff. Returns the per-item failures, or None when stopped first."""
-        delay = 0.5
-        while True:
-            try:
-                failures = self.write(items) if items else []
-                self.health.set("storage", True)
-                if self.consumer.paused():
-                    self.consumer.resume(*self.consumer.paused())
-                return failures
-            except RETRYABLE_WRITE_ERRORS + self.retryable as exc:
-                metrics.WRITE_RETRIES.labels(self.name).inc()
-                self.health.set("storage", False)
-                log.error("write failed, pausing input and retrying in %.1fs: %s", delay, exc)
-                self.consumer.pause(*self.consumer.assignment())
-                if self.stopping.wait(delay):
-                    return None
-                self.consumer.poll(timeout_ms=0)  # keeps the group membership alive while paused
-                self.health.beat()
-                delay = min(delay * 2, 30.0)
 
     def _commit(self, records: list[Record]) -> None:
         offsets: dict[TopicPartition, int] = {}
@@ -300,20 +232,17 @@ class Stage(Generic[T]):
             log.warning("offset commit failed; the batch will be redelivered: %s", exc,
                         extra={"offsets": {f"{tp.topic}:{tp.partition}": off for tp, off in offsets.items()}})
 
-    def _stay_stopped(self) -> None:
-        if not self.limit_reported:
-            self.limit_reported = True
-            log.error(
-                "stage %s stopped: %.0f%% of the last messages were dead-lettered (limit %.0f%%); "
-                "fix the cause, then restart the stage (see `newsflow dlq list`)",
-                self.name, self.limit.ratio() * 100, self.limit.max_ratio * 100,
-                extra={"stage": self.name},
-            )
+    def _report_stopped(self, exc: StageStopped) -> None:
+        self.stopped_by = exc
+        log.error("stage %s stopped: %s; fix the cause, then restart the stage (see `newsflow dlq list`)",
+                  self.name, exc, extra={"stage": self.name})
         metrics.STAGE_STOPPED.labels(self.name).set(1)
         self.health.set("dlq_limit", False)
+
+    def _stay_stopped(self) -> None:
         self.consumer.pause(*self.consumer.assignment())
         self.consumer.poll(timeout_ms=0)
-        self.stopping.wait(1.0)
+        self.clock.wait(self.stopping, 1.0)
 
     def close(self) -> None:
         """Flush the producer and leave the group (pending offsets were committed per batch)."""
@@ -324,6 +253,8 @@ class Stage(Generic[T]):
                 self.producer.close(timeout=self.settings.shutdown_timeout_seconds)
             finally:
                 self.consumer.close(autocommit=False)
+                if self._watchdog is not None:
+                    self._watchdog.cancel()
                 log.info("stage %s stopped cleanly", self.name)
 
 
@@ -332,34 +263,38 @@ def build_stage(
     name: str,
     settings: ConsumerSettings,
     input_topic: str,
-    process: ProcessFn[T],
-    write: WriteFn[T],
+    process: ProcessFn[Any],
+    write: WriteFn[Any],
     health: Health,
     consumer: KafkaConsumer,
     producer: KafkaProducer,
-    retryable: tuple[type[BaseException], ...] = (),
-) -> Stage[T]:
+    steps: Sequence[StepWrapper] = (),
+    clock: Clock | None = None,
+) -> Stage:
     """Assemble a consumer stage from its steps:
 
     1. **consume**: poll ``input_topic`` for up to ``batch_max_records`` records
        or ``batch_max_seconds``;
-    2. **process**: turn each record into an output item, or a :class:`Failure`
+    2. **process**: turn each record into an output item, or a :class:`DeadLetter`
        (bad JSON, unknown schema version, extraction error...);
     3. **produce/write**: make the items durable (``write``: produce with
-       ``acks=all`` and flush, or commit a database transaction), retrying with
-       paused partitions while it raises one of ``retryable`` (or a Kafka/OS
-       error); then dead-letter the failures, with
-       their origin in headers (:func:`dead_letter_headers`), and flush those too;
+       ``acks=all`` and flush, or commit a database transaction); it raises
+       :class:`RetryBatch` while that is impossible, and the batch is retried with
+       paused partitions; then the dead letters are produced with their origin in
+       headers (:func:`~services.common.deadletters.dead_letter_headers`) and flushed;
     4. **commit**: commit the batch's offsets.
 
-    Around the steps: before each batch the dead-letter limit is checked (a
-    tripped limit pauses every partition and sets readiness check
-    ``dlq_limit`` to false); a stop request (:meth:`Stage.request_stop`,
-    SIGTERM) lets the batch in hand finish all four steps, then closes.
+    ``steps`` wrap process-then-write, first one innermost (a replay's range bound, a
+    crash drill); the dead-letter limit wraps them all. A stop request
+    (:meth:`Stage.request_stop`, SIGTERM) lets the batch in hand finish all four steps.
     """
+    step = process_then_write(process, write)
+    for wrap in steps:
+        step = wrap(step)
+    step = DeadLetterLimit(settings.dlq_max_ratio, settings.dlq_window)(step)
     consumer.subscribe([input_topic], listener=_RebalanceCounter(name))
-    return Stage(name=name, settings=settings, consumer=consumer, producer=producer,
-                 process=process, write=write, health=health, retryable=retryable)
+    return Stage(name=name, settings=settings, consumer=consumer, producer=producer, step=step, health=health,
+                 clock=clock)
 
 
 class _RebalanceCounter(ConsumerRebalanceListener):  # type: ignore[misc]

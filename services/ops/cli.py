@@ -163,7 +163,7 @@ def replay(stage_name: str, from_beginning: bool, since: datetime | None, offset
     settings = _stage_settings(stage_name)
     _quiet_kafka()
     topic = settings.topic_pages if stage_name == "extractor" else settings.topic_articles
-    probe = make_consumer(settings.model_copy(update={"group_id": None}))
+    probe = make_consumer(settings)
     try:
         plan = rp.plan_replay(probe, stage=stage_name, topic=topic,  # type: ignore[arg-type]
                               live_group=settings.group_id, start=start, until=until,

@@ -19,13 +19,13 @@ once, which the idempotent pipeline absorbs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
-from services.common.kafka import make_producer
+from services.common import offsets as ofs
+from services.common.kafka import make_consumer, make_producer
 from services.common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ REDRIVE_HEADER = "newsflow.redrive_of"
 
 
 @dataclass(frozen=True)
-class DeadLetter:
+class DlqRecord:
     """One record of the dead-letter topic, with its headers decoded."""
 
     partition: int
@@ -92,34 +92,15 @@ def parse_ref(text: str) -> tuple[int, int]:
     return (int(partition) if sep else 0), int(offset)
 
 
-def read_all(settings: CommonSettings, idle_ms: int = 1500) -> list[DeadLetter]:
-    """Every record of the dead-letter topic, read to the end without a consumer group.
-
-    The end is where no record arrived for ``idle_ms`` after the position passed the
-    end offsets recorded at the start (never the end offsets alone: tansu undercounts).
-    """
-    consumer = KafkaConsumer(**settings.kafka_client_config(), enable_auto_commit=False,
-                             consumer_timeout_ms=idle_ms, auto_offset_reset="earliest")
+def read_all(settings: CommonSettings) -> list[DlqRecord]:
+    """Every record of the dead-letter topic, read to its end without a consumer group
+    (:func:`services.common.offsets.read_to_end`)."""
+    consumer = make_consumer(settings)
     try:
-        found = consumer.partitions_for_topic(settings.topic_dlq) or set()
-        tps = [TopicPartition(settings.topic_dlq, p) for p in sorted(found)]
-        if not tps:
-            return []
-        consumer.assign(tps)
-        consumer.seek_to_beginning()
-        ends = consumer.end_offsets(tps)
-        out: list[DeadLetter] = []
-        while True:
-            out.extend(_letters(consumer))
-            if all(consumer.position(tp) >= ends[tp] for tp in tps):
-                return out
+        records = ofs.read_to_end(consumer, settings.topic_dlq)
     finally:
         consumer.close()
-
-
-def _letters(consumer: KafkaConsumer) -> Iterator[DeadLetter]:
-    for rec in consumer:  # stops after consumer_timeout_ms without a record
-        yield DeadLetter(rec.partition, rec.offset, rec.key, rec.value, tuple(rec.headers or ()), rec.timestamp)
+    return [DlqRecord(r.partition, r.offset, r.key, r.value, tuple(r.headers or ()), r.timestamp) for r in records]
 
 
 @dataclass(frozen=True)
@@ -128,13 +109,13 @@ class Filter:
     error_class: str | None = None
     since: datetime | None = None
 
-    def matches(self, letter: DeadLetter) -> bool:
+    def matches(self, letter: DlqRecord) -> bool:
         return ((self.stage is None or letter.stage == self.stage)
                 and (self.error_class is None or letter.error_class == self.error_class)
                 and (self.since is None or letter.failed_at >= self.since))
 
 
-def dead_letters(records: list[DeadLetter], wanted: Filter) -> list[tuple[DeadLetter, bool]]:
+def dead_letters(records: list[DlqRecord], wanted: Filter) -> list[tuple[DlqRecord, bool]]:
     """The dead letters (not receipts) matching ``wanted``, each with whether it was re-driven."""
     redriven = {letter.header("receipt_for") for letter in records if letter.is_receipt}
     return [(letter, letter.ref in redriven) for letter in records
@@ -143,7 +124,7 @@ def dead_letters(records: list[DeadLetter], wanted: Filter) -> list[tuple[DeadLe
 
 @dataclass
 class RedriveResult:
-    sent: list[DeadLetter]
+    sent: list[DlqRecord]
     already: int
     skipped_no_origin: int
 
@@ -171,7 +152,7 @@ def redrive(settings: CommonSettings, wanted: Filter, *, dry_run: bool = False,
     return result
 
 
-def _send_back(producer: KafkaProducer, dlq_topic: str, todo: list[DeadLetter]) -> None:
+def _send_back(producer: KafkaProducer, dlq_topic: str, todo: list[DlqRecord]) -> None:
     """Re-drive, wait until durable, then write the receipts and wait for those too."""
     futures = [producer.send(letter.original_topic(), key=letter.key, value=letter.value,
                              headers=[*letter.original_headers(), (REDRIVE_HEADER, f"{dlq_topic}:{letter.ref}".encode())])

@@ -12,7 +12,7 @@ Two modes:
   offsets are never touched.
 * **reset the live group** (``--reset-live-group``): refused while the broker
   lists active members of the live group (``DescribeGroups``, see
-  :mod:`services.ops.offsets`); otherwise the live group's committed offsets
+  :mod:`services.common.offsets`); otherwise the live group's committed offsets
   are moved to the start offsets first (so an interrupted replay resumes when
   the service starts), then the replay commits under the live group.
 
@@ -35,12 +35,17 @@ from typing import Any, Literal, Protocol
 from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
+from services.common import offsets as ofs
+from services.common.deadletters import DeadLetter
 from services.common.health import Health
 from services.common.kafka import make_admin
+from services.common.records import Record
 from services.common.settings import ConsumerSettings
-from services.common.stage import Processed, Record, Stage
+from services.common.stage import Stage
+from services.common.steps import StageStopped, Step, StepWrapper
+from services.extractor import service as extractor_service
 from services.extractor.settings import ExtractorSettings
-from services.ops import offsets as ofs
+from services.sink import service as sink_service
 from services.sink.settings import SinkSettings
 
 log = logging.getLogger(__name__)
@@ -226,18 +231,14 @@ class ReplayResult:
     positions: dict[int, int] = field(default_factory=dict)
 
 
-StageBuilder = Callable[[ConsumerSettings, Health], Stage[Any]]
+StageBuilder = Callable[[ConsumerSettings, Health, Sequence[StepWrapper]], Stage]
 
 
 def build_stage_for(stage: StageName) -> StageBuilder:
     """The real service's stage builder (the replay runs the same code the service runs)."""
     if stage == "extractor":
-        from services.extractor.service import build as build_extractor
-
-        return lambda s, h: build_extractor(_as(ExtractorSettings, s), h)
-    from services.sink.service import build as build_sink
-
-    return lambda s, h: build_sink(_as(SinkSettings, s), h)
+        return lambda s, h, steps: extractor_service.build(_as(ExtractorSettings, s), h, steps=steps)
+    return lambda s, h, steps: sink_service.build(_as(SinkSettings, s), h, steps=steps)
 
 
 def _as(cls: type[Any], settings: ConsumerSettings) -> Any:
@@ -257,11 +258,9 @@ def run_replay(
     if plan.reset_live_group:
         reset_live_offsets(settings, plan)
     stage_settings = settings.model_copy(update={"group_id": plan.group})
-    health = Health()
-    stage = (build or build_stage_for(plan.stage))(stage_settings, health)
+    bounded = RangeBound(plan)
+    stage = (build or build_stage_for(plan.stage))(stage_settings, Health(), (bounded,))
     result = ReplayResult(plan.group)
-    bounded = _RangeFilter(plan, stage.process)
-    stage.process = bounded
     report = progress or PlainProgress()
     started = time.monotonic()
     try:
@@ -285,12 +284,17 @@ def _assign(consumer: KafkaConsumer, plan: ReplayPlan) -> None:
         consumer.seek(TopicPartition(plan.topic, r.partition), r.start)
 
 
-def _drive(stage: Stage[Any], plan: ReplayPlan, idle_seconds: float, result: ReplayResult,
+def _drive(stage: Stage, plan: ReplayPlan, idle_seconds: float, result: ReplayResult,
            report: ProgressReporter, started: float) -> None:
     total = plan.estimate
     last_record = time.monotonic()
     while True:
-        n = stage.run_once()
+        try:
+            n = stage.run_once()
+        except StageStopped as exc:
+            result.stopped_by_dlq_limit = True
+            log.error("replay stopped: %s (see `newsflow dlq list`)", exc)
+            return
         result.consumed += n
         now = time.monotonic()
         if n:
@@ -299,10 +303,6 @@ def _drive(stage: Stage[Any], plan: ReplayPlan, idle_seconds: float, result: Rep
         report.update(result.consumed, total, result.consumed / max(now - started, 1e-6))
         result.positions = _positions(stage.consumer, plan)
         _pause_finished(stage.consumer, plan, result.positions)
-        if stage.limit.tripped():
-            result.stopped_by_dlq_limit = True
-            log.error("replay stopped: the dead-letter limit tripped (see `newsflow dlq list`)")
-            return
         if caught_up(plan, result.positions, idle_for=now - last_record, idle_seconds=idle_seconds):
             return
 
@@ -336,22 +336,24 @@ def caught_up(plan: ReplayPlan, positions: dict[int, int], *, idle_for: float, i
     return not open_ended or idle_for >= idle_seconds
 
 
-class _RangeFilter:
-    """Wraps a stage's ``process``: records at or past a partition's ``--until`` bound are
-    not replayed (counted as outside the range, and logged once per batch)."""
+class RangeBound:
+    """A step wrapper: records at or past a partition's ``--until`` bound are not replayed
+    (counted as outside the range, and logged once per batch)."""
 
-    def __init__(self, plan: ReplayPlan, process: Callable[[Sequence[Record]], Processed[Any]]) -> None:
+    def __init__(self, plan: ReplayPlan) -> None:
         self.bounds = {r.partition: r.until for r in plan.ranges if r.until is not None}
-        self.inner = process
         self.outside = 0
 
-    def __call__(self, records: Sequence[Record]) -> Processed[Any]:
-        inside = [r for r in records if r.offset < self.bounds.get(r.partition, r.offset + 1)]
-        skipped = len(records) - len(inside)
-        if skipped:
-            self.outside += skipped
-            log.info("%d record(s) past --until not replayed", skipped)
-        return self.inner(inside)
+    def __call__(self, next_step: Step) -> Step:
+        def step(records: Sequence[Record]) -> list[DeadLetter]:
+            inside = [r for r in records if r.offset < self.bounds.get(r.partition, r.offset + 1)]
+            skipped = len(records) - len(inside)
+            if skipped:
+                self.outside += skipped
+                log.info("%d record(s) past --until not replayed", skipped)
+            return next_step(inside) if inside else []
+
+        return step
 
 
 # --- progress ----------------------------------------------------------------------------

@@ -17,12 +17,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import httpx
-from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 
-from services.common.kafka import make_admin
+from services.common import offsets as ofs
+from services.common.kafka import make_admin, make_consumer
 from services.common.settings import CommonSettings
-from services.ops import offsets as ofs
 from services.up import RunInfo
 
 
@@ -64,20 +63,24 @@ def group_lags(settings: CommonSettings, groups: list[str] | None = None) -> lis
     """Lag of every group with offsets on a newsflow topic (or of ``groups``), sorted."""
     wanted_topics = set(topics_of(settings))
     admin = make_admin(settings)
-    consumer = KafkaConsumer(**settings.kafka_client_config(), enable_auto_commit=False)
+    consumer = make_consumer(settings)
     try:
         names = groups if groups is not None else sorted(g["group_id"] for g in admin.list_groups())
         rows: list[PartitionLag] = []
         ends_cache: dict[str, dict[int, int]] = {}
+        starts_cache: dict[str, dict[int, int]] = {}
         for group in names:
             for topic, committed in sorted(ofs.group_topics(admin, group).items()):
                 if topic not in wanted_topics:
                     continue
                 if topic not in ends_cache:
-                    ends_cache[topic] = ofs.end_offsets(consumer, ofs.partitions(consumer, topic))
+                    tps = ofs.partitions(consumer, topic)
+                    ends_cache[topic] = ofs.end_offsets(consumer, tps)
+                    starts_cache[topic] = ofs.beginning_offsets(consumer, tps)
                 for partition, end in sorted(ends_cache[topic].items()):
                     done = committed.get(partition)
-                    rows.append(PartitionLag(group, topic, partition, done, end, ofs.lag(end, done)))
+                    lag = ofs.lag(end, done, starts_cache[topic].get(partition, 0))
+                    rows.append(PartitionLag(group, topic, partition, done, end, lag))
         return rows
     finally:
         consumer.close()

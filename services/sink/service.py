@@ -8,25 +8,25 @@ transaction committed.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from services.common.deadletters import DeadLetter
 from services.common.health import Health
 from services.common.kafka import make_consumer, make_producer
 from services.common.messages import Article, MessageError, decode
-from services.common.stage import Failure, Processed, Record, Stage, WriteFn, build_stage
+from services.common.records import Record
+from services.common.stage import Stage, build_stage
+from services.common.steps import Processed, StepWrapper, WriteFn, retry_on
 from services.sink import metrics
+from services.sink.backends import open_store, unavailable_errors
 from services.sink.settings import SinkSettings
-from services.sink.store import RowRejected, Store, open_store, unavailable_errors
+from services.sink.store import RowRejected, Store
 
 log = logging.getLogger(__name__)
 
 STAGE = "sink"
 Item = tuple[Record, Article]
-CRASH_HOOK_ENV = "NEWSFLOW_TEST_SINK_EXIT_AFTER_DB_COMMIT"
-"""Test hook: when set to an exit code, the sink process exits with it right after the first
-batch's database commit, before the offset commit (the redelivery test uses it)."""
 
 
 def decode_articles(records: Sequence[Record]) -> Processed[Item]:
@@ -36,14 +36,14 @@ def decode_articles(records: Sequence[Record]) -> Processed[Item]:
         try:
             out.items.append((rec, decode(Article, rec.value)))
         except MessageError as exc:
-            out.failures.append(Failure(rec, exc))
+            out.dead.append(DeadLetter(rec, exc))
     return out
 
 
 def make_writer(store: Store) -> WriteFn[Item]:
     """Step 3: write a batch in one transaction; rejected rows come back as failures."""
 
-    def write(items: list[Item]) -> list[Failure]:
+    def write(items: list[Item]) -> list[DeadLetter]:
         with metrics.SINK_COMMIT_DURATION.time():
             results = store.write_batch([article for _, article in items])
         metrics.SINK_BATCH_SIZE.observe(len(items))
@@ -51,7 +51,7 @@ def make_writer(store: Store) -> WriteFn[Item]:
         failures = []
         for (rec, article), result in zip(items, results, strict=True):
             if isinstance(result, RowRejected):
-                failures.append(Failure(rec, result))
+                failures.append(DeadLetter(rec, result))
                 continue
             metrics.ROWS_WRITTEN.labels(result).inc()
             if result == "inserted":
@@ -64,34 +64,20 @@ def make_writer(store: Store) -> WriteFn[Item]:
     return write
 
 
-def exit_after_first_commit(write: WriteFn[Item], code: int) -> WriteFn[Item]:
-    """Test hook (see :data:`CRASH_HOOK_ENV`): die between the database commit and the offset commit."""
-
-    def write_then_exit(items: list[Item]) -> list[Failure]:
-        write(items)
-        log.warning("test hook %s: exiting with %d after the database commit", CRASH_HOOK_ENV, code)
-        logging.shutdown()
-        os._exit(code)
-
-    return write_then_exit
-
-
-def build(settings: SinkSettings, health: Health, store: Store | None = None) -> Stage[Item]:
+def build(settings: SinkSettings, health: Health, store: Store | None = None,
+          steps: Sequence[StepWrapper] = ()) -> Stage:
     """The sink stage: articles topic -> decode -> storage transaction -> commit."""
     store = store or open_store(settings.sink_url.get_secret_value())
     health.set("storage", True)
     metrics.ARTICLES_STORED.set(store.count())
-    write = make_writer(store)
-    if crash_code := os.environ.get(CRASH_HOOK_ENV):
-        write = exit_after_first_commit(write, int(crash_code))
     return build_stage(
         name=STAGE,
         settings=settings,
         input_topic=settings.topic_articles,
         process=decode_articles,
-        write=write,
+        write=retry_on((OSError, TimeoutError, *unavailable_errors()), make_writer(store)),
         health=health,
-        consumer=make_consumer(settings),
+        consumer=make_consumer(settings, group_id=settings.group_id),
         producer=make_producer(settings),
-        retryable=unavailable_errors(),
+        steps=steps,
     )

@@ -17,15 +17,18 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 import services
 from services.cli import main
+from services.common.deadletters import DeadLetter
 from services.common.health import Health, serve
 from services.common.kafka import ensure_topics, make_consumer, make_producer
 from services.common.messages import Article, MessageError, encode
+from services.common.records import Record
 from services.common.settings import load
-from services.common.stage import Failure, Processed, Record, Stage, build_stage
+from services.common.stage import Stage, build_stage
+from services.common.steps import Processed
 from services.ops import dlq
 from services.sink.service import decode_articles, make_writer
 from services.sink.settings import SinkSettings
-from services.sink.store import SqliteStore
+from services.sink.sqlite import SqliteStore
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(120)]
@@ -64,9 +67,9 @@ class BuggySink:
     def __init__(self, settings: SinkSettings, store: SqliteStore) -> None:
         self.buggy = True
         self.health = Health()
-        self.stage: Stage[object] = build_stage(
+        self.stage: Stage = build_stage(
             name="sink", settings=settings, input_topic=settings.topic_articles, process=self.process,
-            write=make_writer(store), health=self.health, consumer=make_consumer(settings),
+            write=make_writer(store), health=self.health, consumer=make_consumer(settings, group_id=settings.group_id),
             producer=make_producer(settings))  # type: ignore[arg-type]
         self.thread = threading.Thread(target=self.stage.run, daemon=True)
 
@@ -75,9 +78,9 @@ class BuggySink:
         if not self.buggy:
             return out  # type: ignore[return-value]
         kept = [(rec, a) for rec, a in out.items if "Ω" not in (a.title or "")]
-        failures = [Failure(rec, MessageError("title: cannot encode 'Ω'")) for rec, a in out.items
+        failures = [DeadLetter(rec, MessageError("title: cannot encode 'Ω'")) for rec, a in out.items
                     if "Ω" in (a.title or "")]
-        return Processed(kept, out.failures + failures)  # type: ignore[arg-type]
+        return Processed(kept, out.dead + failures)  # type: ignore[arg-type]
 
     def run(self) -> BuggySink:
         self.thread.start()
@@ -155,14 +158,14 @@ def test_dead_letter_limit_stops_the_stage_and_reports_not_ready(settings: SinkS
     server = serve(health, "127.0.0.1", 0)
     port = server.server_address[1]
     store = SqliteStore(tmp_path / "sink.db")
-    stage: Stage[object] = build_stage(
+    stage: Stage = build_stage(
         name="sink", settings=limited, input_topic=settings.topic_articles, process=decode_articles,
-        write=make_writer(store), health=health, consumer=make_consumer(limited),
+        write=make_writer(store), health=health, consumer=make_consumer(limited, group_id=limited.group_id),
         producer=make_producer(limited))  # type: ignore[arg-type]
     thread = threading.Thread(target=stage.run, daemon=True)
     thread.start()
     try:
-        wait_for("the dead-letter limit to stop the stage", stage.limit.tripped)
+        wait_for("the dead-letter limit to stop the stage", lambda: stage.stopped_by is not None)
         wait_for("the stage to report not-ready", lambda: health.report()["checks"].get("dlq_limit") is False)
         ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
         assert ready.status_code == 503 and ready.json()["checks"]["dlq_limit"] is False

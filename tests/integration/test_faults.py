@@ -32,8 +32,8 @@ from kafka import KafkaConsumer, TopicPartition
 
 from integration.test_sink_outage import PrivatePostgres, private_postgres  # noqa: F401 - fixture
 from services.common.kafka import make_admin
+from services.common.offsets import committed_offsets, lag
 from services.common.settings import CommonSettings
-from services.ops.offsets import committed_offsets, lag
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -174,7 +174,7 @@ def test_paused_extractor_lag_rises_and_falls(site: NewsSite, run_dir: Path) -> 
 
 def pages_lag(settings: CommonSettings) -> int:
     """Pages produced but not committed by the extractor's group (clamped per partition: tansu's
-    end offsets undercount a little, see services/ops/offsets.py)."""
+    end offsets undercount a little, see services/common/offsets.py)."""
     admin = make_admin(settings)
     consumer = KafkaConsumer(**settings.kafka_client_config())
     try:

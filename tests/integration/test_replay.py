@@ -17,6 +17,7 @@ from typing import Self
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from services.common import offsets as ofs
 from services.common.health import Health
 from services.common.kafka import ensure_topics, make_admin
 from services.common.messages import Article, FeedEntry, PageMessage, decode, encode
@@ -26,10 +27,9 @@ from services.common.urls import article_id
 from services.extractor import pipeline as extractor_pipeline
 from services.extractor import service as extractor_service
 from services.extractor.settings import ExtractorSettings
-from services.ops import offsets as ofs
 from services.ops.replay import ReplayRefused, StartPoint, plan_replay, run_replay
 from services.sink.settings import SinkSettings
-from services.sink.store import SqliteStore
+from services.sink.sqlite import SqliteStore
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(180)]
@@ -88,7 +88,7 @@ class LiveStage:
     """The real extractor stage in a thread, as `newsflow extractor` runs it."""
 
     def __init__(self, settings: ExtractorSettings) -> None:
-        self.stage: Stage[object] = extractor_service.build(settings, Health())  # type: ignore[assignment]
+        self.stage: Stage = extractor_service.build(settings, Health())
         self.thread = threading.Thread(target=self.stage.run, daemon=True)
 
     def __enter__(self) -> Self:

@@ -17,13 +17,13 @@ import httpx
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from services.common import offsets as ofs
 from services.common.broker import free_port
 from services.common.kafka import ensure_topics, make_admin
 from services.common.messages import FeedEntry, PageMessage, encode
 from services.common.settings import load
 from services.common.urls import article_id
 from services.extractor.settings import ExtractorSettings
-from services.ops import offsets as ofs
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(180)]
 

@@ -21,14 +21,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_store import make, postgres_schema
 
 from services.common.kafka import ensure_topics, make_admin, make_producer
 from services.common.messages import Article, encode
-from services.ops.offsets import committed_offsets
-from services.sink.service import CRASH_HOOK_ENV
+from services.common.offsets import committed_offsets
+from services.sink.backends import open_store
 from services.sink.settings import SinkSettings
-from services.sink.store import Filters, Store, open_store
+from services.sink.store import Filters, Store
+from tests.sink.test_store import make, postgres_schema
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CRASH_CODE = 86
@@ -68,11 +68,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_sink(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+CRASHING_SINK = f"""
+from services.common.settings import load
+from services.common.steps import exit_after_first_batch
+from services.sink import main
+from services.sink.settings import SinkSettings
+main.run(load(SinkSettings), steps=(exit_after_first_batch({CRASH_CODE}),))
+"""
+
+
+def start_sink(env: dict[str, str], log: Path, *, crash_after_first_batch: bool = False) -> subprocess.Popen[bytes]:
+    """The real sink in a process: ``newsflow sink``, or the same run with the crash drill step."""
     full = {k: v for k, v in os.environ.items() if not k.startswith("NEWSFLOW_")} | env
+    command = ["-c", CRASHING_SINK] if crash_after_first_batch else ["-m", "services.cli", "sink"]
     with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "services.cli", "sink"], env=full, stdout=out,
-                                stderr=subprocess.STDOUT)
+        return subprocess.Popen([sys.executable, *command], env=full, stdout=out, stderr=subprocess.STDOUT)
 
 
 def rows_written(port: int, result: str) -> float:
@@ -100,7 +110,7 @@ def test_redelivered_batch_neither_duplicates_nor_loses(
     log = tmp_path / "sink.log"
 
     # 1. The sink commits the first batch to the database, then dies before committing offsets.
-    crashing = start_sink(env | {CRASH_HOOK_ENV: str(CRASH_CODE), "NEWSFLOW_METRICS_PORT": "0"}, log)
+    crashing = start_sink(env | {"NEWSFLOW_METRICS_PORT": "0"}, log, crash_after_first_batch=True)
     assert crashing.wait(timeout=120) == CRASH_CODE, log.read_text()[-3000:]
     store = open_store(sink_url)
     stored_before_restart = store.count()

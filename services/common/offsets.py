@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
+from kafka.protocol.admin import DescribeGroupsRequest
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +63,6 @@ def group_state(admin: KafkaAdminClient, group_id: str) -> GroupState:
 
 
 def _describe_group_raw(admin: KafkaAdminClient, group_id: str) -> GroupState:
-    from kafka.protocol.admin import DescribeGroupsRequest
-
     async def describe() -> Any:
         coordinators = await admin._find_coordinator_ids([group_id])
         request = DescribeGroupsRequest(groups=[group_id], include_authorized_operations=False)
@@ -121,6 +121,31 @@ def offsets_at(consumer: KafkaConsumer, tps: list[TopicPartition], when_ms: int)
     return out
 
 
-def lag(end: int, committed: int | None) -> int:
-    """Messages not yet committed: clamped at 0 because end offsets can undercount."""
-    return max(0, end - (committed or 0))
+def lag(end: int, committed: int | None, beginning: int = 0) -> int:
+    """Messages not yet committed: end minus the committed offset or, for a group that never
+    committed, minus the beginning offset (where ``auto_offset_reset=earliest`` starts);
+    clamped at 0 because end offsets can undercount."""
+    return max(0, end - (beginning if committed is None else committed))
+
+
+def read_to_end(consumer: KafkaConsumer, topic: str, idle_seconds: float = 1.5) -> list[ConsumerRecord]:
+    """Every record of ``topic`` from the beginning, without a consumer group.
+
+    The end of a topic is one rule everywhere: the position has passed the end offsets
+    recorded at the start **and** no record arrived for ``idle_seconds`` (never the end
+    offsets alone: the embedded broker undercounts them). A topic that does not exist is empty.
+    """
+    found = consumer.partitions_for_topic(topic) or set()
+    tps = [TopicPartition(topic, p) for p in sorted(found)]
+    if not tps:
+        return []
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    ends = consumer.end_offsets(tps)
+    out: list[ConsumerRecord] = []
+    while True:
+        polled = consumer.poll(timeout_ms=int(idle_seconds * 1000))
+        for batch in polled.values():
+            out.extend(batch)
+        if not polled and all(consumer.position(tp) >= ends[tp] for tp in tps):
+            return sorted(out, key=lambda r: (r.partition, r.offset))

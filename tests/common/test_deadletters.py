@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 import pytest
 
 import services
-from services.common.stage import DeadLetterLimit, dead_letter_headers
+from services.common.deadletters import dead_letter_headers
+from services.common.steps import DeadLetterLimit
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,165 @@
+"""The stage loop without Kafka: a fake consumer and producer and a fake clock.
+
+Covers the loop's promises: offsets are committed only after the output is durable, a
+batch that cannot be made durable pauses the input and is retried whole, dead letters go
+out before the commit, the dead-letter limit stops the stage, and SIGTERM drains the
+batch in hand. The same loop runs against the real broker in tests/integration.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable, Sequence
+
+import pytest
+
+from services.common.deadletters import DeadLetter
+from services.common.health import Health
+from services.common.records import Record
+from services.common.settings import ConsumerSettings
+from services.common.stage import Stage, build_stage
+from services.common.steps import Processed, RetryBatch, StageStopped
+from tests.common.fakes import FakeClock, FakeConsumer, FakeProducer
+
+TOPIC = "in"
+pytestmark = pytest.mark.timeout(60)  # a loop that never ends fails instead of hanging the suite
+
+
+def settings(**overrides: object) -> ConsumerSettings:
+    base: dict[str, object] = {"batch_max_records": 10, "batch_max_seconds": 1.0, "dlq_window": 10,
+                               "dlq_max_ratio": 0.5, "topic_dlq": "dlq", "shutdown_timeout_seconds": 30}
+    return ConsumerSettings(**(base | overrides))  # type: ignore[arg-type]
+
+
+class Output:
+    """A stage's output: ``write`` produces into ``events`` as the real writers do."""
+
+    def __init__(self, events: list[tuple[str, object]], fail_times: int = 0) -> None:
+        self.events = events
+        self.fail_times = fail_times
+        self.written: list[bytes] = []
+        self.before_write: Callable[[], None] = lambda: None
+
+    def process(self, records: Sequence[Record]) -> Processed[Record]:
+        out: Processed[Record] = Processed()
+        for rec in records:
+            if rec.value == b"poison":
+                out.dead.append(DeadLetter(rec, ValueError("poison")))
+            else:
+                out.items.append(rec)
+        return out
+
+    def write(self, items: list[Record]) -> list[DeadLetter]:
+        self.before_write()
+        if self.fail_times:
+            self.fail_times -= 1
+            self.events.append(("write_failed", len(items)))
+            raise RetryBatch("storage unavailable")
+        self.written.extend(r.value or b"" for r in items)
+        self.events.append(("durable", len(items)))
+        return []
+
+
+def make_stage(values: dict[int, list[bytes]], fail_times: int = 0,
+               **overrides: object) -> tuple[Stage, FakeConsumer, FakeProducer, Output, FakeClock]:
+    clock = FakeClock()
+    consumer = FakeConsumer(clock, TOPIC, values)
+    producer = FakeProducer(consumer.events)
+    output = Output(consumer.events, fail_times)
+    stage = build_stage(name="test", settings=settings(**overrides), input_topic=TOPIC, process=output.process,
+                        write=output.write, health=Health(), consumer=consumer, producer=producer,  # type: ignore[arg-type]
+                        clock=clock)
+    return stage, consumer, producer, output, clock
+
+
+def kinds(events: list[tuple[str, object]]) -> list[str]:
+    return [kind for kind, _ in events if kind != "poll"]
+
+
+def test_offsets_are_committed_only_after_the_output_is_durable() -> None:
+    stage, consumer, _, output, _ = make_stage({0: [b"a", b"b"], 1: [b"c"]})
+    assert stage.run_once() == 3
+    assert kinds(consumer.events) == ["durable", "commit"]
+    assert consumer.committed == {0: 2, 1: 1}
+    assert sorted(output.written) == [b"a", b"b", b"c"]
+
+
+def test_a_batch_that_is_not_durable_pauses_the_input_and_is_retried_whole_with_backoff() -> None:
+    stage, consumer, _, output, clock = make_stage({0: [b"a", b"b"]}, fail_times=3)
+    assert stage.run_once() == 2
+    assert kinds(consumer.events) == ["write_failed", "pause", "write_failed", "pause", "write_failed", "pause",
+                                      "durable", "resume", "commit"]
+    assert clock.waits == [0.5, 1.0, 2.0]
+    assert output.written == [b"a", b"b"] and consumer.committed == {0: 2}
+    assert stage.health.report()["checks"]["storage"] is True  # type: ignore[index]
+
+
+def test_a_stop_while_retrying_commits_nothing() -> None:
+    stage, consumer, _, output, _ = make_stage({0: [b"a"]}, fail_times=100)
+    stage.stopping.set()  # as if SIGTERM arrived while storage is down
+    assert stage.run_once() == 1
+    assert consumer.committed == {} and output.written == []
+
+
+def test_dead_letters_are_durable_before_the_commit_and_name_their_origin() -> None:
+    stage, consumer, producer, output, _ = make_stage({0: [b"a", b"poison", b"c"]})
+    stage.run_once()
+    assert kinds(consumer.events) == ["durable", "send", "flush", "commit"]
+    [(topic, key, value, headers)] = producer.sent
+    assert (topic, key, value) == ("dlq", b"k0-1", b"poison")
+    assert dict(headers)["newsflow.original_offset"] == b"1"
+    assert consumer.committed == {0: 3} and output.written == [b"a", b"c"]
+
+
+def test_a_raised_dead_letter_takes_out_its_record_and_the_rest_is_written() -> None:
+    stage, consumer, producer, output, _ = make_stage({0: [b"a", b"raise", b"c"]})
+
+    def write(items: list[Record]) -> list[DeadLetter]:
+        for rec in items:
+            if rec.value == b"raise":
+                raise DeadLetter(rec, ValueError("row rejected"))
+        return output.write(items)
+
+    stage.step = build_stage(name="test", settings=stage.settings, input_topic=TOPIC, process=output.process,
+                             write=write, health=Health(), consumer=consumer, producer=producer,  # type: ignore[arg-type]
+                             ).step
+    stage.run_once()
+    assert output.written == [b"a", b"c"]
+    assert [s[2] for s in producer.sent] == [b"raise"] and consumer.committed == {0: 3}
+
+
+def test_the_dead_letter_limit_stops_the_stage_and_leaves_the_rest_uncommitted() -> None:
+    stage, consumer, producer, _, clock = make_stage({0: [b"poison"] * 60}, batch_max_records=20)
+    stage.run_once()  # 20 of 20 dead-lettered: the limit trips
+    with pytest.raises(StageStopped):
+        stage.run_once()  # the next batch is refused before it is processed
+    clock.stop_after_waits = 3
+    stage.run()  # the third batch is refused too: the loop reports it, pauses its input and stays stopped
+    assert len(producer.sent) == 20 and consumer.committed == {0: 20}
+    assert ("pause", 1) in consumer.events
+    assert stage.stopped_by is not None and stage.health.report()["checks"]["dlq_limit"] is False  # type: ignore[index]
+
+
+def test_sigterm_drains_the_batch_in_hand_then_closes() -> None:
+    stage, consumer, producer, output, _ = make_stage({0: [b"a", b"b", b"c"]}, batch_max_records=2)
+    output.before_write = lambda: os.kill(os.getpid(), signal.SIGTERM)  # arrives while the batch is in hand
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        stage.install_signal_handlers()
+        stage.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    assert output.written == [b"a", b"b"] and consumer.committed == {0: 2}, "the batch in hand finished"
+    assert consumer.closed and producer.closed
+
+
+@pytest.mark.parametrize("partitions", [1, 3])
+def test_everything_is_committed_once_across_batches(partitions: int) -> None:
+    values = {p: [f"{p}-{i}".encode() for i in range(25)] for p in range(partitions)}
+    stage, consumer, _, output, _ = make_stage(values, batch_max_records=7)
+    while stage.run_once():
+        pass
+    assert sorted(output.written) == sorted(v for vals in values.values() for v in vals)
+    assert consumer.committed == dict.fromkeys(range(partitions), 25)
