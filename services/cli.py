@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
 import click
 
-from services.clikit import settings_or_exit
+from services.common import logs
+from services.common.commands import settings_or_exit
 from services.extractor import main as extractor_main
 from services.extractor.files import extract_file
 from services.extractor.settings import ExtractorSettings
 from services.extractor.stories import StoryIndex
+from services.extractor.tagging.cli import run_tag_stream
 from services.fetcher import main as fetcher_main
 from services.fetcher.cli import feeds
 from services.fetcher.settings import FetcherSettings
@@ -19,6 +22,7 @@ from services.ops.cli import config, dlq, replay, status, topics
 from services.sink import main as sink_main
 from services.sink.cli import api, articles, stories
 from services.sink.settings import SinkSettings
+from services.up import UpSettings, run_up
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,11 +44,6 @@ def main() -> None:
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help="Default: ./data")
 def up(feeds_file: Path | None, demo: bool, once: bool, data_dir: Path | None) -> None:
     """Run broker + fetcher + extractor + sink (embedded broker and SQLite by default)."""
-    import logging
-
-    from services.common import logs
-    from services.up import UpSettings, run_up
-
     if not demo and feeds_file is None:
         raise click.UsageError("give --feeds FILE (your feed list) or --demo")
     if feeds_file is not None and not feeds_file.exists():
@@ -96,8 +95,6 @@ def extract(files: tuple[Path, ...], url: str | None) -> None:
 @main.command()
 def tag() -> None:
     """Tag JSON lines from stdin ({"id", "text", ...}); write tags as JSON lines."""
-    from services.extractor.tagging.cli import run_tag_stream
-
     sys.exit(run_tag_stream(sys.stdin, sys.stdout))
 
 

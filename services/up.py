@@ -11,7 +11,6 @@ item is stored, stop the services in pipeline order, then the broker.
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import os
 import signal
@@ -19,7 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pydantic import Field
@@ -28,15 +26,17 @@ from services.common import kafka
 from services.common import offsets as ofs
 from services.common.broker import EmbeddedBroker, free_port, port_is_free
 from services.common.kafka import make_consumer
+from services.common.runinfo import RUN_FILE, RunInfo, write_run_info
 from services.common.settings import CommonSettings
 from services.common.urls import article_id
+from services.demo.server import DemoSite
+from services.fetcher.state import FetcherState
 from services.sink.backends import open_store
 
 log = logging.getLogger("newsflow.up")
 
 SERVICES = ("sink", "extractor", "fetcher")  # start order; stopped in reverse
 DEFAULT_PORTS = {"fetcher": 9101, "extractor": 9102, "sink": 9103}
-RUN_FILE = "run.json"
 
 
 class UpSettings(CommonSettings):
@@ -53,27 +53,6 @@ class UpSettings(CommonSettings):
         description="metrics ports of fetcher, extractor, sink: this one and the next two where free; "
         "0: any free ports (several pipelines on one machine)",
     )
-
-
-@dataclass
-class RunInfo:
-    """What ``up`` records in the data directory for the other commands."""
-
-    bootstrap: str
-    embedded_broker: bool
-    sink_url: str
-    metrics_ports: dict[str, int]
-    pids: dict[str, int] = field(default_factory=dict)
-    demo_base_url: str | None = None
-    started_at: float = field(default_factory=time.time)
-    supervisor_pid: int = field(default_factory=os.getpid)
-
-
-def read_run_info(data_dir: Path) -> RunInfo | None:
-    try:
-        return RunInfo(**json.loads((data_dir / RUN_FILE).read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
 
 
 def pick_ports(host: str, base: int = 9101) -> dict[str, int]:
@@ -107,7 +86,7 @@ class Supervisor:
         )
         self.info.pids[service] = self.procs[service].pid
         self.started_at[service] = time.monotonic()
-        _write_run_info(self.logs.parent, self.info)  # other commands read the current pids
+        write_run_info(self.logs.parent, self.info)  # other commands read the current pids
 
     def check(self, once: bool) -> None:
         """Restart a service that exited (except a fetcher that finished its one pass)."""
@@ -220,8 +199,6 @@ def run_up(settings: UpSettings, feeds_file: Path | None, *, demo: bool, once: b
             bootstrap = broker.bootstrap
         expected: set[str] = set()
         if demo:
-            from services.demo.server import DemoSite
-
             site = DemoSite(port=_demo_port(data_dir))
             site.start()
             (data_dir / "demo.port").write_text(str(site.base_url.rsplit(":", 1)[1]))
@@ -342,19 +319,11 @@ def dead_lettered_ids(settings: CommonSettings) -> set[str]:
 
 
 def _published_ids(data_dir: Path) -> set[str]:
-    from services.fetcher.state import FetcherState
-
     state = FetcherState(data_dir / "fetcher.db")
     try:
         return state.published_ids()
     finally:
         state.close()
-
-
-def _write_run_info(data_dir: Path, info: RunInfo) -> None:
-    tmp = data_dir / f"{RUN_FILE}.tmp"
-    tmp.write_text(json.dumps(asdict(info), indent=2))
-    tmp.replace(data_dir / RUN_FILE)
 
 
 def _print_banner(info: RunInfo, data_dir: Path, feeds_file: Path) -> None:

@@ -10,8 +10,8 @@ import pytest
 
 from services.common.health import Health, serve
 from services.common.offsets import lag
+from services.common.runinfo import RunInfo
 from services.ops.status import Status, render, service_health
-from services.up import RunInfo
 
 
 @pytest.fixture

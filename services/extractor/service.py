@@ -17,22 +17,17 @@ import logging
 from collections.abc import Sequence
 
 from kafka import KafkaProducer
-from kafka.errors import MessageSizeTooLargeError
+from kafka.errors import KafkaError, MessageSizeTooLargeError
 from kafka.producer.future import FutureRecordMetadata
 
+from services.common.deadletters import DeadLetter
 from services.common.health import Health
 from services.common.kafka import make_consumer, make_producer
 from services.common.messages import Article, PageMessage, decode, encode
 from services.common.metrics import MESSAGES_PRODUCED, TopDomains
-from services.common.stage import (
-    Failure,
-    Processed,
-    ProcessFn,
-    Record,
-    Stage,
-    WriteFn,
-    build_stage,
-)
+from services.common.records import Record
+from services.common.stage import Stage, build_stage
+from services.common.steps import Processed, ProcessFn, StepWrapper, WriteFn, retry_on
 from services.common.urls import domain
 from services.extractor import metrics
 from services.extractor.extract import Extracted
@@ -71,7 +66,7 @@ def record_quality(article: Article, extracted: Extracted) -> None:
 def _fail(out: Processed[Item], rec: Record, page: PageMessage | None, exc: BaseException) -> None:
     metrics.PAGES_PROCESSED.labels(type(exc).__name__).inc()
     metrics.count_failed_extraction(_QUALITY_DOMAINS, page.url if page else None, exc)
-    out.failures.append(Failure(rec, exc))
+    out.dead.append(DeadLetter(rec, exc))
 
 
 def _decode_all(records: Sequence[Record], out: Processed[Item]) -> list[tuple[Record, PageMessage]]:
@@ -115,24 +110,24 @@ def make_processor(stories: StoryIndex, pool: AnalysePool) -> ProcessFn[Item]:
 def make_writer(producer: KafkaProducer, topic: str) -> WriteFn[Item]:
     """Step 3: produce every article (acks=all) and wait until all are durable."""
 
-    def write(items: list[Item]) -> list[Failure]:
+    def write(items: list[Item]) -> list[DeadLetter]:
         sent: list[tuple[Record, FutureRecordMetadata]] = []
-        failures: list[Failure] = []
+        dead: list[DeadLetter] = []
         for rec, article in items:
             try:
                 sent.append((rec, producer.send(topic, key=article.id.encode(), value=encode(article))))
             except MessageSizeTooLargeError as exc:
-                failures.append(Failure(rec, exc))
+                dead.append(DeadLetter(rec, exc))
         producer.flush()
         for _rec, fut in sent:
             fut.get(timeout=60)  # a broker failure raises: the stage pauses and retries the batch
         MESSAGES_PRODUCED.labels(STAGE, topic).inc(len(sent))
-        return failures
+        return dead
 
     return write
 
 
-def build(settings: ExtractorSettings, health: Health) -> Stage[Item]:
+def build(settings: ExtractorSettings, health: Health, steps: Sequence[StepWrapper] = ()) -> Stage:
     """The extractor stage: pages topic -> extract + tag -> articles topic -> commit."""
     stories = StoryIndex(settings.data_dir / "stories.db", window_days=settings.story_window_days,
                          max_items=settings.story_max_items)
@@ -144,8 +139,9 @@ def build(settings: ExtractorSettings, health: Health) -> Stage[Item]:
         settings=settings,
         input_topic=settings.topic_pages,
         process=make_processor(stories, pool),
-        write=make_writer(producer, settings.topic_articles),
+        write=retry_on((KafkaError, OSError, TimeoutError), make_writer(producer, settings.topic_articles)),
         health=health,
-        consumer=make_consumer(settings),
+        consumer=make_consumer(settings, group_id=settings.group_id),
         producer=producer,
+        steps=steps,
     )

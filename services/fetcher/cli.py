@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from services.clikit import settings_or_exit
+from services.common.commands import settings_or_exit
 from services.fetcher.discover import discover_feeds, looks_like_html
 from services.fetcher.feedlist import FeedListError, append_feeds, outlines, to_opml
 from services.fetcher.http import FetchError, HttpClient

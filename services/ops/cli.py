@@ -6,17 +6,29 @@ The commands parse options and print; the work is in the sibling modules
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from datetime import datetime
 from typing import Any
 
 import click
+from kafka.admin import ConfigResource, ConfigResourceType
+from kafka.errors import KafkaError
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
 
-from services.clikit import running_overrides, settings_or_exit
+from services.common.commands import running_overrides, settings_or_exit
+from services.common.kafka import ensure_topics, make_admin, make_consumer, topic_specs
+from services.common.runinfo import read_run_info
 from services.common.settings import CommonSettings, ConsumerSettings, masked
 from services.extractor.settings import ExtractorSettings
 from services.fetcher.settings import FetcherSettings
+from services.ops import dlq as dl
+from services.ops import replay as rp
+from services.ops.replay import parse_time
+from services.ops.status import collect, render
 from services.sink.settings import SinkSettings
 
 
@@ -27,15 +39,11 @@ def _broker_override() -> dict[str, Any]:
 
 def _quiet_kafka() -> None:
     """kafka-python logs connection chatter at WARNING; the commands report problems themselves."""
-    import logging
-
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
 
 
 def _time(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
-    from services.ops.replay import parse_time
-
     if value is None:
         return None
     try:
@@ -54,8 +62,6 @@ def topics() -> None:
 @topics.command("ensure")
 def topics_ensure() -> None:
     """Create the missing topics with their partitions, retention and cleanup policy."""
-    from services.common.kafka import ensure_topics, topic_specs
-
     settings = settings_or_exit(CommonSettings, **_broker_override())
     created = ensure_topics(settings)
     click.echo(f"created: {', '.join(created)}" if created else "all topics exist")
@@ -68,10 +74,7 @@ def topics_ensure() -> None:
 @topics.command("describe")
 def topics_describe() -> None:
     """Partitions and configs of each newsflow topic (configs as the broker reports them)."""
-    from kafka.admin import ConfigResource, ConfigResourceType
-    from kafka.errors import KafkaError
 
-    from services.common.kafka import make_admin, topic_specs
 
     settings = settings_or_exit(CommonSettings, **_broker_override())
     specs = topic_specs(settings)
@@ -149,9 +152,6 @@ def _stage_settings(stage: str) -> ConsumerSettings:
 def replay(stage_name: str, from_beginning: bool, since: datetime | None, offsets_text: str | None,
            until: datetime | None, dry_run: bool, reset_live_group: bool) -> None:
     """Reprocess a stage's input topic from a point, in a fresh consumer group by default."""
-    from services.common.kafka import make_consumer
-    from services.ops import replay as rp
-
     try:
         start = rp.StartPoint(from_beginning, since,
                               rp.parse_offsets(offsets_text) if offsets_text is not None else None)
@@ -200,10 +200,7 @@ def dlq() -> None:
 @click.option("--since", callback=_time, help="Only dead letters since this ISO time.")
 def dlq_list(stage: str | None, error_class: str | None, since: datetime | None) -> None:
     """A table of dead letters: offset, when, stage, error, key, re-driven."""
-    from rich.console import Console
-    from rich.table import Table
 
-    from services.ops import dlq as dl
 
     settings = settings_or_exit(CommonSettings, **_broker_override())
     _quiet_kafka()
@@ -223,8 +220,6 @@ def dlq_list(stage: str | None, error_class: str | None, since: datetime | None)
 @click.option("--full", is_flag=True, help="Print the whole value (default: the first 2000 characters).")
 def dlq_show(ref: str, full: bool) -> None:
     """One dead letter: REF is OFFSET (partition 0) or PARTITION:OFFSET."""
-    from services.ops import dlq as dl
-
     try:
         partition, offset = dl.parse_ref(ref)
     except ValueError as exc:
@@ -249,8 +244,6 @@ def dlq_show(ref: str, full: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="List what would be re-driven; send nothing.")
 def dlq_redrive(stage: str | None, error_class: str | None, dry_run: bool) -> None:
     """Send dead letters back to their original topic, once (a receipt in the DLQ prevents resends)."""
-    from services.ops import dlq as dl
-
     settings = settings_or_exit(CommonSettings, **_broker_override())
     _quiet_kafka()
     result = dl.redrive(settings, dl.Filter(stage, error_class), dry_run=dry_run)
@@ -269,11 +262,7 @@ def dlq_redrive(stage: str | None, error_class: str | None, dry_run: bool) -> No
 @click.option("--json", "as_json", is_flag=True, help="One JSON object (per refresh with --watch).")
 def status(watch: bool, interval: float, as_json: bool) -> None:
     """Consumer lag per group and partition; up/ready of each service `newsflow up` runs."""
-    from rich.console import Console
-    from rich.live import Live
 
-    from services.ops.status import collect, render
-    from services.up import read_run_info
 
     settings = settings_or_exit(CommonSettings, **_broker_override())
     _quiet_kafka()

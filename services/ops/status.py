@@ -21,8 +21,8 @@ from kafka.errors import KafkaError
 
 from services.common import offsets as ofs
 from services.common.kafka import make_admin, make_consumer
+from services.common.runinfo import RunInfo
 from services.common.settings import CommonSettings
-from services.up import RunInfo
 
 
 @dataclass(frozen=True)

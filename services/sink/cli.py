@@ -16,7 +16,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from services.clikit import running_overrides, settings_or_exit
+from services.common.commands import running_overrides, settings_or_exit
 from services.sink.api import ApiServer, StoryOut
 from services.sink.backends import open_store
 from services.sink.settings import SinkSettings

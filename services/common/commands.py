@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 
 import click
 
+from services.common.runinfo import read_run_info
 from services.common.settings import CommonSettings, ConfigError, load
 
 S = TypeVar("S", bound=CommonSettings)
@@ -21,8 +22,6 @@ def settings_or_exit(cls: type[S], **overrides: Any) -> S:
 
 def running_overrides() -> dict[str, Any]:
     """Broker and storage of the pipeline that ``newsflow up`` runs from this data directory, if any."""
-    from services.up import read_run_info
-
     info = read_run_info(settings_or_exit(CommonSettings).data_dir)
     if info is None:
         return {}
