@@ -16,6 +16,7 @@ from services.common.health import Health, serve
 from services.common.lag import LagReporter
 from services.common.metrics import BUILD_INFO, CONSUMER, PROCESS, MetricSet, init_consumer_series
 from services.common.settings import CommonSettings, ConsumerSettings
+from services.common.stage import Stage
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,18 @@ def start_service(service: str, settings: CommonSettings) -> Health:
     kafka.ensure_topics(settings)
     health.set("broker", True)
     return health
+
+
+def run_consumer_stage(stage: Stage, settings: ConsumerSettings, input_topic: str) -> None:
+    """Run a built consumer stage until SIGTERM/SIGINT: a fatal producer ends the process, the
+    lag of ``input_topic`` is measured in the background, signals drain the batch in hand."""
+    kafka.exit_on_fatal_producer(stage.producer, stage.name)
+    lag = start_lag_reporter(stage.name, settings, input_topic)
+    stage.install_signal_handlers()
+    try:
+        stage.run()
+    finally:
+        lag.stopping.set()
 
 
 def start_lag_reporter(stage: str, settings: ConsumerSettings, topic: str) -> LagReporter:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from services.common import kafka
-from services.common.lifecycle import register_consumer_metrics, start_lag_reporter, start_service
+from services.common.lifecycle import register_consumer_metrics, run_consumer_stage, start_service
 from services.common.steps import StepWrapper
 from services.sink import metrics
 from services.sink.api import start_api
@@ -19,13 +18,9 @@ def run(settings: SinkSettings, steps: Sequence[StepWrapper] = ()) -> None:
     register_consumer_metrics("sink", metrics.SINK, metrics.init_series)
     health = start_service("sink", settings)
     stage = build(settings, health, steps=steps)
-    kafka.exit_on_fatal_producer(stage.producer, "sink")
     api = start_api(settings)  # the read-only HTTP API, in a thread next to the stage (None: not served)
-    lag = start_lag_reporter("sink", settings, settings.topic_articles)
-    stage.install_signal_handlers()
     try:
-        stage.run()
+        run_consumer_stage(stage, settings, settings.topic_articles)
     finally:
-        lag.stopping.set()
         if api is not None:
             api.stop()

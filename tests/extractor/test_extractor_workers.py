@@ -154,7 +154,7 @@ def test_processor_keeps_record_order_and_dead_letters_bad_and_slow_pages(hang_p
     assert [a.id for a in articles] == ["a0", "a3", "a4"]
     assert all(a.story_id and a.extractor_version for a in articles)
     assert articles[0].duplicate_of is None  # the first one read is never the copy
-    failed = {f.record.offset: type(f.error).__name__ for f in processed.failures}
+    failed = {f.record.offset: type(f.error).__name__ for f in processed.dead}
     assert failed == {11: "MessageError", 12: "ExtractionTimeout"}
     # story metrics agree with the story ids handed out (ids are "story-...", never the article id)
     expected = {"new_story": 0, "joined_story": 0, "duplicate": 0}
