@@ -1,10 +1,13 @@
 """The one HTML decoding function of the project: bytes as fetched -> text.
 
-The order is what a browser does: a byte-order mark, then the charset of the
-HTTP ``Content-Type`` header, then the document's ``<meta charset>`` (or
-``http-equiv``), then detection (UTF-8 if the bytes are valid UTF-8, else
-charset_normalizer's guess, via trafilatura), and UTF-8 as the last resort;
-bytes that do not fit the chosen encoding are replaced, never an error.
+The order: a byte-order mark; then **valid UTF-8 wins** over any declaration
+(non-ASCII bytes that decode as UTF-8 are almost never text in a legacy
+charset, while pages re-served as UTF-8 often keep their site's old
+``<meta charset>``: mojibake otherwise); then the charset of the HTTP
+``Content-Type`` header, then the document's ``<meta charset>`` (or
+``http-equiv``), then detection (charset_normalizer's guess, via trafilatura),
+and UTF-8 as the last resort; bytes that do not fit the chosen encoding are
+replaced, never an error.
 Text that is already ``str`` passes through unchanged.
 
 Size caps are not decoding: a stage that bounds its input does so before or
@@ -13,14 +16,21 @@ after calling this.
 
 from __future__ import annotations
 
+import codecs
+
 from trafilatura.utils import detect_encoding
 from w3lib.encoding import html_to_unicode
 
 
 def decode_html(body: bytes | str, content_type: str | None = None) -> str:
-    """Text of an HTML document: BOM, then the HTTP charset, then <meta charset>, then detection (w3lib)."""
+    """Text of an HTML document: BOM, valid UTF-8, the HTTP charset, <meta charset>, detection."""
     if isinstance(body, str):
         return body
+    if not body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return body.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            pass  # not UTF-8: the declarations decide
     _, text = html_to_unicode(content_type, body, auto_detect_fun=_guess_encoding)
     return str(text)
 

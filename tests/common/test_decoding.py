@@ -66,3 +66,15 @@ def test_unknown_http_charset_falls_back() -> None:
 def test_empty_body() -> None:
     assert decode_html(b"") == ""
     assert decode_html(b"", None) == ""
+
+
+@pytest.mark.parametrize("declared", ["gb2312", "windows-1252", "iso-8859-15"])
+def test_valid_utf8_wins_over_a_declaration_that_contradicts_it(declared: str) -> None:
+    # pages re-served as UTF-8 often keep their site's old charset in <meta> or the header
+    html = f'<html><head><meta charset="{declared}"></head><body><p>{TEXT} 北京 Zürich €</p></body></html>'
+    assert decode_html(html.encode("utf-8")) == html
+    assert decode_html(html.encode("utf-8"), f"text/html; charset={declared}") == html
+
+
+def test_a_utf8_byte_order_mark_is_dropped() -> None:
+    assert decode_html(b"\xef\xbb\xbf<p>\xc3\xa9</p>") == "<p>é</p>"
