@@ -1,9 +1,14 @@
 """The messages that travel between stages, one module, versioned.
 
-Every message carries ``schema_version``. A consumer accepts the versions it
-knows and refuses the rest with a clear error (the message is dead-lettered,
-not dropped), so that a replay of an old topic after a schema change is
-visible instead of silently wrong.
+Every message carries ``schema_version``; writers write :data:`SCHEMA_VERSION`.
+So that old and new replicas can run side by side during a rolling upgrade, a
+reader accepts its own version, the **next** one (a newer writer: additive
+changes are not breaking, and fields it does not know are ignored), and older
+ones for which the model has an **upcaster** (a function from version ``n``'s
+dict to version ``n + 1``'s; an additive change registers ``dict`` as-is, a
+breaking change writes one). Anything else is refused with a clear error (the
+message is dead-lettered, not dropped), so that a replay of an old topic after
+a breaking change is visible instead of silently wrong.
 
 Topics and their values:
 
@@ -18,10 +23,11 @@ on one partition.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 SCHEMA_VERSION = 1
 
@@ -45,6 +51,38 @@ def _clean_text(value: Any) -> Any:
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class _Versioned(BaseModel):
+    """A top-level message: ``schema_version`` checked and older versions upcast before validation."""
+
+    SCHEMA_VERSION: ClassVar[int] = SCHEMA_VERSION
+    #: version n -> a function turning a version-n dict into a version n+1 dict
+    UPCASTERS: ClassVar[dict[int, Upcaster]] = {}
+
+    schema_version: int = SCHEMA_VERSION
+
+    @model_validator(mode="before")
+    @classmethod
+    def _readable_version(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        version = data.get("schema_version", cls.SCHEMA_VERSION)
+        if not isinstance(version, int) or version > cls.SCHEMA_VERSION + 1:
+            raise ValueError(f"schema_version {version!r}: this newsflow reads versions up to "
+                             f"{cls.SCHEMA_VERSION + 1} (upgrade it)")
+        while version < cls.SCHEMA_VERSION:
+            upcast = cls.UPCASTERS.get(version)
+            if upcast is None:
+                raise ValueError(f"schema_version {version}: too old for this newsflow (reads "
+                                 f"{cls.SCHEMA_VERSION} and {cls.SCHEMA_VERSION + 1}; no upcaster from {version})")
+            data = {**upcast(dict(data)), "schema_version": version + 1}
+            version += 1
+        # a newer writer's message is read as this version: the fields it added are ignored
+        return {**data, "schema_version": cls.SCHEMA_VERSION}
 
 
 class _TextModel(_Model):
@@ -73,10 +111,9 @@ class FeedEntry(_TextModel):
     first_seen_at: datetime | None = None
 
 
-class PageMessage(_Model):
+class PageMessage(_Versioned, _Model):
     """``newsflow.pages``: a fetched article page and the feed entry that linked it."""
 
-    schema_version: Literal[1] = 1
     id: str = Field(description="article id: stable hash of the normalised entry URL")
     url: str = Field(description="normalised entry URL")
     final_url: str = Field(description="URL after redirects")
@@ -126,10 +163,9 @@ class Tags(_Model):
     topics: list[str] = Field(default_factory=list)
 
 
-class Article(_TextModel):
+class Article(_Versioned, _TextModel):
     """``newsflow.articles``: one extracted, tagged article (also one line of ``articles export``)."""
 
-    schema_version: Literal[1] = 1
     id: str
     url: str
     canonical_url: str | None = None
