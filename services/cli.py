@@ -22,7 +22,7 @@ from services.ops.cli import config, dlq, replay, status, topics
 from services.sink import main as sink_main
 from services.sink.cli import api, articles, stories
 from services.sink.settings import SinkSettings
-from services.up import UpSettings, run_up
+from services.up import UpSettings, parse_scale, run_up
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,16 +42,22 @@ def main() -> None:
 @click.option("--demo", is_flag=True, help="Serve the bundled demo site on 127.0.0.1 and poll it.")
 @click.option("--once", is_flag=True, help="Poll every feed once; exit when every item is stored.")
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False), help="Default: ./data")
-def up(feeds_file: Path | None, demo: bool, once: bool, data_dir: Path | None) -> None:
+@click.option("--scale", "scale_values", multiple=True, metavar="SERVICE=N",
+              help="Run N processes of a service (repeatable), e.g. --scale extractor=3.")
+def up(feeds_file: Path | None, demo: bool, once: bool, data_dir: Path | None, scale_values: tuple[str, ...]) -> None:
     """Run broker + fetcher + extractor + sink (embedded broker and SQLite by default)."""
     if not demo and feeds_file is None:
         raise click.UsageError("give --feeds FILE (your feed list) or --demo")
     if feeds_file is not None and not feeds_file.exists():
         raise click.UsageError(f"feed list not found: {feeds_file}")
+    try:
+        scale = parse_scale(scale_values)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
     settings = settings_or_exit(UpSettings, **({"data_dir": data_dir} if data_dir else {}))
     logs.setup("up", "text", "INFO")
     logging.getLogger("kafka").setLevel(logging.CRITICAL)  # up reports problems itself
-    sys.exit(run_up(settings, feeds_file, demo=demo, once=once))
+    sys.exit(run_up(settings, feeds_file, demo=demo, once=once, scale=scale))
 
 
 @main.command()

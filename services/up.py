@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from pydantic import Field
@@ -55,20 +56,55 @@ class UpSettings(CommonSettings):
     )
 
 
-def pick_ports(host: str, base: int = 9101) -> dict[str, int]:
-    """``base``, ``base + 1``, ``base + 2`` where free, else any free port (``base`` 0: any free ports)."""
-    wanted = {svc: base + i if base else 0 for i, svc in enumerate(DEFAULT_PORTS)}
-    return {svc: port if port and port_is_free(port, host) else free_port(host) for svc, port in wanted.items()}
+MAX_REPLICAS = 16
+
+
+def parse_scale(values: Iterable[str]) -> dict[str, int]:
+    """``["extractor=3", "sink=2"]`` -> ``{"extractor": 3, "sink": 2}``; a clear ``ValueError`` otherwise."""
+    scale: dict[str, int] = {}
+    for value in values:
+        service, sep, count = value.partition("=")
+        if not sep or service not in SERVICES or not count.strip().isdigit():
+            raise ValueError(f"--scale {value!r}: give SERVICE=N with SERVICE one of {', '.join(SERVICES)}")
+        if not 1 <= int(count) <= MAX_REPLICAS:
+            raise ValueError(f"--scale {value!r}: N must be between 1 and {MAX_REPLICAS}")
+        scale[service] = int(count)
+    return scale
+
+
+def instances(scale: Mapping[str, int]) -> dict[str, str]:
+    """Process name -> service, in start order: ``fetcher`` for one replica, ``fetcher-1``,
+    ``fetcher-2``, ... for several (each has its own log, metrics port and restarts)."""
+    out: dict[str, str] = {}
+    for service in SERVICES:
+        count = scale.get(service, 1)
+        for i in range(1, count + 1):
+            out[service if count == 1 else f"{service}-{i}"] = service
+    return out
+
+
+def pick_ports(host: str, base: int = 9101, names: Mapping[str, str] | None = None) -> dict[str, int]:
+    """The first replica of each service gets ``base`` + its offset in :data:`DEFAULT_PORTS` where
+    free; the other replicas (and every busy or ``base`` 0 case) get any free port."""
+    names = names if names is not None else {svc: svc for svc in SERVICES}
+    ports: dict[str, int] = {}
+    for name, service in names.items():
+        first = service not in {names[n] for n in ports}
+        wanted = base + DEFAULT_PORTS[service] - min(DEFAULT_PORTS.values()) if base and first else 0
+        ports[name] = wanted if wanted and port_is_free(wanted, host) else free_port(host)
+    return ports
 
 
 class Supervisor:
-    """Runs the three services as child processes and restarts one that dies."""
+    """Runs the services' processes (``names``: process name -> service) and restarts one that dies."""
 
-    def __init__(self, settings: UpSettings, info: RunInfo, env: dict[str, str], logs: Path) -> None:
+    def __init__(self, settings: UpSettings, info: RunInfo, env: dict[str, str], logs: Path,
+                 names: Mapping[str, str] | None = None) -> None:
         self.settings = settings
         self.info = info
         self.env = env
         self.logs = logs
+        self.names = dict(names) if names is not None else {svc: svc for svc in SERVICES}
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.finished: set[str] = set()
         self.restarts: dict[str, int] = {}
@@ -77,37 +113,50 @@ class Supervisor:
 
     STABLE_SECONDS = 60.0  # a service that ran this long before it died is not crash-looping
 
-    def start(self, service: str) -> None:
-        env = {**self.env, "NEWSFLOW_METRICS_PORT": str(self.info.metrics_ports[service])}
-        out = open(self.logs / f"{service}.log", "ab")  # noqa: SIM115 - owned by the child
-        self.procs[service] = subprocess.Popen(
+    def start(self, name: str) -> None:
+        """Start process ``name`` (a service, or one replica of it)."""
+        service = self.names[name]
+        env = {**self.env, "NEWSFLOW_METRICS_PORT": str(self.info.metrics_ports[name])}
+        if service == "sink" and name not in (service, f"{service}-1"):
+            env["NEWSFLOW_API_ENABLED"] = "false"  # one API per pipeline: the first sink replica serves it
+        out = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "services.cli", service],
             env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
-        self.info.pids[service] = self.procs[service].pid
-        self.started_at[service] = time.monotonic()
+        self.info.pids[name] = self.procs[name].pid
+        self.started_at[name] = time.monotonic()
         write_run_info(self.logs.parent, self.info)  # other commands read the current pids
 
+    def start_all(self) -> None:
+        for name in self.names:
+            if name not in self.finished:
+                self.start(name)
+
+    def fetchers_finished(self) -> bool:
+        """Every fetcher process finished its one pass (``--once``)."""
+        return all(name in self.finished for name, service in self.names.items() if service == "fetcher")
+
     def check(self, once: bool) -> None:
-        """Restart a service that exited (except a fetcher that finished its one pass)."""
-        for service, proc in list(self.procs.items()):
+        """Restart a process that exited (except a fetcher that finished its one pass)."""
+        for name, proc in list(self.procs.items()):
             code = proc.poll()
-            if code is None or service in self.finished:
+            if code is None or name in self.finished:
                 continue
-            if service == "fetcher" and once and code == 0:
-                self.finished.add(service)
+            if self.names[name] == "fetcher" and once and code == 0:
+                self.finished.add(name)
                 continue
-            if service not in self.not_before:
-                if time.monotonic() - self.started_at.get(service, 0.0) > self.STABLE_SECONDS:
-                    self.restarts[service] = 0
-                n = self.restarts[service] = self.restarts.get(service, 0) + 1
+            if name not in self.not_before:
+                if time.monotonic() - self.started_at.get(name, 0.0) > self.STABLE_SECONDS:
+                    self.restarts[name] = 0
+                n = self.restarts[name] = self.restarts.get(name, 0) + 1
                 delay = min(2.0 ** (n - 1), 60.0)  # a crash loop backs off instead of spinning
-                self.not_before[service] = time.monotonic() + delay
-                log.error("%s exited with code %s; restarting it in %.0fs (see %s)", service, code,
-                          delay, self.logs / f"{service}.log")
-            if time.monotonic() >= self.not_before[service]:
-                del self.not_before[service]
-                self.start(service)
+                self.not_before[name] = time.monotonic() + delay
+                log.error("%s exited with code %s; restarting it in %.0fs (see %s)", name, code,
+                          delay, self.logs / f"{name}.log")
+            if time.monotonic() >= self.not_before[name]:
+                del self.not_before[name]
+                self.start(name)
 
     def kill_all(self, grace: float = 5.0) -> None:
         """SIGTERM every service at once, SIGKILL what is still running after ``grace`` seconds.
@@ -130,23 +179,22 @@ class Supervisor:
         """Stop every service (see :meth:`kill_all`) and start them again, in start order."""
         self.kill_all()
         self.not_before.clear()
-        for service in SERVICES:
-            if service not in self.finished:
-                self.start(service)
+        self.start_all()
 
     def stop_all(self, timeout: float = 30) -> None:
-        """SIGTERM each service in pipeline order and wait: each drains, flushes and commits."""
+        """SIGTERM each service's processes in pipeline order and wait: each drains, flushes and commits."""
         for service in reversed(SERVICES):
-            proc = self.procs.get(service)
-            if proc is None or proc.poll() is not None:
-                continue
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                log.error("%s did not stop within %ss; killing it", service, timeout)
-                proc.kill()
-                proc.wait()
+            running = [(name, proc) for name, proc in self.procs.items()
+                       if self.names[name] == service and proc.poll() is None]
+            for _, proc in running:
+                proc.send_signal(signal.SIGTERM)
+            for name, proc in running:
+                try:
+                    proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    log.error("%s did not stop within %ss; killing it", name, timeout)
+                    proc.kill()
+                    proc.wait()
 
 
 def service_env(settings: UpSettings, info: RunInfo, feeds_file: Path, *, demo: bool, once: bool) -> dict[str, str]:
@@ -182,8 +230,11 @@ def stored_ids(sink_url: str, wanted: set[str]) -> set[str]:
         store.close()
 
 
-def run_up(settings: UpSettings, feeds_file: Path | None, *, demo: bool, once: bool) -> int:
-    """Run the pipeline until stopped; with ``once``, until every item is stored. Returns an exit code."""
+def run_up(settings: UpSettings, feeds_file: Path | None, *, demo: bool, once: bool,
+           scale: Mapping[str, int] | None = None) -> int:
+    """Run the pipeline until stopped; with ``once``, until every item is stored. ``scale``: how many
+    processes of a service to run (default 1 each). Returns an exit code."""
+    names = instances(scale or {})
     data_dir = settings.data_dir.resolve()
     logs = data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -208,15 +259,14 @@ def run_up(settings: UpSettings, feeds_file: Path | None, *, demo: bool, once: b
         if feeds_file is None:
             raise SystemExit("newsflow up: give --feeds FILE or --demo")
         info = RunInfo(bootstrap=bootstrap, embedded_broker=broker is not None, sink_url=sink_url,
-                       metrics_ports=pick_ports(settings.metrics_host, settings.metrics_base_port),
+                       metrics_ports=pick_ports(settings.metrics_host, settings.metrics_base_port, names),
                        demo_base_url=site.base_url if site else None)
         topic_settings = settings.model_copy(update={"kafka_bootstrap_servers": bootstrap})
         kafka.wait_for_broker(topic_settings, timeout=60)
         kafka.ensure_topics(topic_settings)
         env = service_env(settings, info, feeds_file, demo=demo, once=once)
-        supervisor = Supervisor(settings, info, env, logs)
-        for service in SERVICES:
-            supervisor.start(service)
+        supervisor = Supervisor(settings, info, env, logs, names)
+        supervisor.start_all()
         _print_banner(info, data_dir, feeds_file)
         return _supervise(supervisor, settings, broker, data_dir, expected, once)
     finally:
@@ -304,7 +354,7 @@ def _once_target(sup: Supervisor, data_dir: Path, expected: set[str]) -> set[str
     """The ids ``--once`` waits for; None while unknown (the fetcher is still on its pass)."""
     if expected:
         return expected
-    if "fetcher" not in sup.finished:
+    if not sup.fetchers_finished():
         return None
     return _published_ids(data_dir)
 
@@ -334,7 +384,7 @@ def _print_banner(info: RunInfo, data_dir: Path, feeds_file: Path) -> None:
         f"  feeds     {feeds_file}" + (f"  (demo site {info.demo_base_url})" if info.demo_base_url else ""),
         f"  storage   {info.sink_url}",
         f"  data      {data_dir}",
-        f"  logs      {data_dir / 'logs'}/{{fetcher,extractor,sink,broker}}.log",
-    ] + [f"  metrics   {svc:<9} http://127.0.0.1:{port}/metrics" for svc, port in info.metrics_ports.items()]
+        f"  logs      {data_dir / 'logs'}/{{{','.join([*info.metrics_ports, 'broker'])}}}.log",
+    ] + [f"  metrics   {svc:<11} http://127.0.0.1:{port}/metrics" for svc, port in info.metrics_ports.items()]
     print("\n".join(lines), flush=True)
 
