@@ -49,6 +49,7 @@ from services.common.steps import (
     StepWrapper,
     WriteFn,
     process_then_write,
+    refuse_oversized,
 )
 
 log = logging.getLogger(__name__)
@@ -163,7 +164,7 @@ class Stage:
             log.warning("stopped before the batch was durable: %d record(s) not committed, they will be "
                         "redelivered", len(records))
             return len(records)
-        send_dead_letters(self.producer, self.settings.topic_dlq, self.name, dead)
+        send_dead_letters(self.producer, self.settings.topic_dlq, self.name, dead, self.settings.max_message_bytes)
         self._commit(records)
         metrics.BATCH_DURATION.labels(self.name).observe(self.clock.monotonic() - started)
         return len(records)
@@ -285,11 +286,12 @@ def build_stage(
     4. **commit**: commit the batch's offsets.
 
     ``steps`` wrap process-then-write, first one innermost (a replay's range bound, a
-    crash drill); the dead-letter limit wraps them all. A stop request
+    crash drill); around them, records over ``max_message_bytes`` are refused before
+    processing, and the dead-letter limit wraps it all. A stop request
     (:meth:`Stage.request_stop`, SIGTERM) lets the batch in hand finish all four steps.
     """
     step = process_then_write(process, write)
-    for wrap in steps:
+    for wrap in (*steps, refuse_oversized(settings.max_message_bytes)):
         step = wrap(step)
     step = DeadLetterLimit(settings.dlq_max_ratio, settings.dlq_window)(step)
     consumer.subscribe([input_topic], listener=_RebalanceCounter(name))

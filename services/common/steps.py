@@ -108,6 +108,29 @@ class DeadLetterLimit:
         return self._tripped
 
 
+class RecordTooLarge(ValueError):
+    """The record is larger than ``max_message_bytes``: refused before processing."""
+
+
+def refuse_oversized(max_bytes: int) -> StepWrapper:
+    """Records whose value is larger than ``max_bytes`` are dead-lettered before any processing
+    (as :class:`RecordTooLarge`: counted by error class); the rest go on."""
+
+    def wrap(next_step: Step) -> Step:
+        def step(records: Sequence[Record]) -> list[DeadLetter]:
+            refused = [DeadLetter(r, RecordTooLarge(f"record of {len(r.value or b'')} bytes is larger than "
+                                                    f"NEWSFLOW_MAX_MESSAGE_BYTES ({max_bytes})"))
+                       for r in records if len(r.value or b"") > max_bytes]
+            if not refused:
+                return next_step(records)
+            kept = [r for r in records if len(r.value or b"") <= max_bytes]
+            return refused + (next_step(kept) if kept else [])
+
+        return step
+
+    return wrap
+
+
 def exit_after_first_batch(code: int) -> StepWrapper:
     """Crash drill: the process exits with ``code`` right after the first batch's output is
     durable and before its offsets are committed (the redelivery test runs the sink with it)."""

@@ -8,6 +8,7 @@ batch in hand. The same loop runs against the real broker in tests/integration.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 from collections.abc import Callable, Sequence
@@ -44,7 +45,7 @@ class Output:
     def process(self, records: Sequence[Record]) -> Processed[Record]:
         out: Processed[Record] = Processed()
         for rec in records:
-            if rec.value == b"poison":
+            if (rec.value or b"").startswith(b"poison"):
                 out.dead.append(DeadLetter(rec, ValueError("poison")))
             else:
                 out.items.append(rec)
@@ -163,3 +164,29 @@ def test_everything_is_committed_once_across_batches(partitions: int) -> None:
         pass
     assert sorted(output.written) == sorted(v for vals in values.values() for v in vals)
     assert consumer.committed == dict.fromkeys(range(partitions), 25)
+
+
+LIMIT = 64 * 1024
+
+
+def test_a_record_over_the_size_limit_is_refused_before_processing_and_the_stage_moves_on() -> None:
+    stage, consumer, producer, output, _ = make_stage({0: [b"a", b"x" * (LIMIT + 1), b"c"]}, max_message_bytes=LIMIT)
+    stage.run_once()
+    assert output.written == [b"a", b"c"] and consumer.committed == {0: 3}
+    [(_, _, value, headers)] = producer.sent
+    h = dict(headers)
+    assert h["newsflow.error_class"] == b"RecordTooLarge"
+    assert h["newsflow.original_size"] == str(LIMIT + 1).encode() and h["newsflow.value_truncated"] == b"true"
+    assert len(value or b"") + sum(len(k) + len(v) for k, v in headers) < LIMIT
+
+
+def test_a_dead_letter_of_a_record_just_under_the_limit_is_cut_to_fit_with_its_size_and_hash() -> None:
+    near = b"poison" + b"y" * (LIMIT - 200)  # fits as a record, not with ~500 bytes of headers
+    stage, consumer, producer, _, _ = make_stage({0: [near]}, max_message_bytes=LIMIT)
+    stage.run_once()
+    [(_, _, value, headers)] = producer.sent
+    h = dict(headers)
+    assert h["newsflow.error_class"] == b"ValueError", "processed, then dead-lettered as usual"
+    assert h["newsflow.original_sha256"] == hashlib.sha256(near).hexdigest().encode()
+    assert near.startswith(value or b"") and len(value or b"") + sum(len(k) + len(v) for k, v in headers) < LIMIT
+    assert consumer.committed == {0: 1}
