@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from services.common import kafka
 from services.common import offsets as ofs
@@ -29,7 +29,7 @@ from services.common.broker import EmbeddedBroker, free_port, port_is_free
 from services.common.kafka import make_consumer
 from services.common.runinfo import RUN_FILE, RunInfo, write_run_info
 from services.common.settings import CommonSettings
-from services.common.urls import article_id
+from services.common.urls import article_id, redact_url
 from services.demo.server import DemoSite
 from services.fetcher.state import FetcherState
 from services.sink.backends import open_store
@@ -44,7 +44,9 @@ class UpSettings(CommonSettings):
     """Settings of the ``up`` supervisor (it passes the shared ones on to the services)."""
 
     kafka_bootstrap_servers: str = Field("", description="empty: start the embedded broker")
-    sink_url: str = ""
+    sink_url: SecretStr = Field(
+        SecretStr(""), description="storage of the pipeline (a secret: may hold a password); empty: SQLite in the data dir"
+    )
     broker_memory_warn_bytes: int = Field(
         1024**3, ge=1, description="warn when the embedded broker's memory passes this"
     )
@@ -202,7 +204,6 @@ def service_env(settings: UpSettings, info: RunInfo, feeds_file: Path, *, demo: 
     env.update({
         "NEWSFLOW_DATA_DIR": str(settings.data_dir.resolve()),
         "NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS": info.bootstrap,
-        "NEWSFLOW_SINK_URL": info.sink_url,
         "NEWSFLOW_FEEDS_FILE": str(feeds_file.resolve()),
         "NEWSFLOW_METRICS_HOST": settings.metrics_host,
         "NEWSFLOW_LOG_FORMAT": "json",
@@ -237,8 +238,9 @@ def run_up(settings: UpSettings, feeds_file: Path | None, *, demo: bool, once: b
     names = instances(scale or {})
     data_dir = settings.data_dir.resolve()
     logs = data_dir / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    sink_url = settings.sink_url or f"sqlite:///{data_dir / 'newsflow.db'}"
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # owner-only when created here
+    logs.mkdir(mode=0o700, exist_ok=True)
+    sink_url = settings.sink_url.get_secret_value() or f"sqlite:///{data_dir / 'newsflow.db'}"
     broker: EmbeddedBroker | None = None
     site = None
     supervisor: Supervisor | None = None
@@ -258,17 +260,17 @@ def run_up(settings: UpSettings, feeds_file: Path | None, *, demo: bool, once: b
             expected = {article_id(u) for u in site.article_urls()}
         if feeds_file is None:
             raise SystemExit("newsflow up: give --feeds FILE or --demo")
-        info = RunInfo(bootstrap=bootstrap, embedded_broker=broker is not None, sink_url=sink_url,
+        info = RunInfo(bootstrap=bootstrap, embedded_broker=broker is not None, sink_url=redact_url(sink_url),
                        metrics_ports=pick_ports(settings.metrics_host, settings.metrics_base_port, names),
                        demo_base_url=site.base_url if site else None)
         topic_settings = settings.model_copy(update={"kafka_bootstrap_servers": bootstrap})
         kafka.wait_for_broker(topic_settings, timeout=60)
         kafka.ensure_topics(topic_settings)
-        env = service_env(settings, info, feeds_file, demo=demo, once=once)
+        env = service_env(settings, info, feeds_file, demo=demo, once=once) | {"NEWSFLOW_SINK_URL": sink_url}
         supervisor = Supervisor(settings, info, env, logs, names)
         supervisor.start_all()
         _print_banner(info, data_dir, feeds_file)
-        return _supervise(supervisor, settings, broker, data_dir, expected, once)
+        return _supervise(supervisor, settings, broker, data_dir, expected, once, sink_url)
     finally:
         if supervisor:
             supervisor.stop_all()
@@ -280,7 +282,7 @@ def run_up(settings: UpSettings, feeds_file: Path | None, *, demo: bool, once: b
 
 
 def _supervise(sup: Supervisor, settings: UpSettings, broker: EmbeddedBroker | None,
-               data_dir: Path, expected: set[str], once: bool) -> int:
+               data_dir: Path, expected: set[str], once: bool, sink_url: str) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -302,7 +304,7 @@ def _supervise(sup: Supervisor, settings: UpSettings, broker: EmbeddedBroker | N
             continue
         target = _once_target(sup, data_dir, expected)
         if target is not None:
-            missing = target - stored_ids(sup.info.sink_url, target)
+            missing = target - stored_ids(sink_url, target)
             if missing and next(checks) % 10 == 0:  # reading the DLQ costs a connection: not every second
                 missing -= dead_lettered_ids(settings.model_copy(
                     update={"kafka_bootstrap_servers": sup.info.bootstrap}))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, TypeVar
 
 import click
 
 from services.common.runinfo import read_run_info
-from services.common.settings import CommonSettings, ConfigError, load
+from services.common.settings import ENV_PREFIX, CommonSettings, ConfigError, load
 
 S = TypeVar("S", bound=CommonSettings)
 
@@ -25,4 +26,11 @@ def running_overrides() -> dict[str, Any]:
     info = read_run_info(settings_or_exit(CommonSettings).data_dir)
     if info is None:
         return {}
-    return {"kafka_bootstrap_servers": info.bootstrap, "sink_url": info.sink_url}
+    overrides: dict[str, Any] = {"kafka_bootstrap_servers": info.bootstrap}
+    if "***" not in info.sink_url:
+        overrides["sink_url"] = info.sink_url
+    elif not os.environ.get(f"{ENV_PREFIX}SINK_URL"):
+        raise click.ClickException(
+            f"the pipeline running from this directory stores in {info.sink_url}; set NEWSFLOW_SINK_URL to "
+            "that URL (run.json does not record its password)")
+    return overrides

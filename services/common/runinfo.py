@@ -18,7 +18,7 @@ class RunInfo:
 
     bootstrap: str
     embedded_broker: bool
-    sink_url: str
+    sink_url: str  # with its password masked: run.json holds no secret
     metrics_ports: dict[str, int]
     pids: dict[str, int] = field(default_factory=dict)
     demo_base_url: str | None = None
@@ -37,5 +37,7 @@ def read_run_info(data_dir: Path) -> RunInfo | None:
 def write_run_info(data_dir: Path, info: RunInfo) -> None:
     """Replace ``run.json`` atomically (readers never see half a file)."""
     tmp = data_dir / f"{RUN_FILE}.tmp"
-    tmp.write_text(json.dumps(asdict(info), indent=2))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # owner-only, from the first byte
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(asdict(info), indent=2))
     tmp.replace(data_dir / RUN_FILE)

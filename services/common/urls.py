@@ -10,6 +10,7 @@ drop the fragment, which courlan keeps.
 from __future__ import annotations
 
 import hashlib
+import re
 from urllib.parse import urldefrag, urlsplit
 
 from courlan import normalize_url as _courlan_normalize
@@ -42,3 +43,20 @@ def domain(url: str) -> str:
     """Host of a URL without a leading ``www.``, for display and bounded metric labels."""
     host = (urlsplit(url).hostname or "").lower()
     return host.removeprefix("www.")
+
+
+_SECRET_QUERY = re.compile(r"(?i)([?&](?:password|passwd|pass|sslpassword)=)[^&]*")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the password of its user info (and any ``password=`` query parameter) replaced
+    by ``***``; also for URLs a parser rejects (a ``/`` or ``%`` in the password, an unclosed ``[``),
+    so that an error message about a malformed URL cannot leak the secret in it."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return _SECRET_QUERY.sub(r"\1***", url)
+    userinfo, at, host = rest.rpartition("@")
+    if at:
+        user, colon, _password = userinfo.partition(":")
+        rest = f"{user}{':***' if colon else ''}@{host}"
+    return _SECRET_QUERY.sub(r"\1***", f"{scheme}://{rest}")

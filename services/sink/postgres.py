@@ -28,6 +28,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from services.common.messages import Article
 from services.common.sqlite import SchemaTooNew, check_not_newer, migrations_in
+from services.common.urls import redact_url
 from services.sink.query import (
     ARTICLE_COLUMNS,
     Dialect,
@@ -74,13 +75,29 @@ POSTGRES = Dialect(
 )
 
 
+def _conninfo_params(url: str) -> dict[str, str]:
+    """libpq parameters of ``url``. A malformed URL becomes a :class:`StoreError` that shows the URL
+    with its password masked: libpq's own message (and so a chained exception) would echo it."""
+    userinfo = url.partition("://")[2].rpartition("@")[0]
+    password = userinfo.partition(":")[2]
+    if "/" in password:
+        raise StoreError(f"NEWSFLOW_SINK_URL {redact_url(url)} is not a valid URL: a '/' in the password "
+                         "must be written %2F (percent-encode the password)")
+    try:
+        return {k: str(v) for k, v in conninfo_to_dict(url).items()}
+    except psycopg.ProgrammingError as exc:
+        reason = str(exc).split(":", 1)[0]  # the part before libpq quotes the URI
+        raise StoreError(f"NEWSFLOW_SINK_URL {redact_url(url)} is not a valid PostgreSQL URL ({reason}); "
+                         "percent-encode special characters in the password") from None
+
+
 class PostgresStore(SqlReads):
     """One connection (reconnected after an outage); safe to share between threads (calls are serialised)."""
 
     dialect = POSTGRES
 
     def __init__(self, url: str) -> None:
-        params = conninfo_to_dict(url)
+        params = _conninfo_params(url)
         params.setdefault("connect_timeout", str(CONNECT_TIMEOUT_SECONDS))
         params.setdefault("application_name", "newsflow-sink")
         self._conninfo = make_conninfo("", **params)
@@ -88,10 +105,12 @@ class PostgresStore(SqlReads):
         self._lock = threading.RLock()
         self._db: psycopg.Connection[Any] | None = None
         self._configs: dict[str, str] = {}
+        password = params.get("password") or ""
         try:
             self._connect()
         except psycopg.OperationalError as exc:
-            raise StoreError(f"cannot connect to PostgreSQL at {self._address}: {exc}") from exc
+            reason = str(exc).replace(password, "***") if password else str(exc)
+            raise StoreError(f"cannot connect to PostgreSQL at {self._address}: {reason}") from None
 
     # --- connection and schema ---------------------------------------------------
     def _connect(self) -> psycopg.Connection[Any]:
