@@ -37,6 +37,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -176,16 +177,31 @@ class GuardedResolver(AbstractResolver):
 
 # --- per-host politeness ------------------------------------------------------------------------
 
+class SharedHostLimits(Protocol):
+    """Host slots and start times shared by every fetcher replica (the state store implements it)."""
+
+    def acquire_host(self, host: str, concurrency: int, min_delay: float, now: float) -> tuple[int | None, float]: ...
+    def release_host(self, host: str, slot: int) -> None: ...
+
+
+SHARED_RETRY_SECONDS = (0.02, 0.5)  # first and longest pause before asking again for a busy host's slot
+
+
 class HostGate:
     """A concurrency limit and a minimum delay between request starts, per host.
 
     Shared by feed polls and page fetches, so one site sees the fetcher's
     total load. Hosts idle for a while are forgotten, which keeps it bounded.
+    With ``shared`` (a running fetcher: its state store), the limits hold for
+    all replicas together: the local semaphore still bounds this process, and
+    each request start also takes one of the host's slots in the shared store,
+    which keeps the host's next allowed start time too.
     """
 
-    def __init__(self, concurrency: int, min_delay: float) -> None:
+    def __init__(self, concurrency: int, min_delay: float, shared: SharedHostLimits | None = None) -> None:
         self.concurrency = concurrency
         self.min_delay = min_delay
+        self.shared = shared
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._next_start: dict[str, float] = {}
         self._users: dict[str, int] = {}
@@ -199,8 +215,15 @@ class HostGate:
         sem = self._slots.setdefault(host, asyncio.Semaphore(self.concurrency))
         try:
             async with sem:
-                await self._wait_turn(host)
-                yield
+                if self.shared is None:
+                    await self._wait_turn(host)
+                    yield
+                else:
+                    shared_slot = await self._shared_turn(self.shared, host)
+                    try:
+                        yield
+                    finally:
+                        self.shared.release_host(host, shared_slot)
         finally:
             self._users[host] -= 1
             if not self._users[host]:
@@ -219,6 +242,20 @@ class HostGate:
                 self._next_start[host] = now + self.min_delay
                 return
             await asyncio.sleep(start - now)
+
+    async def _shared_turn(self, shared: SharedHostLimits, host: str) -> int:
+        """One of the host's slots across replicas, once its next start time has come."""
+        pause, longest = SHARED_RETRY_SECONDS
+        waited = False
+        while True:
+            slot, wait = shared.acquire_host(host, self.concurrency, self.min_delay, time.time())
+            if slot is not None:
+                if waited:
+                    metrics.HOST_WAITS.inc()
+                return slot
+            waited = True
+            await asyncio.sleep(wait if wait > 0 else pause)
+            pause = min(pause * 2, longest)
 
     def prune(self) -> None:
         """Forget hosts nobody uses whose delay has passed."""
@@ -254,10 +291,10 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 class HttpClient:
     """Bounded, polite HTTP GET for the fetcher (one instance per process)."""
 
-    def __init__(self, settings: FetcherSettings) -> None:
+    def __init__(self, settings: FetcherSettings, shared_hosts: SharedHostLimits | None = None) -> None:
         self.settings = settings
         self.policy = TargetPolicy.from_settings(settings)
-        self.gate = HostGate(settings.per_host_concurrency, settings.per_host_min_delay_seconds)
+        self.gate = HostGate(settings.per_host_concurrency, settings.per_host_min_delay_seconds, shared_hosts)
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:

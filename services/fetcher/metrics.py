@@ -7,7 +7,7 @@ from services.common.metrics import FRESHNESS_BUCKETS, MetricSet
 FETCHER = MetricSet("fetcher")
 
 POLLS = FETCHER.counter(
-    "newsflow_feed_polls_total", "Feed polls by result: new, not_modified, error, skipped.", ["result"]
+    "newsflow_feed_polls_total", "Feed polls by result: new, not_modified, error, lost (lease taken over), skipped.", ["result"]
 )
 POLL_DURATION = FETCHER.histogram(
     "newsflow_feed_poll_duration_seconds",
@@ -38,14 +38,30 @@ DISCOVERY_LATENCY = FETCHER.histogram(
     buckets=FRESHNESS_BUCKETS,
 )
 
+LEASES = FETCHER.counter(
+    "newsflow_fetcher_leases_total",
+    "Feed leases by event: claimed (a due feed taken for a poll), taken_over (claimed after another "
+    "replica's lease expired: it died or stalled), lost (this replica stalled past its lease; the poll's "
+    "results were dropped).",
+    ["event"],
+)
+LEASES_HELD = FETCHER.gauge("newsflow_fetcher_leases_held", "Feed leases this replica holds (polls in flight).")
+HOST_WAITS = FETCHER.counter(
+    "newsflow_fetcher_host_waits_total",
+    "Request starts that waited for a host slot shared by all replicas (per-host concurrency or delay).",
+)
+
+LEASE_EVENTS = ("claimed", "taken_over", "lost")
 FETCH_KINDS = ("feed", "page")
 REFUSAL_REASONS = ("ssrf", "size", "timeout", "scheme", "content_type", "redirects")
 
 
 def init_series() -> None:
     """The fetcher's known label sets, at 0."""
-    for result in ("new", "not_modified", "error"):
+    for result in ("new", "not_modified", "error", "lost"):
         POLLS.labels(result)
+    for event in LEASE_EVENTS:
+        LEASES.labels(event)
     for kind in FETCH_KINDS:
         FETCH_DURATION.labels(kind)
         FETCHED_BYTES.labels(kind)

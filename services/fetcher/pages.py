@@ -6,12 +6,17 @@ changed entry it fetches the page (conditional GET for an update), judges the re
 the article is remembered, so a restart does not publish it again (a crash between the two
 republishes it; the sink is idempotent). A page that failed for a reason worth retrying is left
 pending, so the feed's next poll tries it again.
+
+Before anything is sent, the feed's lease is checked (and renewed): a replica that stalled past its
+lease while fetching pages sends nothing (:class:`~services.fetcher.leases.LeaseLost`), since the
+replica that took the feed over publishes those entries.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -23,6 +28,7 @@ from services.common.messages import PageMessage, encode
 from services.common.metrics import MESSAGES_PRODUCED
 from services.fetcher import metrics
 from services.fetcher.http import FetchError, HttpClient, Response
+from services.fetcher.leases import LeaseLost
 from services.fetcher.poller import Candidate
 from services.fetcher.response import Action, classify_error, classify_page, conditional_headers, validators
 from services.fetcher.settings import FetcherSettings
@@ -53,6 +59,9 @@ class PagePublisher:
     async def publish(self, candidates: list[Candidate]) -> tuple[list[Candidate], list[Candidate]]:
         """Fetch and publish candidates' pages; returns (durable in Kafka, given up)."""
         results = await asyncio.gather(*(self._fetch_page(c) for c in candidates))
+        for feed_url in {c.feed_url for c in candidates if c.feed_url}:
+            if not self.state.holds(feed_url, time.time()):
+                raise LeaseLost(feed_url)
         sent: list[tuple[Candidate, object, tuple[str | None, str | None]]] = []
         given_up: list[Candidate] = []
         for cand, result in zip(candidates, results, strict=True):

@@ -5,6 +5,11 @@
 its entries are classified (new, updated, unchanged, duplicate) and the new and updated ones
 handed to a :data:`Publisher`; then the feed's row is written and its next poll scheduled.
 It knows nothing of Kafka, so the benchmark and tests drive it alone.
+
+With replicas, the feed is polled under a lease (:mod:`services.fetcher.leases`): the lease is
+checked (and renewed) before pages are fetched, again before they are sent (by the publisher), and
+the feed's row is written after the poll only while the lease is held. A replica that stalled past
+its lease (the feed was taken over) drops the poll's results: :class:`LeaseLost`, outcome ``lost``.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from services.common.metrics import timed
 from services.common.urls import article_id
 from services.fetcher import metrics, schedule
 from services.fetcher.http import FetchError, HttpClient, Response
+from services.fetcher.leases import LeaseLost
 from services.fetcher.parse import FeedParseError, ParsedFeed, ParsePool
 from services.fetcher.response import Action, classify_feed, conditional_headers, validators
 from services.fetcher.settings import FetcherSettings
@@ -42,6 +48,7 @@ class Candidate:
     article_id: str
     digest: str
     is_update: bool
+    feed_url: str = ""  # the feed polled (whose lease must still be held when the page is sent)
 
 
 Publisher = Callable[[list[Candidate]], Awaitable[tuple[list[Candidate], list[Candidate]]]]
@@ -63,10 +70,15 @@ class FeedPoller:
     async def poll(self, feed: FeedState) -> str:
         """One feed; returns the outcome label. Errors are logged and scheduled, never raised."""
         try:
-            outcome = await timed(metrics.POLL_DURATION, self._poll(feed))
-        except (FetchError, FeedParseError) as exc:
-            self._failed(feed, exc)
-            outcome = "error"
+            try:
+                outcome = await timed(metrics.POLL_DURATION, self._poll(feed))
+            except (FetchError, FeedParseError) as exc:
+                self._failed(feed, exc)
+                outcome = "error"
+        except LeaseLost as exc:
+            metrics.LEASES.labels("lost").inc()
+            log.warning("%s", exc, extra={"feed": feed.url})
+            outcome = "lost"
         metrics.POLLS.labels(outcome).inc()
         return outcome
 
@@ -112,10 +124,10 @@ class FeedPoller:
             # the next poll gets the feed again instead of a 304 that would hide them, and come back soon.
             etag, last_modified = None, None
             delay = min(delay, self.settings.min_poll_interval_seconds)
-        with self.state.transaction():  # one commit per poll: entries, articles and the feed's row
-            self.remember(feed, known, published, given_up)
+        with self.state.transaction():  # one commit per poll: the feed's row (lease checked first), entries, articles
             self.state.polled(feed.url, next_poll_at=now + delay, status=200, etag=etag,
                               last_modified=last_modified, entries_per_day=per_day, title=parsed.title, now=now)
+            self.remember(feed, known, published, given_up)
         if parsed.skipped:
             log.info("%d entries without a usable link skipped (no page to fetch)", parsed.skipped,
                      extra={"feed": feed.url})
@@ -150,11 +162,11 @@ class FeedPoller:
             claimed.add(aid)
             if previous is not None:
                 (known if previous.entry_hash == digest else todo).append(
-                    Candidate(entry, aid, digest, is_update=previous.entry_hash != digest))
+                    Candidate(entry, aid, digest, previous.entry_hash != digest, feed.url))
             elif aid in published_elsewhere:
-                known.append(Candidate(entry, aid, digest, is_update=False))  # same URL from another feed
+                known.append(Candidate(entry, aid, digest, False, feed.url))  # same URL from another feed
             else:
-                todo.append(Candidate(entry, aid, digest, is_update=False))
+                todo.append(Candidate(entry, aid, digest, False, feed.url))
         return todo, known
 
     async def publish_entries(self, feed: FeedState, parsed: ParsedFeed
@@ -170,6 +182,8 @@ class FeedPoller:
             log.info("%d entries deferred to later polls (NEWSFLOW_MAX_ENTRIES_PER_POLL=%d)", deferred,
                      self.settings.max_entries_per_poll, extra={"feed": feed.url})
             todo = todo[: self.settings.max_entries_per_poll]
+        if todo and not self.state.holds(feed.url, time.time()):
+            raise LeaseLost(feed.url)  # stalled past the lease: the replica that took the feed over publishes
         self.in_flight.update(c.article_id for c in todo)
         try:
             published, given_up = await self.publish(todo) if todo else ([], [])

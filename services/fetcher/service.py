@@ -1,13 +1,19 @@
 """``newsflow fetcher``: feeds -> article pages -> ``newsflow.pages``.
 
 :class:`Fetcher` runs the schedule over the feed list: it re-reads the list when the file
-changes, starts the polls that are due (at most ``concurrency`` feeds in flight), keeps the
-feed-state gauges, forgets entries past the horizon, and drains in-flight polls on stop.
+changes (and syncs it into the shared feeds table), claims the feeds that are due (leases, at most
+``concurrency`` feeds in flight), renews its leases while they are polled, keeps the feed-state
+gauges, forgets entries past the horizon, and drains in-flight polls on stop.
 The steps of one poll are in :mod:`services.fetcher.poller`, publishing a page in
-:mod:`services.fetcher.pages`, what a response means in :mod:`services.fetcher.response`.
+:mod:`services.fetcher.pages`, what a response means in :mod:`services.fetcher.response`, what
+replicas share in :mod:`services.fetcher.leases`.
+
+Any number of fetcher processes can run against one state store (``docs/scaling.md``): the SQLite
+file in the data directory (one machine) or PostgreSQL (``NEWSFLOW_FETCHER_STATE_URL``).
 
 Concurrency: one event loop, one ``aiohttp.ClientSession``, at most
-``concurrency`` feeds in flight; per-host limits are in :class:`~services.fetcher.http.HostGate`.
+``concurrency`` feeds in flight; per-host limits are in :class:`~services.fetcher.http.HostGate`,
+shared with the other replicas through the state store.
 """
 
 from __future__ import annotations
@@ -15,7 +21,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
+import secrets
+import socket
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 
 from kafka import KafkaProducer
@@ -26,76 +36,125 @@ from services.fetcher.feedlist import FeedListError, read_feed_list
 from services.fetcher.http import HttpClient
 from services.fetcher.pages import PagePublisher
 from services.fetcher.parse import ParsePool
+from services.fetcher.pgstate import open_state
 from services.fetcher.poller import FeedPoller
 from services.fetcher.settings import FetcherSettings
-from services.fetcher.state import FEED_STATES, FeedState, FetcherState
+from services.fetcher.state import FEED_STATES, FeedState
 
 log = logging.getLogger(__name__)
 EXPIRE_EVERY_SECONDS = 3600.0
+REPORT_EVERY_SECONDS = 30.0  # the feed-state gauges count every listed feed: not at every wake-up
+
+
+def replica_id() -> str:
+    """This process's lease owner id: host, pid and a random part (a restarted pid is a new owner)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 class Fetcher:
-    """Runs the schedule over the feed list and publishes pages to Kafka."""
+    """Runs the schedule over the shared feed list and publishes pages to Kafka."""
 
-    def __init__(self, settings: FetcherSettings, producer: KafkaProducer, health: Health) -> None:
+    def __init__(self, settings: FetcherSettings, producer: KafkaProducer, health: Health,
+                 owner: str | None = None) -> None:
         self.settings = settings
         self.producer = producer
         self.health = health
-        self.state = FetcherState(settings.data_dir / "fetcher.db")
-        self.http = HttpClient(settings)
+        self.owner = owner or replica_id()
+        self.state = open_state(settings, self.owner)
+        self.http = HttpClient(settings, shared_hosts=self.state)
         self.parser = ParsePool(settings.parse_workers)
         self.pages = PagePublisher(settings, self.http, self.state, producer)
         self.poller = FeedPoller(settings, self.http, self.state, self.pages.publish, self.parser)
         self.slots = asyncio.Semaphore(settings.concurrency)
         self.stopping = asyncio.Event()
+        self.freed = asyncio.Event()  # a poll finished: a slot is free for the next claim
         self.polling: set[str] = set()
         self.tasks: set[asyncio.Task[str]] = set()
-        self._feeds: tuple[tuple[float, int], list[str]] | None = None
+        self._feeds_key: tuple[float, int] | None = None
         self._expired_at = 0.0
+        self._reported_at = 0.0
 
     async def run(self) -> None:
         """Poll due feeds until stopped (or every feed once, with ``once``)."""
+        renewing = asyncio.create_task(self._renew_leases())
         try:
             while not self.stopping.is_set():
                 self.health.beat()
-                urls = self._feed_list()
-                self.state.sync_feeds(urls)
-                # --once polls every feed now (conditional GET keeps that cheap), whatever its schedule.
-                due = self.state.due(float("inf") if self.settings.once else time.time(), urls)
-                await self._dispatch([f for f in due if f.url not in self.polling])
+                self._sync_feed_list()
+                more_due = await self._claim_and_dispatch()
                 if self.settings.once:
                     await asyncio.gather(*self.tasks)
-                    self._report_states(urls)
+                    self._report_states(force=True)
                     break
-                self._report_states(urls)
+                self._report_states()
                 self._expire()
-                await self._sleep_until_due(urls)
+                await self._wait(more_due)
         finally:
+            renewing.cancel()
             await self._drain()
+            self.state.release_leases(time.time())  # feeds claimed but not polled to the end: due again now
             await asyncio.to_thread(self.producer.flush)
             await self.http.aclose()
             self.parser.close()
             self.state.close()
 
-    def _feed_list(self) -> list[str]:
-        """The feed list, re-read when the file changes; a broken edit keeps the last good list."""
+    def _sync_feed_list(self) -> None:
+        """Re-read the list when the file changes and make the shared table match it.
+
+        A broken edit keeps the last good list. Without the file, a replica with a shared
+        PostgreSQL state polls the table as it is (another replica, or an operator, keeps it).
+        """
         path: Path = self.settings.feeds_file
         try:
             st = path.stat()
             key = (st.st_mtime, st.st_size)
         except OSError:
             key = (0.0, -1)
-        if self._feeds is not None and self._feeds[0] == key:
-            return self._feeds[1]
+        if self._feeds_key == key:
+            return
         try:
             urls = read_feed_list(path)
         except FeedListError as exc:
-            if self._feeds is None:
+            if key[1] == -1 and self.settings.fetcher_state_url.get_secret_value().startswith("postgres"):
+                log.warning("%s: polling the shared feeds table as it is", exc)
+                self._feeds_key = key
+                return
+            if self._feeds_key is None:
                 raise
-            log.error("%s: keeping the previous feed list (%d feeds)", exc, len(self._feeds[1]))
-            return self._feeds[1]
-        self._feeds = (key, urls)
-        return urls
+            log.error("%s: keeping the previous feed list", exc)
+            return
+        if self.state.replace_feed_list(urls, time.time()):
+            log.info("feed list %s: %d feeds, synced into the shared feeds table", path, len(urls))
+        self._feeds_key = key
+
+    async def _claim_and_dispatch(self) -> bool:
+        """Claim due feeds for the free slots and start their polls; True when more may be due."""
+        now = time.time()
+        if self.settings.once:  # --once polls every feed now (conditional GET keeps that cheap), whatever its schedule
+            claimed, taken_over = self.state.claim_due(now, None, due_by=float("inf"))
+            free = len(claimed) + 1
+        else:
+            free = self.settings.concurrency - len(self.tasks)
+            if free <= 0:
+                return True
+            claimed, taken_over = self.state.claim_due(now, free)
+        metrics.LEASES.labels("claimed").inc(len(claimed))
+        if taken_over:
+            metrics.LEASES.labels("taken_over").inc(taken_over)
+            log.info("took over %d feeds whose lease had expired (a replica died or stalled)", taken_over)
+        await self._dispatch([f for f in claimed if f.url not in self.polling])
+        return len(claimed) >= free
+
+    async def _renew_leases(self) -> None:
+        """Keep this replica's leases alive while their polls run (every third of the lease)."""
+        while True:
+            await asyncio.sleep(self.settings.fetcher_lease_seconds / 3)
+            try:
+                held = self.state.renew_leases(time.time())
+            except Exception as exc:  # a database hiccup: the next round tries again, the lease has margin
+                log.error("could not renew the feed leases: %r", exc)
+                continue
+            metrics.LEASES_HELD.set(held)
 
     async def _dispatch(self, due: list[FeedState]) -> None:
         for feed in due:
@@ -112,6 +171,7 @@ class Fetcher:
         self.tasks.discard(task)
         self.polling.discard(url)
         self.slots.release()
+        self.freed.set()
         if not task.cancelled() and task.exception() is not None:
             log.error("feed poll crashed: %r", task.exception(), extra={"feed": url})
 
@@ -125,16 +185,26 @@ class Fetcher:
         if pending:
             await asyncio.wait(pending)
 
-    async def _sleep_until_due(self, urls: list[str]) -> None:
-        next_at = self.state.next_due_at(urls) or time.time() + self.settings.poll_interval_seconds
-        delay = min(max(next_at - time.time(), 0.2), 5.0)  # wake often enough to beat and see stops
+    async def _wait(self, more_due: bool) -> None:
+        """Until a slot frees (when more feeds are due) or the next feed is due; short enough to beat and see stops."""
+        waiting: Awaitable[object]
+        if more_due:
+            self.freed.clear()
+            delay, waiting = 1.0, self.freed.wait()
+        else:
+            next_at = self.state.next_due_at() or time.time() + self.settings.poll_interval_seconds
+            delay, waiting = min(max(next_at - time.time(), 0.2), 5.0), self.stopping.wait()
         try:
-            await asyncio.wait_for(self.stopping.wait(), timeout=delay)
+            await asyncio.wait_for(waiting, timeout=delay)
         except TimeoutError:
             pass
 
-    def _report_states(self, urls: list[str]) -> None:
-        counts = self.state.counts_by_state(urls)
+    def _report_states(self, force: bool = False) -> None:
+        now = time.time()
+        if not force and now - self._reported_at < REPORT_EVERY_SECONDS:
+            return
+        self._reported_at = now
+        counts = self.state.counts_by_state()
         for state in FEED_STATES:
             metrics.FEEDS.labels(state).set(counts.get(state, 0))
 
@@ -144,5 +214,6 @@ class Fetcher:
             return
         self._expired_at = now
         removed = self.state.expire(now - self.settings.seen_horizon_days * 86_400)
+        self.state.forget_hosts(now)
         if removed:
             log.info("forgot %d entries not seen for %g days", removed, self.settings.seen_horizon_days)

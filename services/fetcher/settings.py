@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from services.common.settings import CommonSettings
 
@@ -44,6 +44,16 @@ class FetcherSettings(CommonSettings):
     dead_probe_interval_seconds: float = Field(
         7 * 86_400, gt=0, description="how often a dead feed is still probed (it recovers on success)"
     )
+    fetcher_state_url: SecretStr = Field(
+        SecretStr(""),
+        description="the state fetcher replicas share: empty = SQLite <data_dir>/fetcher.db (replicas on one "
+        "machine); postgresql://... for replicas on several machines",
+    )
+    fetcher_lease_seconds: float = Field(
+        30, ge=2, le=600,
+        description="how long a replica holds a feed it polls (renewed while the poll runs); a replica that "
+        "died has its feeds taken over by the others after this",
+    )
     parse_workers: int = Field(
         0, ge=0, le=64, description="processes parsing feeds; 0: one per CPU core (1: parse in the event loop)"
     )
@@ -54,4 +64,8 @@ class FetcherSettings(CommonSettings):
             raise ValueError(
                 "NEWSFLOW_MIN_POLL_INTERVAL_SECONDS must not exceed NEWSFLOW_MAX_POLL_INTERVAL_SECONDS"
             )
+        url = self.fetcher_state_url.get_secret_value()
+        if url and not url.startswith(("postgresql://", "postgres://", "sqlite:///")):
+            raise ValueError("NEWSFLOW_FETCHER_STATE_URL must be empty (SQLite in the data directory), "
+                             "sqlite:///path or postgresql://...")
         return self

@@ -16,6 +16,12 @@ feeds' own size, not by time.
 
 The schema is versioned: numbered SQL files in :mod:`services.fetcher.migrations`,
 applied by :func:`services.common.sqlite.migrate` when the file is opened.
+
+Replicas share this state (leases, the feed list, per-host slots: :mod:`services.fetcher.leases`):
+several processes on one machine share the SQLite file (WAL, ``BEGIN IMMEDIATE``); replicas on
+many machines share a PostgreSQL database (:mod:`services.fetcher.pgstate`), with the same SQL.
+A state opened with an ``owner`` (a running fetcher) writes a feed's row after a poll only while
+it holds the feed's lease.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.common.sqlite import migrate
+from services.fetcher.leases import DUE, FEED_COLUMNS, Db, SharedSchedule
 
 FEED_STATES = ("active", "backing_off", "dead", "retired")
 
@@ -58,20 +65,28 @@ class KnownEntry:
     entry_hash: str
 
 
-_FEED_COLUMNS = ("url, etag, last_modified, next_poll_at, error_count, state, moved_to, last_error, last_status, "
-                 "entries_per_day")
+_FEED_COLUMNS = FEED_COLUMNS
+LEASE_SECONDS = 30.0
+HOST_HOLD_SECONDS = 65.0
 
 
-class FetcherState:
-    """One SQLite file; used from the fetcher's single event-loop thread."""
+class FetcherState(SharedSchedule):
+    """The fetcher's state; used from one event-loop thread per process. This class: the SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    begin = "BEGIN IMMEDIATE"  # take the write lock first: another process cannot slip in between
+
+    def __init__(self, path: Path, owner: str | None = None, lease_seconds: float = LEASE_SECONDS,
+                 host_hold_seconds: float = HOST_HOLD_SECONDS) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across crashes, no fsync per poll
-        self.db.execute("PRAGMA busy_timeout=5000")
-        migrate(self.db, "services.fetcher.migrations", where=str(path))
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across crashes, no fsync per poll
+        db.execute("PRAGMA busy_timeout=10000")  # other replicas hold the write lock for a statement or two
+        migrate(db, "services.fetcher.migrations", where=str(path))
+        self.db: Db = db
+        self.owner = owner
+        self.lease_seconds = lease_seconds
+        self.host_hold_seconds = host_hold_seconds
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -79,7 +94,7 @@ class FetcherState:
         if self.db.in_transaction:
             yield
             return
-        self.db.execute("BEGIN")
+        self.db.execute(self.begin)
         try:
             yield
         except BaseException:
@@ -90,62 +105,56 @@ class FetcherState:
     # --- feeds -------------------------------------------------------------------------------
 
     def sync_feeds(self, urls: list[str]) -> None:
-        """Add the list's new feeds (due now); feeds dropped from the list keep their history."""
+        """Add feeds (due now) to the listed ones; the others stay as they are (see ``replace_feed_list``)."""
         with self.transaction():
-            self.db.executemany("INSERT OR IGNORE INTO feeds (url) VALUES (?)", [(u,) for u in urls])
+            self.db.executemany("INSERT INTO feeds (url) VALUES (?) ON CONFLICT (url) DO UPDATE SET listed = 1",
+                                [(u,) for u in urls])
 
     def due(self, now: float, urls: list[str]) -> list[FeedState]:
-        """Feeds of ``urls`` whose next poll time has come (retired feeds never are)."""
+        """Feeds of ``urls`` whose next poll time has come (retired and unlisted feeds never are); no lease."""
         rows = self.db.execute(
-            f"SELECT {_FEED_COLUMNS} FROM feeds WHERE next_poll_at <= ? AND state != 'retired' "
-            "ORDER BY next_poll_at", (now,)
+            f"SELECT {_FEED_COLUMNS} FROM feeds WHERE {DUE} AND next_poll_at <= ? ORDER BY next_poll_at", (now,)
         ).fetchall()
         wanted = set(urls)
         return [FeedState(*row) for row in rows if row[0] in wanted]
 
-    def next_due_at(self, urls: Iterable[str] | None = None) -> float | None:
-        if urls is None:
-            (value,) = self.db.execute("SELECT MIN(next_poll_at) FROM feeds WHERE state != 'retired'").fetchone()
-            return float(value) if value is not None else None
-        wanted = set(urls)
-        times = [t for u, t in self.db.execute("SELECT url, next_poll_at FROM feeds WHERE state != 'retired'")
-                 if u in wanted]
-        return min(times) if times else None
+    def claim_due(self, now: float, limit: int | None, due_by: float | None = None) -> tuple[list[FeedState], int]:
+        """:meth:`claim` as :class:`FeedState` rows (and how many were taken over from expired leases)."""
+        rows, taken_over = self.claim(now, limit, due_by)
+        return [FeedState(*row) for row in rows], taken_over
 
     def polled(
         self, url: str, *, next_poll_at: float, status: int | None,
         etag: str | None = None, last_modified: str | None = None,
         entries_per_day: float | None = None, title: str | None = None, now: float | None = None,
     ) -> None:
-        """A successful poll (200 or 304): errors reset, the feed is active again."""
-        self.db.execute(
-            "UPDATE feeds SET next_poll_at = ?, last_status = ?, error_count = 0, state = 'active', "
+        """A successful poll (200 or 304): errors reset, the feed is active again; the lease ends."""
+        self.guarded_feed_update(
+            url, "next_poll_at = ?, last_status = ?, error_count = 0, state = 'active', "
             "last_error = NULL, etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified), "
-            "entries_per_day = COALESCE(?, entries_per_day), title = COALESCE(?, title), last_polled_at = ? "
-            "WHERE url = ?",
-            (next_poll_at, status, etag, last_modified, entries_per_day, title, now or time.time(), url),
+            "entries_per_day = COALESCE(?, entries_per_day), title = COALESCE(?, title), last_polled_at = ?",
+            (next_poll_at, status, etag, last_modified, entries_per_day, title, now or time.time()), release=True,
         )
 
     def failed(self, url: str, *, next_poll_at: float, error: str, state: str,
                status: int | None = None, now: float | None = None) -> int:
-        """Record a failed poll; returns the new consecutive error count."""
-        self.db.execute(
-            "UPDATE feeds SET next_poll_at = ?, error_count = error_count + 1, state = ?, "
-            "last_error = ?, last_status = ?, last_polled_at = ? WHERE url = ?",
-            (next_poll_at, state, error[:500], status, now or time.time(), url),
+        """Record a failed poll; returns the new consecutive error count. The lease ends."""
+        self.guarded_feed_update(
+            url, "next_poll_at = ?, error_count = error_count + 1, state = ?, "
+            "last_error = ?, last_status = ?, last_polled_at = ?",
+            (next_poll_at, state, error[:500], status, now or time.time()), release=True,
         )
         row = self.db.execute("SELECT error_count FROM feeds WHERE url = ?", (url,)).fetchone()
         return int(row[0]) if row else 0
 
     def moved(self, url: str, new_url: str) -> None:
         """A permanent redirect (301/308): poll ``new_url`` from now on; validators belong to the old URL."""
-        self.db.execute("UPDATE feeds SET moved_to = ?, etag = NULL, last_modified = NULL WHERE url = ?",
-                        (new_url, url))
+        self.guarded_feed_update(url, "moved_to = ?, etag = NULL, last_modified = NULL", (new_url,), release=False)
 
     def retire(self, url: str, reason: str, status: int | None = None) -> None:
         """410 Gone: the feed is never polled again (until it is removed from and re-added to the list)."""
-        self.db.execute("UPDATE feeds SET state = 'retired', last_error = ?, last_status = ? WHERE url = ?",
-                        (reason[:500], status, url))
+        self.guarded_feed_update(url, "state = 'retired', last_error = ?, last_status = ?", (reason[:500], status),
+                                 release=True)
 
     def feed(self, url: str) -> FeedState | None:
         row = self.db.execute(f"SELECT {_FEED_COLUMNS} FROM feeds WHERE url = ?", (url,)).fetchone()
@@ -157,16 +166,6 @@ class FetcherState:
     def moved_and_titles(self) -> dict[str, tuple[str | None, str | None]]:
         """Every known feed's ``(moved_to, title)``, by listed URL (for ``newsflow feeds export``)."""
         return {row[0]: (row[1], row[2]) for row in self.db.execute("SELECT url, moved_to, title FROM feeds")}
-
-    def counts_by_state(self, urls: Iterable[str] | None = None) -> dict[str, int]:
-        if urls is None:
-            return dict(self.db.execute("SELECT state, COUNT(*) FROM feeds GROUP BY state").fetchall())
-        wanted = set(urls)
-        counts: dict[str, int] = {}
-        for url, state in self.db.execute("SELECT url, state FROM feeds"):
-            if url in wanted:
-                counts[state] = counts.get(state, 0) + 1
-        return counts
 
     # --- entries and articles ----------------------------------------------------------------
 
@@ -230,8 +229,8 @@ class FetcherState:
             self.db.executemany(
                 "INSERT INTO seen (article_id, entry_hash, first_seen_at, last_seen_at, page_etag, page_last_modified) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (article_id) DO UPDATE SET entry_hash = excluded.entry_hash, "
-                "last_seen_at = excluded.last_seen_at, page_etag = COALESCE(excluded.page_etag, page_etag), "
-                "page_last_modified = COALESCE(excluded.page_last_modified, page_last_modified)",
+                "last_seen_at = excluded.last_seen_at, page_etag = COALESCE(excluded.page_etag, seen.page_etag), "
+                "page_last_modified = COALESCE(excluded.page_last_modified, seen.page_last_modified)",
                 [(aid, h, now, now, *validators.get(aid, (None, None))) for aid, h in items],
             )
 
