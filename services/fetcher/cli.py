@@ -21,8 +21,8 @@ from services.fetcher.discover import discover_feeds, looks_like_html
 from services.fetcher.feedlist import FeedListError, append_feeds, outlines, to_opml
 from services.fetcher.http import FetchError, HttpClient
 from services.fetcher.parse import FeedParseError, ParsedFeed, parse_safely
+from services.fetcher.pgstate import open_state
 from services.fetcher.settings import FetcherSettings
-from services.fetcher.state import FetcherState
 
 
 @click.group()
@@ -201,8 +201,8 @@ def export() -> None:
     except FeedListError as exc:
         raise click.ClickException(str(exc)) from None
     db = settings.data_dir / "fetcher.db"
-    if db.exists():
-        state = FetcherState(db)
+    if db.exists() or settings.fetcher_state_url.get_secret_value():
+        state = open_state(settings)  # the state fetcher replicas share (SQLite file or PostgreSQL)
         try:
             known = state.moved_and_titles()
         finally:
