@@ -42,7 +42,6 @@ DEFAULT_PORTS = {"fetcher": 9101, "extractor": 9102, "sink": 9103}
 
 class UpSettings(CommonSettings):
     """Settings of the ``up`` supervisor (it passes the shared ones on to the services)."""
-
     kafka_bootstrap_servers: str = Field("", description="empty: start the embedded broker")
     sink_url: SecretStr = Field(
         SecretStr(""), description="storage of the pipeline (a secret: may hold a password); empty: SQLite in the data dir"
@@ -99,7 +98,6 @@ def pick_ports(host: str, base: int = 9101, names: Mapping[str, str] | None = No
 
 class Supervisor:
     """Runs the services' processes (``names``: process name -> service) and restarts one that dies."""
-
     def __init__(self, settings: UpSettings, info: RunInfo, env: dict[str, str], logs: Path,
                  names: Mapping[str, str] | None = None) -> None:
         self.settings = settings

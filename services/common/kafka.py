@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 from typing import Any
@@ -98,6 +99,20 @@ def make_admin(settings: CommonSettings) -> KafkaAdminClient:
     return KafkaAdminClient(**settings.kafka_client_config())
 
 
+def unreachable_broker(settings: CommonSettings, timeout: float = 3.0) -> str | None:
+    """None when a TCP connection to one of the bootstrap servers opens within ``timeout``; else
+    why not, in one line. (kafka-python itself takes ~30 s to give up bootstrapping.)"""
+    reasons = []
+    for server in settings.kafka_bootstrap_servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout).close()
+            return None
+        except (OSError, ValueError) as exc:
+            reasons.append(f"{server.strip()}: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}")
+    return "; ".join(reasons)
+
+
 def wait_for_broker(settings: CommonSettings, timeout: float = 60.0) -> None:
     """Block until the broker answers metadata, or raise the last ``KafkaError``."""
     deadline = time.monotonic() + timeout
@@ -114,15 +129,20 @@ def wait_for_broker(settings: CommonSettings, timeout: float = 60.0) -> None:
 # Retention per topic: raw pages are bulky and re-fetchable, articles are the
 # replay source for the sink, dead letters wait for a human.
 _DAY_MS = 24 * 3600 * 1000
-TOPIC_RETENTION_MS = {"pages": 7 * _DAY_MS, "articles": 30 * _DAY_MS, "dlq": 90 * _DAY_MS}
+TOPIC_RETENTION_MS = {"pages": 7 * _DAY_MS, "extracted": 7 * _DAY_MS, "articles": 30 * _DAY_MS,
+                      "dlq": 90 * _DAY_MS}
+#: topics with exactly one partition: the dead letters, and the story stage's input (one partition,
+#: so its consumer group has one active member placing every article in order; the others are standbys)
+SINGLE_PARTITION = ("dlq", "extracted")
 
 
 def topic_specs(settings: CommonSettings) -> dict[str, dict[str, Any]]:
-    """The three topics with partitions, retention and size limits (kafka-python's dict form)."""
-    names = {"pages": settings.topic_pages, "articles": settings.topic_articles, "dlq": settings.topic_dlq}
+    """The topics with partitions, retention and size limits (kafka-python's dict form)."""
+    names = {"pages": settings.topic_pages, "extracted": settings.topic_extracted,
+             "articles": settings.topic_articles, "dlq": settings.topic_dlq}
     return {
         name: {
-            "num_partitions": 1 if role == "dlq" else settings.topic_partitions,
+            "num_partitions": 1 if role in SINGLE_PARTITION else settings.topic_partitions,
             "replication_factor": settings.topic_replication_factor,
             "configs": {
                 "retention.ms": str(TOPIC_RETENTION_MS[role]),

@@ -20,7 +20,7 @@ from rich.live import Live
 from rich.table import Table
 
 from services.common.commands import running_overrides, settings_or_exit
-from services.common.kafka import ensure_topics, make_admin, make_consumer, topic_specs
+from services.common.kafka import ensure_topics, make_admin, make_consumer, topic_specs, unreachable_broker
 from services.common.runinfo import read_run_info
 from services.common.settings import CommonSettings, ConsumerSettings, masked
 from services.extractor.settings import ExtractorSettings
@@ -37,10 +37,29 @@ def _broker_override() -> dict[str, Any]:
     return {"kafka_bootstrap_servers": overrides["kafka_bootstrap_servers"]} if overrides else {}
 
 
+NOT_RUNNING_EXIT_CODE = 3
+"""``newsflow status`` (and the other Kafka commands) when no broker answers: nothing is running."""
+
+
 def _quiet_kafka() -> None:
     """kafka-python logs connection chatter at WARNING; the commands report problems themselves."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
+
+
+def _broker_or_exit(settings: CommonSettings) -> None:
+    """Quiet kafka-python, then make sure a broker answers, within seconds; else one line and exit
+    :data:`NOT_RUNNING_EXIT_CODE` saying what is missing and what to run."""
+    _quiet_kafka()
+    why = unreachable_broker(settings)
+    if why is None:
+        return
+    running = read_run_info(settings.data_dir) is not None
+    hint = ("the pipeline recorded in run.json is not answering (see its logs)" if running else
+            f"nothing runs from {settings.data_dir}: start the pipeline with `newsflow up --feeds FILE` "
+            "(or --demo), or point NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS at your Kafka")
+    click.echo(f"newsflow: no Kafka broker answers at {settings.kafka_bootstrap_servers} ({why}); {hint}", err=True)
+    sys.exit(NOT_RUNNING_EXIT_CODE)
 
 
 def _time(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
@@ -63,6 +82,7 @@ def topics() -> None:
 def topics_ensure() -> None:
     """Create the missing topics with their partitions, retention and cleanup policy."""
     settings = settings_or_exit(CommonSettings, **_broker_override())
+    _broker_or_exit(settings)
     created = ensure_topics(settings)
     click.echo(f"created: {', '.join(created)}" if created else "all topics exist")
     for name, spec in topic_specs(settings).items():
@@ -74,9 +94,8 @@ def topics_ensure() -> None:
 @topics.command("describe")
 def topics_describe() -> None:
     """Partitions and configs of each newsflow topic (configs as the broker reports them)."""
-
-
     settings = settings_or_exit(CommonSettings, **_broker_override())
+    _broker_or_exit(settings)
     specs = topic_specs(settings)
     admin = make_admin(settings)
     try:
@@ -161,7 +180,7 @@ def replay(stage_name: str, from_beginning: bool, since: datetime | None, offset
         raise click.UsageError("--until cannot be combined with --reset-live-group: the live group would "
                                "stop at --until and reprocess the rest again when the service restarts")
     settings = _stage_settings(stage_name)
-    _quiet_kafka()
+    _broker_or_exit(settings)
     topic = settings.topic_pages if stage_name == "extractor" else settings.topic_articles
     probe = make_consumer(settings)
     try:
@@ -200,10 +219,8 @@ def dlq() -> None:
 @click.option("--since", callback=_time, help="Only dead letters since this ISO time.")
 def dlq_list(stage: str | None, error_class: str | None, since: datetime | None) -> None:
     """A table of dead letters: offset, when, stage, error, key, re-driven."""
-
-
     settings = settings_or_exit(CommonSettings, **_broker_override())
-    _quiet_kafka()
+    _broker_or_exit(settings)
     letters = dl.dead_letters(dl.read_all(settings), dl.Filter(stage, error_class, since))
     table = Table(title=f"{settings.topic_dlq}: {len(letters)} dead letter(s)")
     for col in ("offset", "when", "stage", "error", "key", "redriven"):
@@ -225,7 +242,7 @@ def dlq_show(ref: str, full: bool) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     settings = settings_or_exit(CommonSettings, **_broker_override())
-    _quiet_kafka()
+    _broker_or_exit(settings)
     found = [d for d in dl.read_all(settings) if (d.partition, d.offset) == (partition, offset)]
     if not found:
         raise click.ClickException(f"no record at {partition}:{offset} in {settings.topic_dlq}")
@@ -245,7 +262,7 @@ def dlq_show(ref: str, full: bool) -> None:
 def dlq_redrive(stage: str | None, error_class: str | None, dry_run: bool) -> None:
     """Send dead letters back to their original topic, once (a receipt in the DLQ prevents resends)."""
     settings = settings_or_exit(CommonSettings, **_broker_override())
-    _quiet_kafka()
+    _broker_or_exit(settings)
     result = dl.redrive(settings, dl.Filter(stage, error_class), dry_run=dry_run)
     verb = "would re-drive" if dry_run else "re-drove"
     for letter in result.sent:
@@ -261,22 +278,25 @@ def dlq_redrive(stage: str | None, error_class: str | None, dry_run: bool) -> No
 @click.option("--interval", default=2.0, show_default=True, type=click.FloatRange(min=0.5))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object (per refresh with --watch).")
 def status(watch: bool, interval: float, as_json: bool) -> None:
-    """Consumer lag per group and partition; up/ready of each service `newsflow up` runs."""
+    """Consumer lag per group and partition; up/ready of each service `newsflow up` runs.
 
-
+    Exit codes: 0 everything up and ready, 1 something is not, 3 nothing is running (no broker).
+    """
     settings = settings_or_exit(CommonSettings, **_broker_override())
-    _quiet_kafka()
+    _broker_or_exit(settings)
     info = read_run_info(settings.data_dir)
     if as_json:
         while True:
-            click.echo(collect(settings, info).to_json())
+            found = collect(settings, info)
+            click.echo(found.to_json())
             if not watch:
-                return
+                sys.exit(0 if found.healthy() else 1)
             time.sleep(interval)
     console = Console()
     if not watch:
-        console.print(render(collect(settings, info)))
-        return
+        found = collect(settings, info)
+        console.print(render(found))
+        sys.exit(0 if found.healthy() else 1)
     try:
         with Live(render(collect(settings, info)), console=console, refresh_per_second=4) as live:
             while True:

@@ -51,6 +51,10 @@ class Status:
     services: list[ServiceHealth] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
+    def healthy(self) -> bool:
+        """No errors, and every service up and ready."""
+        return not self.errors and all(s.up and s.ready for s in self.services)
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=str)
 
@@ -80,7 +84,8 @@ def group_lags(settings: CommonSettings, groups: list[str] | None = None) -> lis
                 for partition, end in sorted(ends_cache[topic].items()):
                     done = committed.get(partition)
                     lag = ofs.lag(end, done, starts_cache[topic].get(partition, 0))
-                    rows.append(PartitionLag(group, topic, partition, done, end, lag))
+                    shown_end = max(end, done or 0)  # the embedded broker's end can trail the commit
+                    rows.append(PartitionLag(group, topic, partition, done, shown_end, lag))
         return rows
     finally:
         consumer.close()
