@@ -9,17 +9,24 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
+from werkzeug import Response
 
-from services.fetcher.http import HostGate
+from services.fetcher.http import HostGate, HttpClient
 from services.fetcher.leases import LeaseLost
+from services.fetcher.pages import PagePublisher
+from services.fetcher.parse import ParsePool
 from services.fetcher.pgstate import PostgresFetcherState
+from services.fetcher.poller import FeedPoller
+from services.fetcher.settings import FetcherSettings
 from services.fetcher.state import FetcherState
 
 POSTGRES_URL = os.environ.get("NEWSFLOW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -219,3 +226,63 @@ def test_host_gates_of_two_replicas_share_the_limit(open_replica: Opener) -> Non
 
     asyncio.run(main())
     assert most == 2
+
+
+class RecordingProducer:
+    """A KafkaProducer stand-in: records what would be sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def send(self, topic: str, key: bytes, value: bytes) -> object:
+        self.sent.append(key)
+        return self
+
+    def get(self, timeout: float = 0) -> None:
+        return None
+
+    def flush(self, timeout: float | None = None) -> None:
+        pass
+
+
+def test_a_holder_that_stalls_past_its_lease_sends_nothing_and_writes_nothing(
+    open_replica: Opener, tmp_path: Path, httpserver: Any,
+) -> None:
+    """The stall lands while the pages are fetched (the longest part of a poll): the feed is taken
+    over meanwhile, so the stalled replica drops its pages before sending them; the one that took
+    the feed over publishes them."""
+    a, b = open_replica("a"), open_replica("b")  # b: the replica that takes the feed over
+    feed_url = httpserver.url_for("/feed")
+    items = "".join(f"<item><guid>{i}</guid><title>T{i}</title><link>{httpserver.url_for(f'/p{i}')}</link></item>"
+                    for i in range(2))
+    httpserver.expect_request("/feed").respond_with_data(
+        f'<rss version="2.0"><channel><title>F</title>{items}</channel></rss>', content_type="application/rss+xml")
+
+    def page(_: Any) -> Any:
+        in_server_thread = open_replica("b")  # (a connection belongs to its thread)
+        taken, _ = in_server_thread.claim_due(time.time() + LEASE + 1, 10)  # a "stalls" here; b takes the feed over
+        in_server_thread.close()
+        assert len(taken) == 1
+        return Response("<html><body><p>text</p></body></html>", content_type="text/html")
+
+    httpserver.expect_request("/p0").respond_with_handler(page)
+    httpserver.expect_request("/p1").respond_with_data("<html><body><p>x</p></body></html>", content_type="text/html")
+    a.replace_feed_list([feed_url], time.time())
+    (feed,), _ = a.claim_due(time.time(), 1)
+    settings = FetcherSettings(data_dir=tmp_path, allowed_networks="127.0.0.1/32", per_host_min_delay_seconds=0,
+                               parse_workers=1)
+    producer = RecordingProducer()
+
+    async def poll() -> str:
+        http = HttpClient(settings)
+        try:
+            pages = PagePublisher(settings, http, a, producer)  # type: ignore[arg-type]
+            return await FeedPoller(settings, http, a, pages.publish, ParsePool(1)).poll(feed)
+        finally:
+            await http.aclose()
+
+    assert asyncio.run(poll()) == "lost"
+    assert producer.sent == []  # nothing sent by the stalled holder
+    row = b.feed(feed_url)
+    assert row is not None and row.last_status is None  # nor did it write the feed's row
+    assert b.published_ids() == set() and b.holds(feed_url, time.time())
