@@ -11,6 +11,12 @@ Guards, before any endpoint runs (:class:`Guard`): a request larger than
 client address over ``NEWSFLOW_API_RATE_PER_SECOND`` (token bucket, burst
 ``NEWSFLOW_API_RATE_BURST``) gets 429 with ``Retry-After``. uvicorn's
 ``limit_concurrency`` answers 503 when too many requests are in flight. Storage down: 503.
+
+Reads run concurrently on the store's read connections (``NEWSFLOW_API_READ_CONNECTIONS``), a
+search never taking the last one, so a lookup by id stays fast while searches run; a read past
+``NEWSFLOW_API_QUERY_TIMEOUT_SECONDS`` is cancelled (503 with ``Retry-After``). A query the
+search engine would reject or that is over a query limit (:mod:`services.sink.textquery`) is
+the client's error: 400 with a message, not logged as an outage.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at run time,
@@ -34,7 +40,8 @@ from services.common.messages import Article
 from services.sink import metrics
 from services.sink.backends import open_store, unavailable_errors
 from services.sink.settings import SinkSettings
-from services.sink.store import Filters, Store, Story
+from services.sink.store import BadQuery, Filters, QueryTimeout, Store, Story
+from services.sink.textquery import MAX_QUERY_CHARS
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +52,20 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_OFFSET = 100_000
-MAX_QUERY_CHARS = 500
 MAX_CONCURRENT_REQUESTS = 32
 
 
 # --- response models (they are the OpenAPI schema) ----------------------------------------
+
+class ErrorOut(BaseModel):
+    detail: str = Field(description="what went wrong, and what to change")
+
+
+QUERY_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "a query the search engine rejects, or over a query limit"},
+    503: {"model": ErrorOut, "description": "storage unavailable, or the read ran past its timeout: retry later"},
+}
+
 
 class ArticleHit(BaseModel):
     article: Article
@@ -99,16 +115,15 @@ class StoryPage(Page):
 # --- the app ------------------------------------------------------------------------------
 
 def create_app(store: Store, settings: SinkSettings) -> FastAPI:
-    """The API over ``store`` (its own connection: calls are serialised by a lock)."""
+    """The API over ``store`` (its own, opened by :func:`open_api_store`: reads run concurrently)."""
     app = FastAPI(
         title="newsflow articles API", version=__version__,
         description="Read-only access to the articles and stories newsflow stored. Paginated with "
                     "`limit`/`offset`; every list endpoint takes the same filters.",
     )
-    lock = threading.Lock()
     filters = filters_dependency(settings.api_max_page_size)
-    add_article_routes(app, store, lock, filters)
-    add_story_routes(app, store, lock, filters)
+    add_article_routes(app, store, filters)
+    add_story_routes(app, store, filters)
     add_error_responses(app)
     add_response_counter(app)
     return app
@@ -144,22 +159,21 @@ def _next_offset(f: Filters, got: int) -> int | None:
 ArticleId = Annotated[str, Path(max_length=200)]
 
 
-def add_article_routes(app: FastAPI, store: Store, lock: threading.Lock, filters: Callable[..., Filters]) -> None:
+def add_article_routes(app: FastAPI, store: Store, filters: Callable[..., Filters]) -> None:
     """``/articles``, ``/articles/{id}`` and ``/articles/{id}/history``."""
     FiltersDep = Annotated[Filters, Depends(filters)]
 
-    @app.get("/articles", response_model=ArticlePage, summary="Search and list articles, newest first")
+    @app.get("/articles", response_model=ArticlePage, summary="Search and list articles, newest first",
+             responses=QUERY_ERRORS)
     def list_articles(f: FiltersDep) -> ArticlePage:
-        with lock:
-            hits = store.search(f)
+        hits = store.search(f)
         return ArticlePage(items=[ArticleHit(article=h.article, snippet=h.snippet) for h in hits],
                            limit=f.limit, offset=f.offset, next_offset=_next_offset(f, len(hits)))
 
     @app.get("/articles/{article_id}", response_model=Article, summary="One article",
              responses={404: {"description": "no such article"}})
     def get_article(article_id: ArticleId) -> Article:
-        with lock:
-            article = store.get(article_id)
+        article = store.get(article_id)
         if article is None:
             raise HTTPException(404, f"no article with id {article_id}")
         return article
@@ -168,30 +182,41 @@ def add_article_routes(app: FastAPI, store: Store, lock: threading.Lock, filters
              summary="Every kept revision of an article, oldest first",
              responses={404: {"description": "no such article"}})
     def get_history(article_id: ArticleId) -> list[Revision]:
-        with lock:
-            versions = store.history(article_id)
+        versions = store.history(article_id)
         if not versions:
             raise HTTPException(404, f"no article with id {article_id}")
         return [Revision(revision=r, recorded_at=when, article=a) for r, a, when in versions]
 
 
-def add_story_routes(app: FastAPI, store: Store, lock: threading.Lock, filters: Callable[..., Filters]) -> None:
+def add_story_routes(app: FastAPI, store: Store, filters: Callable[..., Filters]) -> None:
     """``/stories``."""
     FiltersDep = Annotated[Filters, Depends(filters)]
 
-    @app.get("/stories", response_model=StoryPage,
+    @app.get("/stories", response_model=StoryPage, responses=QUERY_ERRORS,
              summary="Recent stories (several articles) with their articles and outlets")
     def list_stories(
         f: FiltersDep, min_articles: Annotated[int, Query(ge=1, le=1000)] = 2,
     ) -> StoryPage:
-        with lock:
-            found = store.stories(f, min_articles=min_articles)
+        found = store.stories(f, min_articles=min_articles)
         return StoryPage(items=[StoryOut.of(s) for s in found], limit=f.limit, offset=f.offset,
                          next_offset=_next_offset(f, len(found)))
 
 
 def add_error_responses(app: FastAPI) -> None:
-    """Storage down: 503 (retry later); anything else unexpected: 500, logged."""
+    """A query the store cannot run: 400 (the client's error, logged at debug level); a read past
+    its timeout: 503 with ``Retry-After``; storage down: 503 (retry later); anything else
+    unexpected: 500, logged."""
+
+    @app.exception_handler(BadQuery)
+    async def bad_query(request: Request, exc: BadQuery) -> JSONResponse:
+        log.debug("API: bad query on %s: %s", request.url.path, exc)
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(QueryTimeout)
+    async def query_timeout(request: Request, exc: QueryTimeout) -> JSONResponse:
+        log.info("API: read cancelled on %s: %s", request.url.path, exc)
+        return JSONResponse({"detail": f"{exc}: narrow the query (fewer terms, more filters) or retry later"},
+                            status_code=503, headers={"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def storage_down(request: Request, exc: Exception) -> JSONResponse:
@@ -284,6 +309,13 @@ class Guard:
 
 # --- serving ----------------------------------------------------------------------------------
 
+def open_api_store(settings: SinkSettings) -> Store:
+    """The API's own store: ``NEWSFLOW_API_READ_CONNECTIONS`` read connections, reads cancelled
+    after ``NEWSFLOW_API_QUERY_TIMEOUT_SECONDS``."""
+    return open_store(settings.sink_url.get_secret_value(), readers=settings.api_read_connections,
+                      read_timeout=settings.api_query_timeout_seconds)
+
+
 class ApiServer:
     """uvicorn in a daemon thread, on a socket bound up front (so a busy port fails right away)."""
 
@@ -327,7 +359,7 @@ def start_api(settings: SinkSettings) -> ApiServer | None:
         log.info("HTTP API disabled (NEWSFLOW_API_ENABLED=false)")
         return None
     try:
-        server = ApiServer(open_store(settings.sink_url.get_secret_value()), settings).start()
+        server = ApiServer(open_api_store(settings), settings).start()
     except (OSError, RuntimeError) as exc:
         log.error("HTTP API not served on %s:%s: %s", settings.api_host, settings.api_port, exc)
         return None

@@ -17,10 +17,19 @@ from rich.console import Console
 from rich.table import Table
 
 from services.common.commands import running_overrides, settings_or_exit
-from services.sink.api import ApiServer, StoryOut
+from services.sink.api import ApiServer, StoryOut, open_api_store
 from services.sink.backends import open_store
 from services.sink.settings import SinkSettings
-from services.sink.store import Filters, Store, StoreError
+from services.sink.store import BadQuery, Filters, Store, StoreError
+
+
+class QueryError(click.ClickException):
+    """A search the store cannot run: one line on stderr, exit status 2 (a usage error)."""
+
+    exit_code = 2
+
+    def __init__(self, exc: BadQuery) -> None:
+        super().__init__(f"bad query: {exc}")
 
 
 @click.group()
@@ -32,13 +41,13 @@ def _store() -> Store:
     return _store_for(settings_or_exit(SinkSettings, **running_overrides()))
 
 
-def _store_for(settings: SinkSettings) -> Store:
+def _store_for(settings: SinkSettings, *, api: bool = False) -> Store:
     url = settings.sink_url.get_secret_value()
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         raise click.ClickException(f"no database at {url.removeprefix('sqlite:///')}: run `newsflow up` first "
                                    "or set NEWSFLOW_SINK_URL")
     try:
-        return open_store(url)
+        return open_api_store(settings) if api else open_store(url)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -74,7 +83,10 @@ def _filter_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 def articles_search(query: str | None, limit: int, as_json: bool, **filters: Any) -> None:
     """Full-text search over stored articles, shown as a table."""
     store = _store()
-    hits = store.search(_filters(query=query, limit=limit, **filters))
+    try:
+        hits = store.search(_filters(query=query, limit=limit, **filters))
+    except BadQuery as exc:
+        raise QueryError(exc) from None
     if as_json:
         for hit in hits:
             click.echo(hit.article.model_dump_json())
@@ -95,7 +107,10 @@ def articles_search(query: str | None, limit: int, as_json: bool, **filters: Any
 def articles_export(fmt: str, **filters: Any) -> None:
     """Every stored article, one JSON object per line (or CSV)."""
     store = _store()
-    rows = store.iter_articles(_filters(limit=-1, **filters))
+    try:
+        rows = store.iter_articles(_filters(limit=-1, **filters))
+    except BadQuery as exc:
+        raise QueryError(exc) from None
     if fmt == "jsonl":
         for article in rows:
             click.echo(article.model_dump_json())
@@ -139,7 +154,10 @@ def articles_show(article_id: str, history: bool) -> None:
 def stories(query: str | None, min_articles: int, limit: int, as_json: bool, **filters: Any) -> None:
     """Recent stories several articles cover, with their articles and outlets."""
     store = _store()
-    found = store.stories(_filters(query=query, limit=limit, **filters), min_articles=min_articles)
+    try:
+        found = store.stories(_filters(query=query, limit=limit, **filters), min_articles=min_articles)
+    except BadQuery as exc:
+        raise QueryError(exc) from None
     if as_json:
         for story in found:
             click.echo(StoryOut.of(story).model_dump_json())
@@ -163,7 +181,7 @@ def api(host: str | None, port: int | None) -> None:
     overrides: dict[str, Any] = {k: v for k, v in (("api_host", host), ("api_port", port)) if v is not None}
     settings = settings_or_exit(SinkSettings, **running_overrides(), **overrides)
     try:
-        server = ApiServer(_store_for(settings), settings).start()
+        server = ApiServer(_store_for(settings, api=True), settings).start()
     except OSError as exc:
         raise click.ClickException(f"cannot serve on {settings.api_host}:{settings.api_port}: {exc}") from exc
     click.echo(f"newsflow API on {server.url} (schema: {server.url}/openapi.json, docs: {server.url}/docs)")

@@ -45,6 +45,11 @@ API_REFUSED = SINK.counter(
     "HTTP API requests refused before reaching an endpoint, by reason: rate_limited, too_large, has_body.",
     ["reason"],
 )
+STORE_READS_IN_PROGRESS = SINK.gauge(
+    "newsflow_store_reads_in_progress",
+    "Reads of the API's store running now, by lane: scan (searches, stories), lookup (by id).",
+    ["lane"],
+)
 
 
 class NewestArticles(Collector):
@@ -91,3 +96,5 @@ def init_series() -> None:
         ROWS_WRITTEN.labels(result)
     for reason in ("rate_limited", "too_large", "has_body"):
         API_REFUSED.labels(reason)
+    for lane in ("scan", "lookup"):
+        STORE_READS_IN_PROGRESS.labels(lane)

@@ -11,6 +11,11 @@
   PostgreSQL has one, else ``simple``. A query is parsed with every configuration in use and the parts ORed.
 * Outages: a lost connection raises ``psycopg.OperationalError`` (the sink retries it with its
   input paused); the next call reconnects.
+* Reads run on a pool of connections (``psycopg_pool``, up to ``readers``; each connection is
+  checked before it is lent, so reads recover after an outage), never on the writer's connection,
+  several at once (:class:`~services.sink.reads.ReadLanes` keeps one for lookups). With a read
+  timeout each read is a transaction that starts with ``SET LOCAL statement_timeout``; a cancelled
+  statement is a :class:`~services.sink.store.QueryTimeout`, not an outage.
 * Each schema is its own store: put ``options=-csearch_path%3Dmyschema`` in the URL to use one
   (the tests give every test its own schema that way).
 """
@@ -25,6 +30,7 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import ConnectionPool
 
 from services.common.messages import Article
 from services.common.sqlite import SchemaTooNew, check_not_newer, migrations_in
@@ -39,7 +45,17 @@ from services.sink.query import (
     revision_rows,
     select_articles,
 )
-from services.sink.store import Filters, RowRejected, StoreError, WriteResult, tag_rows, write_isolating_rejects
+from services.sink.reads import DEFAULT_READ_CONNECTIONS, ReadLanes
+from services.sink.store import (
+    Filters,
+    QueryTimeout,
+    RowRejected,
+    StoreError,
+    WriteResult,
+    tag_rows,
+    write_isolating_rejects,
+)
+from services.sink.textquery import check_filters
 from services.sink.upsert import Plan, plan_batch
 
 MIGRATIONS = "services.sink.migrations.postgres"
@@ -92,11 +108,12 @@ def _conninfo_params(url: str) -> dict[str, str]:
 
 
 class PostgresStore(SqlReads):
-    """One connection (reconnected after an outage); safe to share between threads (calls are serialised)."""
+    """One writer connection (reconnected after an outage; writes are serialised) and a pool of
+    read connections; safe to share between threads."""
 
     dialect = POSTGRES
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, readers: int = DEFAULT_READ_CONNECTIONS, read_timeout: float | None = None) -> None:
         params = _conninfo_params(url)
         params.setdefault("connect_timeout", str(CONNECT_TIMEOUT_SECONDS))
         params.setdefault("application_name", "newsflow-sink")
@@ -105,6 +122,10 @@ class PostgresStore(SqlReads):
         self._lock = threading.RLock()
         self._db: psycopg.Connection[Any] | None = None
         self._configs: dict[str, str] = {}
+        self.lanes = ReadLanes(readers, read_timeout)
+        self._readers, self._read_timeout = readers, read_timeout
+        self._pool: ConnectionPool[Any] | None = None
+        self._pool_lock = threading.Lock()
         password = params.get("password") or ""
         try:
             self._connect()
@@ -189,9 +210,31 @@ class PostgresStore(SqlReads):
                         copy.write_row((a.id, kind, value, ref))
 
     # --- reading ------------------------------------------------------------------
-    def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return self._connect().execute(sql.encode(), params).fetchall()
+    def _read_pool(self) -> ConnectionPool[Any]:
+        """The read connections, opened on the first read (a writer that never reads holds none)."""
+        if self._pool is not None:
+            return self._pool
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ConnectionPool(
+                    self._conninfo, min_size=1, max_size=self._readers, kwargs={"autocommit": True},
+                    check=ConnectionPool.check_connection, timeout=CONNECT_TIMEOUT_SECONDS,
+                    name="newsflow-reads", open=True)
+            return self._pool
+
+    def _rows(self, sql: str, params: Sequence[Any], *, scan: bool = False) -> list[tuple[Any, ...]]:
+        with self.lanes.lane(scan), self._read_pool().connection() as db:
+            if self._read_timeout is None:
+                rows: list[tuple[Any, ...]] = db.execute(sql.encode(), params).fetchall()
+                return rows
+            try:
+                with db.transaction():
+                    db.execute("SELECT set_config('statement_timeout', %s, true)",
+                               (f"{round(self._read_timeout * 1000)}ms",))
+                    rows = db.execute(sql.encode(), params).fetchall()
+                    return rows
+            except pg_errors.QueryCanceled:
+                raise QueryTimeout(f"query cancelled after {self._read_timeout:g} s") from None
 
     def _ranked_match(self, query: str) -> TextSearch:
         """Parsed with every text search configuration in use, the parts ORed (``q.query``)."""
@@ -208,7 +251,12 @@ class PostgresStore(SqlReads):
         return self._ranked_match(query)
 
     def iter_articles(self, filters: Filters) -> Iterator[Article]:
-        """Streams with a server-side cursor: an export of the whole table stays small in memory."""
+        """Streams with a server-side cursor: an export of the whole table stays small in memory
+        (filters checked now, rows read as the caller iterates)."""
+        check_filters(filters)
+        return self._iter_articles(filters)
+
+    def _iter_articles(self, filters: Filters) -> Iterator[Article]:
         sql, params = select_articles(POSTGRES, filters, self._text(filters), snippet=False)
         with self._lock:
             db = self._connect()
@@ -219,6 +267,8 @@ class PostgresStore(SqlReads):
                     yield Article.model_validate_json(doc)
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._pool_lock:
+            if self._pool is not None:
+                self._pool.close()
             if self._db is not None:
                 self._db.close()

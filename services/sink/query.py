@@ -21,6 +21,7 @@ from typing import Any
 
 from services.common.messages import Article
 from services.sink.store import Filters, Hit, Story, StoryArticle
+from services.sink.textquery import check_filters
 from services.sink.upsert import Plan, Stored
 
 ARTICLE_COLUMNS = ("id, url, canonical_url, source, feed_url, title, authors, published_at, updated_at, "
@@ -192,13 +193,18 @@ def chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
 
 
 class SqlReads(ABC):
-    """Reading a store, the same on every backend: a backend gives its dialect, ``_rows`` and full-text parts."""
+    """Reading a store, the same on every backend: a backend gives its dialect, ``_rows`` and full-text parts.
+
+    Filters are checked first (:func:`~services.sink.textquery.check_filters`): what either engine
+    would reject, or what is over a query limit, is a :class:`~services.sink.store.BadQuery`.
+    """
 
     dialect: Dialect
 
     @abstractmethod
-    def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        """Run one statement and return its rows."""
+    def _rows(self, sql: str, params: Sequence[Any], *, scan: bool = False) -> list[tuple[Any, ...]]:
+        """Run one read statement on a read connection and return its rows; ``scan``: a search or
+        story listing, which takes a scan lane (:class:`~services.sink.reads.ReadLanes`)."""
 
     @abstractmethod
     def _ranked_match(self, query: str) -> TextSearch:
@@ -235,14 +241,15 @@ class SqlReads(ABC):
         return self._ranked_match(filters.query) if filters.query else None
 
     def search(self, filters: Filters) -> list[Hit]:
-        sql, params = select_articles(self.dialect, filters, self._text(filters), snippet=True)
-        return [Hit(Article.model_validate_json(doc), snippet) for doc, snippet in self._rows(sql, params)]
+        sql, params = select_articles(self.dialect, check_filters(filters), self._text(filters), snippet=True)
+        return [Hit(Article.model_validate_json(doc), snippet) for doc, snippet in self._rows(sql, params, scan=True)]
 
     def stories(self, filters: Filters, min_articles: int = 2) -> list[Story]:
         """Recent stories with at least ``min_articles`` articles, one of which matches ``filters``."""
         d = self.dialect
+        check_filters(filters)
         text = self._match(filters.query) if filters.query else None
-        rows = self._rows(*select_stories(d, filters, min_articles, text))
+        rows = self._rows(*select_stories(d, filters, min_articles, text), scan=True)
         found = [Story(sid, d.time_or_none(latest)) for sid, latest in rows]
         by_id, sort_at = {s.story_id: s for s in found}, d.sort_at
         for part in chunks(list(by_id), d.max_list):

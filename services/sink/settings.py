@@ -27,6 +27,13 @@ class SinkSettings(ConsumerSettings):
         8192, ge=1024, le=1_048_576, description="largest request (target + headers) the API accepts"
     )
     api_max_page_size: int = Field(200, ge=1, le=10_000, description="largest `limit` of an API page")
+    api_query_timeout_seconds: float = Field(
+        5, gt=0, le=600, description="an API read running longer is cancelled (PostgreSQL statement_timeout, "
+        "SQLite progress handler) and answered 503"
+    )
+    api_read_connections: int = Field(
+        4, ge=2, le=64, description="database connections the API reads with; searches take at most all but one"
+    )
 
     @model_validator(mode="after")
     def _default_sink_in_data_dir(self) -> SinkSettings:

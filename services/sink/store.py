@@ -22,8 +22,10 @@ from services.common.messages import Article
 from services.sink.upsert import WriteResult
 
 __all__ = [
+    "BadQuery",
     "Filters",
     "Hit",
+    "QueryTimeout",
     "RowRejected",
     "Store",
     "StoreError",
@@ -41,6 +43,16 @@ class StoreError(RuntimeError):
 
 class RowRejected(ValueError):
     """One article violated a constraint; the rest of the batch goes on without it."""
+
+
+class BadQuery(ValueError):
+    """The caller's query or filter cannot be run (syntax the engine rejects, over a limit of
+    :mod:`services.sink.textquery`): the caller's error (HTTP 400), not a storage outage."""
+
+
+class QueryTimeout(RuntimeError):
+    """A read ran longer than the store's read timeout and was cancelled (or waited that long for
+    a free search slot): the store is fine, the query was too expensive for now."""
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import pytest
 from services.common.messages import Article, Entity, Mention, Place
 from services.sink.backends import open_store
 from services.sink.sqlite import SqliteStore
-from services.sink.store import Filters, RowRejected, Store, StoreError
+from services.sink.store import BadQuery, Filters, QueryTimeout, RowRejected, Store, StoreError
 
 POSTGRES_URL = os.environ.get("NEWSFLOW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -136,8 +136,41 @@ def test_full_text_search_and_filters(store: Store) -> None:
 
 def test_search_survives_bad_query_syntax(store: Store) -> None:
     store.write_batch([make("a1")])
-    assert store.search(Filters(query='"unbalanced')) == []
-    assert [h.article.id for h in store.search(Filters(query="Kharkiv)"))] == ["a1"]
+    with pytest.raises(BadQuery, match="unbalanced double quote"):  # the caller's error, on both backends
+        store.search(Filters(query='"unbalanced'))
+    assert [h.article.id for h in store.search(Filters(query="Kharkiv)"))] == ["a1"]  # stray punctuation: plain terms
+
+
+ATTACK = " OR ".join(f"{c}*" for c in "abcdefghijklmnopqrstuvwxyz")
+
+
+@pytest.mark.parametrize("query", [" ", "\x00", "Kharkiv\x00", '"unbalanced', "*", "OR", "a OR", "NOT Kharkiv",
+                                   "Kharkiv AND OR x", '""', "()", "*Kharkiv", ATTACK])
+def test_queries_the_engine_rejects_are_bad_queries_on_every_backend(store: Store, query: str) -> None:
+    store.write_batch([make("a1")])
+    for read in (lambda: store.search(Filters(query=query)), lambda: store.stories(Filters(query=query), 1)):
+        with pytest.raises(BadQuery):
+            read()
+
+
+def test_a_nul_in_any_filter_is_a_bad_query(store: Store) -> None:
+    for name in ("place", "person", "organisation", "topic", "story", "source"):
+        with pytest.raises(BadQuery, match=f"{name} contains a control character"):
+            store.search(Filters(**{name: "x\x00"}))  # type: ignore[arg-type]
+    with pytest.raises(BadQuery):
+        store.iter_articles(Filters(place="\x00"))
+
+
+def test_reads_past_the_timeout_are_cancelled(store_url: str) -> None:
+    store = open_store(store_url, read_timeout=0.05)
+    try:
+        with pytest.raises(QueryTimeout, match=r"cancelled after 0\.05 s"):
+            # counting to 10^9 takes minutes on either backend
+            store._rows("WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 1000000000) "  # type: ignore[attr-defined]
+                        "SELECT COUNT(*) FROM c", (), scan=True)
+        assert store.count() == 0  # the connection is usable afterwards
+    finally:
+        store.close()
 
 
 def test_unknown_url_scheme() -> None:
