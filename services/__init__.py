@@ -3,7 +3,7 @@
 The dependency rule (``tests/test_layering.py`` keeps it true): a module imports its
 own layer and the layers to its left, never to its right::
 
-    messages + settings basics  <-  common (the stream kernel)  <-  fetcher, extractor, sink
+    messages + settings basics  <-  common (the stream kernel)  <-  fetcher, extractor, stories, sink
         <-  ops, local run (up, demo)  <-  cli
 
 - ``services/common/``: what every stage needs, importing no service: the message
@@ -11,7 +11,7 @@ own layer and the layers to its left, never to its right::
   and topics (``kafka.py``, ``offsets.py``), the stage loop and its steps (``stage.py``,
   ``steps.py``, ``deadletters.py``), health, logs, lifecycle, metric helpers, the SQLite
   migration runner, the HTML decoder, the ``run.json`` record.
-- ``services/fetcher/``, ``services/extractor/``, ``services/sink/``: one stage each, with
+- ``services/fetcher/``, ``services/extractor/``, ``services/stories/``, ``services/sink/``: one stage each, with
   its own ``settings.py``, ``metrics.py`` and ``main.py`` (start-up). Stages do not import
   each other: Kafka topics link them.
 - ``services/ops/`` (replay, dead letters, status), ``services/up.py`` (the local

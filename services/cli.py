@@ -13,7 +13,6 @@ from services.common.commands import settings_or_exit
 from services.extractor import main as extractor_main
 from services.extractor.files import extract_file
 from services.extractor.settings import ExtractorSettings
-from services.extractor.stories import StoryIndex
 from services.extractor.tagging.cli import run_tag_stream
 from services.fetcher import main as fetcher_main
 from services.fetcher.cli import feeds
@@ -22,6 +21,10 @@ from services.ops.cli import config, dlq, replay, status, topics
 from services.sink import main as sink_main
 from services.sink.cli import api, articles, stories
 from services.sink.settings import SinkSettings
+from services.stories import main as stories_main
+from services.stories.index import StoryIndex
+from services.stories.placing import place_article, placer
+from services.stories.settings import StoriesSettings
 from services.up import UpSettings, parse_scale, run_up
 
 
@@ -45,7 +48,7 @@ def main() -> None:
 @click.option("--scale", "scale_values", multiple=True, metavar="SERVICE=N",
               help="Run N processes of a service (repeatable), e.g. --scale extractor=3.")
 def up(feeds_file: Path | None, demo: bool, once: bool, data_dir: Path | None, scale_values: tuple[str, ...]) -> None:
-    """Run broker + fetcher + extractor + sink (embedded broker and SQLite by default)."""
+    """Run broker + fetcher + extractor + story stage + sink (embedded broker and SQLite by default)."""
     if not demo and feeds_file is None:
         raise click.UsageError("give --feeds FILE (your feed list) or --demo")
     if feeds_file is not None and not feeds_file.exists():
@@ -72,6 +75,13 @@ def extractor() -> None:
     extractor_main.run(settings_or_exit(ExtractorSettings))
 
 
+@main.command("stories-worker")
+def stories_worker() -> None:
+    """Run the story stage (configured by NEWSFLOW_* variables): one active member places every
+    article in its story; more processes are standbys that take over."""
+    stories_main.run(settings_or_exit(StoriesSettings))
+
+
 @main.command()
 def sink() -> None:
     """Run the sink service (configured by NEWSFLOW_* variables)."""
@@ -85,23 +95,25 @@ def sink() -> None:
 @click.option("--url", help="The page's URL (for relative links, site name and id).")
 def extract(files: tuple[Path, ...], url: str | None) -> None:
     """Extract and tag HTML files offline: one JSON line per file (no broker needed)."""
-    story_index = StoryIndex()  # in memory, one for the run: the files are clustered together
+    settings = settings_or_exit(StoriesSettings)
+    # the story stage's index, in memory, one for the run: the files are clustered together
+    story_index = StoryIndex(window_days=settings.story_window_days, max_items=settings.story_max_items)
     failed = 0
     for path in files:
         try:
-            article = extract_file(path, url, story_index)
+            article, _ = place_article(story_index, extract_file(path, url))
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
             failed += 1
             click.echo(f"newsflow extract: {path}: {type(exc).__name__}: {exc}", err=True)
             continue
-        click.echo(article.model_dump_json())
+        click.echo(article.model_dump_json(exclude={"story_features"}))
     sys.exit(1 if failed else 0)
 
 
 @main.command()
 def tag() -> None:
     """Tag JSON lines from stdin ({"id", "text", ...}); write tags as JSON lines."""
-    sys.exit(run_tag_stream(sys.stdin, sys.stdout))
+    sys.exit(run_tag_stream(sys.stdin, sys.stdout, placer(StoryIndex())))
 
 
 main.add_command(articles)

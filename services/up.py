@@ -2,7 +2,7 @@
 
 Steps: start the embedded broker (unless a bootstrap address is configured)
 -> start the demo site (with ``--demo``) -> create the topics -> start
-fetcher, extractor and sink as separate processes -> record where everything
+fetcher, extractor, story stage and sink as separate processes -> record where everything
 is in ``<data_dir>/run.json`` -> supervise (restart a crashed service, warn
 about broker memory) -> on Ctrl-C/SIGTERM, or with ``--once`` when every
 item is stored, stop the services in pipeline order, then the broker.
@@ -36,8 +36,9 @@ from services.sink.backends import open_store
 
 log = logging.getLogger("newsflow.up")
 
-SERVICES = ("sink", "extractor", "fetcher")  # start order; stopped in reverse
-DEFAULT_PORTS = {"fetcher": 9101, "extractor": 9102, "sink": 9103}
+SERVICES = ("sink", "stories", "extractor", "fetcher")  # start order; stopped in reverse
+DEFAULT_PORTS = {"fetcher": 9101, "extractor": 9102, "sink": 9103, "stories": 9105}  # 9104: the sink's API
+COMMANDS = {"stories": "stories-worker"}  # the `newsflow` sub-command of a service, when not its name
 
 
 class UpSettings(CommonSettings):
@@ -52,7 +53,7 @@ class UpSettings(CommonSettings):
     once_timeout_seconds: float = Field(300, gt=0)
     metrics_base_port: int = Field(
         9101, ge=0, le=65533,
-        description="metrics ports of fetcher, extractor, sink: this one and the next two where free; "
+        description="metrics ports of fetcher, extractor, sink, stories: this one, +1, +2 and +4 where free; "
         "0: any free ports (several pipelines on one machine)",
     )
 
@@ -121,7 +122,7 @@ class Supervisor:
             env["NEWSFLOW_API_ENABLED"] = "false"  # one API per pipeline: the first sink replica serves it
         out = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", service],
+            [sys.executable, "-m", "services.cli", COMMANDS.get(service, service)],
             env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
         self.info.pids[name] = self.procs[name].pid
@@ -206,6 +207,7 @@ def service_env(settings: UpSettings, info: RunInfo, feeds_file: Path, *, demo: 
         "NEWSFLOW_METRICS_HOST": settings.metrics_host,
         "NEWSFLOW_LOG_FORMAT": "json",
         "NEWSFLOW_TOPIC_PAGES": settings.topic_pages,
+        "NEWSFLOW_TOPIC_EXTRACTED": settings.topic_extracted,
         "NEWSFLOW_TOPIC_ARTICLES": settings.topic_articles,
         "NEWSFLOW_TOPIC_DLQ": settings.topic_dlq,
         "NEWSFLOW_TOPIC_PARTITIONS": str(settings.topic_partitions),

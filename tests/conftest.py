@@ -15,6 +15,7 @@ from services.common.metrics import CONSUMER, PROCESS
 from services.extractor.metrics import EXTRACTOR
 from services.fetcher.metrics import FETCHER
 from services.sink.metrics import SINK
+from services.stories.metrics import STORIES
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -25,7 +26,7 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 def every_service_metrics_registered() -> None:
     """The tests run every service in one process: register all their metrics in the default
     registry (each service's ``main`` registers only its own)."""
-    for metric_set in (PROCESS, CONSUMER, FETCHER, EXTRACTOR, SINK):
+    for metric_set in (PROCESS, CONSUMER, FETCHER, EXTRACTOR, STORIES, SINK):
         metric_set.register()
 
 

@@ -1,6 +1,6 @@
 """The dependency rule of services/__init__.py, checked on the source.
 
-    messages + settings basics <- common (the stream kernel) <- fetcher, extractor, sink
+    messages + settings basics <- common (the stream kernel) <- fetcher, extractor, stories, sink
         <- ops, local run (up, demo) <- cli
 
 Also: no import cycle between modules; project imports inside functions are few and
@@ -23,11 +23,11 @@ PACKAGE = ROOT / "services"
 LAYERS = {  # a module may import its own layer and the layers below it
     "services": 0,  # the package itself: the version
     "services.common": 1,
-    "services.fetcher": 2, "services.extractor": 2, "services.sink": 2,
+    "services.fetcher": 2, "services.extractor": 2, "services.stories": 2, "services.sink": 2,
     "services.ops": 3, "services.up": 3, "services.demo": 3,
     "services.cli": 4, "services.__main__": 4,
 }
-STAGES = ("services.fetcher", "services.extractor", "services.sink")
+STAGES = ("services.fetcher", "services.extractor", "services.stories", "services.sink")
 WORD_LISTS = {"services/extractor/tagging/lexicon.py"}  # data, not logic
 MAX_INNER_IMPORTS = 10
 

@@ -13,7 +13,9 @@ a breaking change is visible instead of silently wrong.
 Topics and their values:
 
 * ``newsflow.pages``: :class:`PageMessage` (a fetched page plus its feed entry)
-* ``newsflow.articles``: :class:`Article` (extracted, tagged article)
+* ``newsflow.extracted``: :class:`Article` as the extractor made it, with its
+  :class:`StoryFeatures` and no story yet (one partition: the story stage reads it in order)
+* ``newsflow.articles``: :class:`Article` (extracted, tagged, placed in its story)
 * ``newsflow.dlq``: the original bytes, untouched, with the reason in headers
 
 Values are JSON (UTF-8); keys are the article id, so one article always lands
@@ -163,6 +165,27 @@ class Tags(_Model):
     topics: list[str] = Field(default_factory=list)
 
 
+class StoryFeatures(_Model):
+    """What the story stage needs of an article to place it, computed by the extractor
+    (``services/extractor/features.py``) so that placing stays cheap. Optional on
+    :class:`Article` (an additive field): an article without it is not placed.
+
+    ``signature``: base64 of the MinHash signature over the word shingles, ``64`` little-endian
+    uint32 values; ``format`` names how it was made (signatures of another format are not
+    comparable, and the story stage does not place such an article). ``terms``: the article's
+    top terms (most frequent first) with their weight ``1 + log(count)``; ``entities``: entity
+    keys (``p:``/``o:``/``g:``) with their salience weight.
+    """
+
+    FORMAT: ClassVar[str] = "minhash-affine32-64/1"
+
+    format: str = FORMAT
+    signature: str
+    shingles: int = Field(ge=0, description="distinct shingles the signature was made from")
+    terms: dict[str, float] = Field(default_factory=dict)
+    entities: dict[str, float] = Field(default_factory=dict)
+
+
 class Article(_Versioned, _TextModel):
     """``newsflow.articles``: one extracted, tagged article (also one line of ``articles export``)."""
 
@@ -190,6 +213,10 @@ class Article(_Versioned, _TextModel):
     content_hash: str = Field(description="hash of title + text: what makes a revision")
     fetched_at: datetime
     first_seen_at: datetime | None = None
+    story_features: StoryFeatures | None = Field(
+        None, exclude_if=lambda v: v is None,
+        description="what the story stage places the article by (set by the extractor; left out when None: "
+        "the sink does not store it)")
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -14,6 +14,7 @@ Two broker differences are handled here rather than in every command:
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,17 +136,36 @@ def read_to_end(consumer: KafkaConsumer, topic: str, idle_seconds: float = 1.5) 
     recorded at the start **and** no record arrived for ``idle_seconds`` (never the end
     offsets alone: the embedded broker undercounts them). A topic that does not exist is empty.
     """
+    return sorted(stream_to_end(consumer, topic, idle_seconds=idle_seconds), key=lambda r: (r.partition, r.offset))
+
+
+def stream_to_end(consumer: KafkaConsumer, topic: str, *, since_ms: int | None = None, last: int | None = None,
+                  idle_seconds: float = 1.5) -> Iterator[ConsumerRecord]:
+    """The records of ``topic`` as they are read (partitions interleaved), without a consumer
+    group, up to the end (the rule of :func:`read_to_end`): from the beginning, or from the first
+    record at or after ``since_ms``, and at most the ``last`` records of each partition."""
     found = consumer.partitions_for_topic(topic) or set()
     tps = [TopicPartition(topic, p) for p in sorted(found)]
     if not tps:
-        return []
+        return
     consumer.assign(tps)
-    consumer.seek_to_beginning(*tps)
     ends = consumer.end_offsets(tps)
-    out: list[ConsumerRecord] = []
+    if since_ms is None and last is None:
+        consumer.seek_to_beginning(*tps)
+    else:
+        firsts = beginning_offsets(consumer, tps)
+        at = offsets_at(consumer, tps, since_ms) if since_ms is not None else {}
+        for tp in tps:
+            start = firsts[tp.partition]
+            if since_ms is not None:
+                hit = at.get(tp.partition)
+                start = int(ends[tp]) if hit is None else max(start, hit)  # None: nothing that recent
+            if last is not None:
+                start = max(start, int(ends[tp]) - last)
+            consumer.seek(tp, start)
     while True:
         polled = consumer.poll(timeout_ms=int(idle_seconds * 1000))
         for batch in polled.values():
-            out.extend(batch)
+            yield from batch
         if not polled and all(consumer.position(tp) >= ends[tp] for tp in tps):
-            return sorted(out, key=lambda r: (r.partition, r.offset))
+            return

@@ -40,6 +40,8 @@ class CommonSettings(BaseSettings):
     kafka_client_id: str = "newsflow"
 
     topic_pages: str = "newsflow.pages"
+    topic_extracted: str = Field(
+        "newsflow.extracted", description="extractor -> story stage (one partition: one active story member)")
     topic_articles: str = "newsflow.articles"
     topic_dlq: str = "newsflow.dlq"
     topic_partitions: int = Field(3, ge=1, le=1000)

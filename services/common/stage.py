@@ -27,7 +27,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -271,6 +271,7 @@ def build_stage(
     producer: KafkaProducer,
     steps: Sequence[StepWrapper] = (),
     clock: Clock | None = None,
+    on_assigned: Callable[[], None] | None = None,
 ) -> Stage:
     """Assemble a consumer stage from its steps:
 
@@ -294,16 +295,17 @@ def build_stage(
     for wrap in (*steps, refuse_oversized(settings.max_message_bytes)):
         step = wrap(step)
     step = DeadLetterLimit(settings.dlq_max_ratio, settings.dlq_window)(step)
-    consumer.subscribe([input_topic], listener=_RebalanceCounter(name))
+    consumer.subscribe([input_topic], listener=_RebalanceCounter(name, on_assigned))
     return Stage(name=name, settings=settings, consumer=consumer, producer=producer, step=step, health=health,
                  clock=clock)
 
 
 class _RebalanceCounter(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Counts and logs partition assignments."""
+    """Counts and logs partition assignments (and tells ``on_assigned``)."""
 
-    def __init__(self, stage: str) -> None:
+    def __init__(self, stage: str, on_assigned: Callable[[], None] | None = None) -> None:
         self.stage = stage
+        self.on_assigned = on_assigned
 
     def on_partitions_revoked(self, revoked: Any) -> None:
         pass
@@ -311,3 +313,5 @@ class _RebalanceCounter(ConsumerRebalanceListener):  # type: ignore[misc]
     def on_partitions_assigned(self, assigned: Any) -> None:
         metrics.REBALANCES.labels(self.stage).inc()
         log.info("assigned partitions %s", sorted(tp.partition for tp in assigned))
+        if self.on_assigned is not None:
+            self.on_assigned()

@@ -2,8 +2,10 @@
 
 Each file goes through the same steps as a page from Kafka (:mod:`services.extractor.pipeline`):
 its bytes are decoded by the project's one HTML decoder, wrapped in a :class:`PageMessage`,
-analysed, built into an :class:`Article` and placed in a story index that the caller keeps for the
-whole run (in memory), so the files of one run are clustered together.
+analysed and built into an :class:`Article` with its story features. Placing the files in their
+stories is the story stage's (a stage does not import another): ``newsflow extract``
+(``services/cli.py``) hands each article to an in-memory ``services.stories`` index, so the files
+of one run are clustered together.
 """
 
 from __future__ import annotations
@@ -14,8 +16,7 @@ from pathlib import Path
 from services.common.decoding import decode_html
 from services.common.messages import Article, FeedEntry, PageMessage
 from services.common.urls import article_id
-from services.extractor.pipeline import analyse, build_article, place_in_story
-from services.extractor.stories import StoryIndex
+from services.extractor.pipeline import analyse, build_article
 
 
 def file_url(path: Path) -> str:
@@ -33,10 +34,9 @@ def page_from_file(path: Path, url: str | None = None) -> PageMessage:
     )
 
 
-def extract_file(path: Path, url: str | None, stories: StoryIndex) -> Article:
-    """Extract, tag and place one HTML file exactly as the extractor stage would (no feed: ``feed_url``
-    is None)."""
+def extract_file(path: Path, url: str | None) -> Article:
+    """Extract and tag one HTML file exactly as the extractor stage would (no feed: ``feed_url``
+    is None); the article has its story features, no story yet."""
     page = page_from_file(path, url)
     analysis = analyse(page)
-    article, _ = place_in_story(stories, build_article(page, analysis.extracted, analysis.tags), analysis.tags)
-    return article.model_copy(update={"feed_url": None})
+    return build_article(page, analysis.extracted, analysis.tags).model_copy(update={"feed_url": None})

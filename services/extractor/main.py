@@ -13,5 +13,5 @@ def run(settings: ExtractorSettings) -> None:
     """Run the extractor stage until SIGTERM/SIGINT."""
     register_consumer_metrics("extractor", metrics.EXTRACTOR, metrics.init_series)
     health = start_service("extractor", settings)
-    MESSAGES_PRODUCED.labels("extractor", settings.topic_articles)
+    MESSAGES_PRODUCED.labels("extractor", settings.topic_extracted)
     run_consumer_stage(build(settings, health), settings, settings.topic_pages)

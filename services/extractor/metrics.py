@@ -24,10 +24,6 @@ EXTRACTION_QUALITY = EXTRACTOR.counter(
     "Extraction quality issues per source domain (top-N domains, others as 'other').",
     ["domain", "issue"],
 )
-STORIES = EXTRACTOR.counter(
-    "newsflow_story_assignments_total",
-    "Articles by story assignment: new_story, joined_story, duplicate.", ["kind"],
-)
 TAGS_PER_ARTICLE = EXTRACTOR.histogram(
     "newsflow_article_tags", "Tags per article (places, people, organisations, keywords, topics).",
     buckets=(0, 1, 2, 5, 10, 20, 50, 100),
@@ -49,8 +45,6 @@ EXTRACTOR_WORKER_RESTARTS = EXTRACTOR.counter(
 def init_series() -> None:
     """The extractor's known label sets, at 0."""
     PAGES_PROCESSED.labels("ok")
-    for kind in ("new_story", "joined_story", "duplicate"):
-        STORIES.labels(kind)
     for reason in ("timeout", "crashed"):
         EXTRACTOR_WORKER_RESTARTS.labels(reason)
 

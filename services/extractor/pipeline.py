@@ -2,10 +2,10 @@
 
 :func:`analyse` (extract + tag) is pure, so the stage runs it in worker processes
 (:mod:`services.extractor.workers`); :func:`build_article` turns its result into the
-``newsflow.articles`` record and :func:`place_in_story` gives that record its story from the
-(stateful) :class:`~services.extractor.stories.StoryIndex`. The stage
-(:mod:`services.extractor.service`, and replay through it) and ``newsflow extract``
-(:mod:`services.extractor.files`) all call these, so the three cannot drift apart.
+``newsflow.extracted`` record, with the story features the story stage places it by
+(:mod:`services.extractor.features`; the story itself is the story stage's:
+``services/stories``). The stage (:mod:`services.extractor.service`, and replay through it) and
+``newsflow extract`` (:mod:`services.extractor.files`) all call these, so they cannot drift apart.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from services.common.messages import Article, PageMessage, Tags
 from services.common.urls import domain
 from services.extractor.extract import EXTRACTOR_VERSION, Extracted, extract_page
-from services.extractor.stories import Placement, StoryIndex
+from services.extractor.features import story_features
 from services.extractor.tagging import tag
 
 
@@ -51,15 +51,16 @@ def content_hash(title: str | None, text: str) -> str:
 
 
 def build_article(page: PageMessage, extracted: Extracted, tags: Tags) -> Article:
-    """The ``newsflow.articles`` record for a page (its story fields: :func:`place_in_story`)."""
+    """The ``newsflow.extracted`` record for a page: no story yet, its story features instead."""
     entry = page.entry
+    title = extracted.title or entry.title
     return Article(
         id=page.id,
         url=page.url,
         canonical_url=extracted.canonical_url,
         source=extracted.site_name or domain(page.final_url),
         feed_url=entry.feed_url,
-        title=extracted.title or entry.title,
+        title=title,
         authors=extracted.authors or entry.authors,
         published_at=extracted.published_at or entry.published_at,
         updated_at=extracted.updated_at or entry.updated_at,
@@ -73,15 +74,8 @@ def build_article(page: PageMessage, extracted: Extracted, tags: Tags) -> Articl
         keywords=tags.keywords,
         topics=tags.topics,
         extractor_version=EXTRACTOR_VERSION,
-        content_hash=content_hash(extracted.title or entry.title, extracted.text),
+        content_hash=content_hash(title, extracted.text),
         fetched_at=page.fetched_at,
         first_seen_at=entry.first_seen_at,
+        story_features=story_features(extracted.text, title, tags),
     )
-
-
-def place_in_story(stories: StoryIndex, article: Article, tags: Tags) -> tuple[Article, Placement]:
-    """Place ``article`` in ``stories`` (which remembers it); the article with its ``story_id`` and
-    ``duplicate_of`` filled in, and the placement (new story, joined, duplicate)."""
-    placed = stories.place(article.id, article.text, tags, article.published_at, title=article.title)
-    placed_article = article.model_copy(update={"story_id": placed.story_id, "duplicate_of": placed.duplicate_of})
-    return placed_article, placed

@@ -1,14 +1,15 @@
-"""``newsflow extractor``: ``newsflow.pages`` -> ``newsflow.articles``.
+"""``newsflow extractor``: ``newsflow.pages`` -> ``newsflow.extracted``.
 
 consume -> process (decode the page, extract the text and metadata, tag it,
-assign its story) -> produce each Article with ``acks=all`` and flush ->
+compute its story features) -> produce each Article with ``acks=all`` and flush ->
 commit offsets.
 
 The steps themselves are :mod:`services.extractor.pipeline`. Extraction and tagging
 (:func:`~services.extractor.pipeline.analyse`, pure) run in ``workers`` processes
-(:mod:`services.extractor.workers`), each page bounded by ``extract_timeout_seconds``;
-story placement (:class:`StoryIndex`, stateful) stays in this process and runs in
-record order, so the first copy of a syndicated story is always the first one read.
+(:mod:`services.extractor.workers`), each page bounded by ``extract_timeout_seconds``.
+The extractor holds no state: any number of replicas share ``newsflow.pages``. Stories
+are placed downstream, by the story stage (``newsflow stories-worker``), which sees every
+article of every replica.
 """
 
 from __future__ import annotations
@@ -31,9 +32,8 @@ from services.common.steps import Processed, ProcessFn, StepWrapper, WriteFn, re
 from services.common.urls import domain
 from services.extractor import metrics
 from services.extractor.extract import Extracted
-from services.extractor.pipeline import build_article, place_in_story
+from services.extractor.pipeline import build_article
 from services.extractor.settings import ExtractorSettings
-from services.extractor.stories import StoryIndex
 from services.extractor.workers import AnalysePool
 
 log = logging.getLogger(__name__)
@@ -79,9 +79,9 @@ def _decode_all(records: Sequence[Record], out: Processed[Item]) -> list[tuple[R
     return pages
 
 
-def make_processor(stories: StoryIndex, pool: AnalysePool) -> ProcessFn[Item]:
+def make_processor(pool: AnalysePool) -> ProcessFn[Item]:
     """Step 2: decode each page, extract + tag the batch in the worker pool, then build the
-    articles and place them in their stories here, in record order; failures carry their reason."""
+    articles (with their story features) in record order; failures carry their reason."""
 
     def process(records: Sequence[Record]) -> Processed[Item]:
         out: Processed[Item] = Processed()
@@ -96,8 +96,6 @@ def make_processor(stories: StoryIndex, pool: AnalysePool) -> ProcessFn[Item]:
             except Exception as exc:  # any failure of one page dead-letters that page
                 _fail(out, rec, page, exc)
                 continue
-            article, placed = place_in_story(stories, article, outcome.tags)
-            metrics.STORIES.labels(placed.kind).inc()
             record_quality(article, outcome.extracted)
             metrics.PAGES_PROCESSED.labels("ok").inc()
             metrics.EXTRACT_DURATION.observe(outcome.seconds)
@@ -128,9 +126,7 @@ def make_writer(producer: KafkaProducer, topic: str) -> WriteFn[Item]:
 
 
 def build(settings: ExtractorSettings, health: Health, steps: Sequence[StepWrapper] = ()) -> Stage:
-    """The extractor stage: pages topic -> extract + tag -> articles topic -> commit."""
-    stories = StoryIndex(settings.data_dir / "stories.db", window_days=settings.story_window_days,
-                         max_items=settings.story_max_items)
+    """The extractor stage: pages topic -> extract + tag -> extracted topic -> commit."""
     # the workers live as long as the service process (pebble stops them at interpreter exit)
     pool = AnalysePool(settings.workers, timeout_seconds=settings.extract_timeout_seconds)
     producer = make_producer(settings)
@@ -138,8 +134,8 @@ def build(settings: ExtractorSettings, health: Health, steps: Sequence[StepWrapp
         name=STAGE,
         settings=settings,
         input_topic=settings.topic_pages,
-        process=make_processor(stories, pool),
-        write=retry_on((KafkaError, OSError, TimeoutError), make_writer(producer, settings.topic_articles)),
+        process=make_processor(pool),
+        write=retry_on((KafkaError, OSError, TimeoutError), make_writer(producer, settings.topic_extracted)),
         health=health,
         consumer=make_consumer(settings, group_id=settings.group_id),
         producer=producer,

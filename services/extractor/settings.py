@@ -8,18 +8,13 @@ from services.common.settings import ConsumerSettings
 
 
 class ExtractorSettings(ConsumerSettings):
-    """``newsflow extractor``: consumes pages, produces articles."""
+    """``newsflow extractor``: consumes pages, produces extracted articles (stories: ``StoriesSettings``)."""
 
     metrics_port: int = Field(9102, ge=0, le=65535)
     group_id: str = "newsflow-extractor"
     batch_max_records: int = Field(20, ge=1, le=10_000)
     extract_timeout_seconds: float = Field(30, gt=0, description="a page taking longer is dead-lettered")
-    story_window_days: float = Field(3, gt=0)
-    story_max_items: int = Field(
-        20_000, ge=100, description="articles the story index keeps in memory (~8 KB each); the oldest go first"
-    )
     workers: int = Field(
         1, ge=1, le=64,
-        description="worker processes that extract and tag pages in parallel (one core each); "
-        "story assignment stays in the service process, in record order",
+        description="worker processes that extract and tag pages in parallel (one core each)",
     )

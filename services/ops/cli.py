@@ -30,6 +30,7 @@ from services.ops import replay as rp
 from services.ops.replay import parse_time
 from services.ops.status import collect, render
 from services.sink.settings import SinkSettings
+from services.stories.settings import StoriesSettings
 
 
 def _broker_override() -> dict[str, Any]:
@@ -139,11 +140,12 @@ def config() -> None:
 
 
 @config.command("show")
-@click.argument("service", type=click.Choice(["fetcher", "extractor", "sink"]))
+@click.argument("service", type=click.Choice(["fetcher", "extractor", "stories", "sink"]))
 def config_show(service: str) -> None:
     """The effective settings of SERVICE, secrets masked."""
     classes: dict[str, type[CommonSettings]] = {
-        "fetcher": FetcherSettings, "extractor": ExtractorSettings, "sink": SinkSettings,
+        "fetcher": FetcherSettings, "extractor": ExtractorSettings, "stories": StoriesSettings,
+        "sink": SinkSettings,
     }
     for name, value in masked(settings_or_exit(classes[service])).items():
         click.echo(f"{name}={value}")
@@ -155,12 +157,20 @@ def _stage_settings(stage: str) -> ConsumerSettings:
     """The stage's own settings (its group, batch size...), on the running pipeline's broker."""
     if stage == "extractor":
         return settings_or_exit(ExtractorSettings, **_broker_override())
+    if stage == "stories":
+        return settings_or_exit(StoriesSettings, **_broker_override())
     return settings_or_exit(SinkSettings, **running_overrides())
 
 
+def stage_input(settings: ConsumerSettings, stage: str) -> str:
+    """The topic a stage consumes (what its replay reprocesses)."""
+    return {"extractor": settings.topic_pages, "stories": settings.topic_extracted}.get(stage, settings.topic_articles)
+
+
 @click.command()
-@click.option("--stage", "stage_name", type=click.Choice(["extractor", "sink"]), required=True,
-              help="extractor: re-extract newsflow.pages; sink: re-store newsflow.articles.")
+@click.option("--stage", "stage_name", type=click.Choice(["extractor", "stories", "sink"]), required=True,
+              help="extractor: re-extract newsflow.pages; stories: re-cluster newsflow.extracted (from an "
+              "empty story index: use --from-beginning); sink: re-store newsflow.articles.")
 @click.option("--from-beginning", is_flag=True, help="From the oldest record the broker holds.")
 @click.option("--since", callback=_time, help="From the first record at or after this ISO time (UTC if no zone).")
 @click.option("--offsets", "offsets_text", help="From these offsets: PARTITION:OFFSET,... (only those partitions).")
@@ -181,7 +191,7 @@ def replay(stage_name: str, from_beginning: bool, since: datetime | None, offset
                                "stop at --until and reprocess the rest again when the service restarts")
     settings = _stage_settings(stage_name)
     _broker_or_exit(settings)
-    topic = settings.topic_pages if stage_name == "extractor" else settings.topic_articles
+    topic = stage_input(settings, stage_name)
     probe = make_consumer(settings)
     try:
         plan = rp.plan_replay(probe, stage=stage_name, topic=topic,  # type: ignore[arg-type]

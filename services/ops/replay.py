@@ -47,10 +47,12 @@ from services.extractor import service as extractor_service
 from services.extractor.settings import ExtractorSettings
 from services.sink import service as sink_service
 from services.sink.settings import SinkSettings
+from services.stories import service as stories_service
+from services.stories.settings import StoriesSettings
 
 log = logging.getLogger(__name__)
 
-StageName = Literal["extractor", "sink"]
+StageName = Literal["extractor", "stories", "sink"]
 
 
 class ReplayRefused(RuntimeError):
@@ -235,9 +237,12 @@ StageBuilder = Callable[[ConsumerSettings, Health, Sequence[StepWrapper]], Stage
 
 
 def build_stage_for(stage: StageName) -> StageBuilder:
-    """The real service's stage builder (the replay runs the same code the service runs)."""
+    """The real service's stage builder (the replay runs the same code the service runs). The story
+    stage replays with an empty index (no rebuild from its output): it re-clusters what it reads."""
     if stage == "extractor":
         return lambda s, h, steps: extractor_service.build(_as(ExtractorSettings, s), h, steps=steps)
+    if stage == "stories":
+        return lambda s, h, steps: stories_service.build(_as(StoriesSettings, s), h, steps=steps, rebuild=False)
     return lambda s, h, steps: sink_service.build(_as(SinkSettings, s), h, steps=steps)
 
 

@@ -60,7 +60,7 @@ class Status:
 
 
 def topics_of(settings: CommonSettings) -> list[str]:
-    return [settings.topic_pages, settings.topic_articles, settings.topic_dlq]
+    return [settings.topic_pages, settings.topic_extracted, settings.topic_articles, settings.topic_dlq]
 
 
 def group_lags(settings: CommonSettings, groups: list[str] | None = None) -> list[PartitionLag]:

