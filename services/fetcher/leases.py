@@ -184,11 +184,12 @@ class SharedSchedule:
         """
         owner = self.owner or "local"
         with self.transaction():
-            self.db.execute("INSERT INTO hosts (host, next_start) VALUES (?, 0) ON CONFLICT (host) DO NOTHING", (host,))
-            (next_start,) = self.db.execute(f"SELECT next_start FROM hosts WHERE host = ?{self.for_update}",
-                                            (host,)).fetchone()
-            if next_start > now:
-                return None, float(next_start) - now
+            # The host's row is the lock that serialises slot choices in PostgreSQL; SQLite's write lock
+            # does that already, so without a delay (no start time to keep) its row is not needed there.
+            if min_delay > 0 or self.for_update:
+                wait = self._host_wait(host, now)
+                if wait > 0:
+                    return None, wait
             busy = {int(s) for (s,) in self.db.execute("SELECT slot FROM host_slots WHERE host = ? AND until > ?",
                                                        (host, now))}
             free = next((i for i in range(concurrency) if i not in busy), None)
@@ -197,8 +198,16 @@ class SharedSchedule:
             self.db.execute("INSERT INTO host_slots (host, slot, owner, until) VALUES (?, ?, ?, ?) ON CONFLICT "
                             "(host, slot) DO UPDATE SET owner = excluded.owner, until = excluded.until",
                             (host, free, owner, now + self.host_hold_seconds))
-            self.db.execute("UPDATE hosts SET next_start = ? WHERE host = ?", (now + min_delay, host))
+            if min_delay > 0 or self.for_update:
+                self.db.execute("UPDATE hosts SET next_start = ? WHERE host = ?", (now + min_delay, host))
         return free, 0.0
+
+    def _host_wait(self, host: str, now: float) -> float:
+        """Seconds until ``host``'s next request may start (its row locked in PostgreSQL)."""
+        self.db.execute("INSERT INTO hosts (host, next_start) VALUES (?, 0) ON CONFLICT (host) DO NOTHING", (host,))
+        (next_start,) = self.db.execute(f"SELECT next_start FROM hosts WHERE host = ?{self.for_update}",
+                                        (host,)).fetchone()
+        return max(0.0, float(next_start) - now)
 
     def release_host(self, host: str, slot: int) -> None:
         self.db.execute("DELETE FROM host_slots WHERE host = ? AND slot = ? AND owner = ?",
