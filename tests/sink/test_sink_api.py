@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
 
-from services.sink.api import ApiServer, TokenBuckets
+from services.sink.api import ApiServer, TokenBuckets, create_app
 from services.sink.backends import open_store
+from services.sink.cli import articles, stories
 from services.sink.settings import SinkSettings
+from services.sink.store import QueryTimeout
 from tests.sink.test_store import make, store_url  # noqa: F401 - store_url is the per-backend fixture
 
 
@@ -117,3 +123,51 @@ def test_token_buckets_refill_and_stay_bounded() -> None:
         buckets.take(f"c{i}", now=100 + i)
         buckets.take(f"c{i}", now=100 + i)
     assert len(buckets._buckets) <= 12
+
+
+@pytest.mark.parametrize(("q", "says"), [
+    (" ", "no word to search for"), ("\x00", "control character (U+0000)"), ('"Kharkiv', "unbalanced double quote"),
+    ("*", "no word to search for"), ("OR", "no word to search for"), ("Kharkiv OR", "'OR' needs a term on each side"),
+    (" OR ".join(f"{c}*" for c in "abcdefghijklmnopqrstuvwxyz"), "the limit is"),
+])
+def test_a_query_the_engine_rejects_is_a_400_with_a_message(api: httpx.Client, q: str, says: str,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG, logger="services.sink.api"):
+        for path in ("/articles", "/stories"):
+            response = api.get(path, params={"q": q})
+            assert response.status_code == 400, response.text
+            assert says in response.json()["detail"]
+    assert not [r for r in caplog.records if r.levelno >= logging.INFO], "a user error is not an outage"
+    assert api.get("/articles", params={"place": "x\x00"}).status_code == 400
+
+
+class _SlowStore:
+    """A store whose every read ran past its timeout."""
+
+    def __getattr__(self, name: str) -> object:
+        def timed_out(*args: object, **kw: object) -> object:
+            raise QueryTimeout("query cancelled after 5 s")
+        return timed_out
+
+
+def test_a_read_past_its_timeout_is_a_503_to_retry() -> None:
+    client = TestClient(create_app(_SlowStore(), SinkSettings()))  # type: ignore[arg-type]
+    for path in ("/articles?q=Kharkiv", "/articles/a1", "/stories"):
+        response = client.get(path)
+        assert response.status_code == 503 and response.headers["retry-after"] == "1"
+        assert "cancelled after 5 s" in response.json()["detail"] and "narrow the query" in response.json()["detail"]
+
+
+def test_cli_search_with_a_bad_query_says_so_in_one_line_and_exits_2(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'news.db'}"
+    open_store(url).close()
+    monkeypatch.setenv("NEWSFLOW_SINK_URL", url)
+    monkeypatch.setenv("NEWSFLOW_DATA_DIR", str(tmp_path))
+    for args in (["search", "a* OR b*"], ["search", '"Kharkiv'], ["search", "OR"], ["export", "--place", "x\x00"]):
+        result = CliRunner().invoke(articles, args)
+        assert result.exit_code == 2, (args, result.output)
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: bad query: "), result.output
+    assert CliRunner().invoke(stories, ["OR"]).exit_code == 2
+    assert CliRunner().invoke(articles, ["search", "Kharkiv"]).exit_code == 0
