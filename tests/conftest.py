@@ -45,6 +45,7 @@ def topic_env(broker: EmbeddedBroker) -> dict[str, str]:
     return {
         "NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
         "NEWSFLOW_TOPIC_PAGES": f"t{suffix}.pages",
+        "NEWSFLOW_TOPIC_EXTRACTED": f"t{suffix}.extracted",
         "NEWSFLOW_TOPIC_ARTICLES": f"t{suffix}.articles",
         "NEWSFLOW_TOPIC_DLQ": f"t{suffix}.dlq",
         "NEWSFLOW_GROUP_ID": f"g{suffix}",

@@ -19,7 +19,7 @@ def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str
 
 
 def test_extract_files_gives_one_clean_json_line_each(tmp_path: Path) -> None:
-    result = run("extract", str(CTV), str(CBC), "--url", "https://www.example.com/story")
+    result = run("extract", str(CTV), str(CBC))  # each file its own URL, so its own article id
     assert result.returncode == 0, result.stderr
     ctv, cbc = (json.loads(line) for line in result.stdout.splitlines())
     assert "Kharkiv sits just 20 kilometres" in ctv["text"]
@@ -27,7 +27,10 @@ def test_extract_files_gives_one_clean_json_line_each(tmp_path: Path) -> None:
     assert "Leave a Reply" not in cbc["text"]
     assert cbc["authors"] == ["Briar Stewart"]
     assert {p["name"] for p in ctv["places"]} >= {"Ukraine", "Russia", "Kharkiv"}
+    assert ctv["id"] != cbc["id"]
     assert ctv["story_id"] == cbc["story_id"], "the two seed stories are the same event"
+    assert ctv["duplicate_of"] is None and cbc["duplicate_of"] is None
+    assert "story_features" not in ctv
 
 
 def test_extract_bad_file_is_reported_and_the_rest_goes_on(tmp_path: Path) -> None:

@@ -106,6 +106,18 @@ def test_cbc_article_is_clean(demo_run: tuple[Path, float]) -> None:
     assert art["language"] == "en" and art["extractor_version"]
 
 
+def test_the_seeds_share_a_story_in_the_pipeline(demo_run: tuple[Path, float]) -> None:
+    """CTV and CBC report the same event 4.7 days apart: one story, neither a copy of the other
+    (the story stage places every article; newer-dated demo articles read first do not push the
+    seeds out of its window)."""
+    ctv, cbc = _article_by_path(demo_run[0], "/ctvnews/"), _article_by_path(demo_run[0], "/cbc/")
+    assert ctv["story_id"] and ctv["story_id"] == cbc["story_id"]
+    assert ctv["duplicate_of"] is None and cbc["duplicate_of"] is None
+    store = SqliteStore(demo_run[0] / "newsflow.db")
+    others = [a for a in store.iter_articles(Filters(limit=-1)) if "/ctvnews/" not in a.url and "/cbc/" not in a.url]
+    assert others and all(a.story_id and a.story_id != ctv["story_id"] for a in others)
+
+
 def test_articles_search_and_export(demo_run: tuple[Path, float]) -> None:
     data_dir, _ = demo_run
     found = newsflow("articles", "search", "Kharkiv", "--json", data_dir=data_dir, timeout=60)

@@ -1,5 +1,6 @@
 """Replay on the real embedded broker: a fresh group re-extracts every page while the live
-extractor keeps running (its offsets untouched); the sink keeps the newest version as a new
+extractor keeps running (its offsets untouched); the story stage re-clusters what was extracted
+(replay --stage stories, from an empty index); the sink keeps the newest version as a new
 revision; the same replay twice changes nothing; a reset of an active live group is refused."""
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from services.extractor.settings import ExtractorSettings
 from services.ops.replay import ReplayRefused, StartPoint, plan_replay, run_replay
 from services.sink.settings import SinkSettings
 from services.sink.sqlite import SqliteStore
+from services.stories.settings import StoriesSettings
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(180)]
@@ -113,8 +115,20 @@ def committed(settings: ExtractorSettings, group: str) -> dict[int, int]:
         admin.close()
 
 
-def articles(settings: ExtractorSettings) -> list[Article]:
-    return [decode(Article, v) for *_, v in read_topic(settings.kafka_bootstrap_servers, settings.topic_articles)]
+def articles(settings: ExtractorSettings, placed: bool = False) -> list[Article]:
+    """What the extractor produced (newsflow.extracted) or, ``placed``, the story stage (newsflow.articles)."""
+    topic = settings.topic_articles if placed else settings.topic_extracted
+    return [decode(Article, v) for *_, v in read_topic(settings.kafka_bootstrap_servers, topic)]
+
+
+def replay_stories(settings: ExtractorSettings, expected: int) -> None:
+    """``newsflow replay --stage stories --from-beginning``: everything extracted, placed again."""
+    stories = load(StoriesSettings, batch_max_seconds=0.5, replay_idle_seconds=2)
+    probe = KafkaConsumer(bootstrap_servers=[settings.kafka_bootstrap_servers])
+    plan = plan_replay(probe, stage="stories", topic=stories.topic_extracted, live_group=stories.group_id,
+                       start=StartPoint(from_beginning=True))
+    probe.close()
+    assert run_replay(plan, stories).replayed == expected
 
 
 @pytest.fixture
@@ -146,6 +160,15 @@ def test_replay_in_fresh_group_reextracts_every_page_and_leaves_live_group_alone
     assert sum(committed(settings, plan.group).values()) == len(pages)
     newest = [a for a in articles(settings) if a.extractor_version == "replay-test-v2"]
     assert sorted(a.id for a in newest) == sorted(p.id for p in pages), "every page re-extracted once"
+
+    # The story stage places both versions (a fresh index: the re-extracted ones keep their stories).
+    replay_stories(settings, 2 * len(pages))
+    placed = articles(settings, placed=True)
+    assert len(placed) == 2 * len(pages) and all(a.story_id and a.story_features for a in placed)
+    story = {(a.id, a.extractor_version): a.story_id for a in placed}
+    assert all(story[(p.id, "replay-test-v2")] == story[(p.id, extractor_pipeline.EXTRACTOR_VERSION)] for p in pages)
+    seeds = {a.story_id for a in placed if "/ctvnews/" in a.url or "/cbc/" in a.url}
+    assert len(seeds) == 1, "the seeds share a story"
 
     # The sink keeps the newest version and records the old one as a revision ...
     sink = load(SinkSettings, sink_url=f"sqlite:///{tmp_path / 'replay.db'}", batch_max_seconds=0.5,

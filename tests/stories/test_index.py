@@ -169,3 +169,46 @@ def test_place_says_whether_the_article_started_its_story() -> None:
     # what newsflow extract and the tag CLI read from it
     again = index.place("hockey-2", features(OTHER + " More to come."), T0)
     assert (again.story_id, again.duplicate_of) == (other.story_id, "hockey")
+
+
+def test_an_old_article_after_newer_ones_still_finds_its_story() -> None:
+    """The pipeline split the seeds: eviction went by the newest *published* time, so a later-dated
+    article read first pushed the seeds out. Eviction goes by the time articles were seen (fetched)."""
+    fetched = datetime(2026, 1, 5, tzinfo=UTC)
+    index = StoryIndex(window_days=3)
+    newer = index.place("hockey", features(OTHER), T0 + timedelta(days=160), seen_at=fetched)
+    s_ap = index.place("ap", features(AP), T0, seen_at=fetched).story_id
+    s_cbc = index.place("cbc", features(CBC), T0 - timedelta(days=4.7), seen_at=fetched).story_id
+    assert s_ap == s_cbc != newer.story_id and len(index) == 3
+
+
+def test_a_redelivered_record_gets_its_stored_answer_and_a_revision_keeps_its_story() -> None:
+    index = StoryIndex()
+    first = index.place("ap", features(AP), T0, order=10)
+    copy = index.place("ap-elsewhere", features(SYNDICATED), T0, order=11)
+    again = index.place("ap-elsewhere", features(SYNDICATED), T0, order=11)  # redelivered
+    assert again.repeated and (again.story_id, again.duplicate_of) == (copy.story_id, "ap")
+    stale = index.place("ap", features(AP), T0, order=3)  # an older record of a stored article
+    assert stale.repeated and stale.story_id == first.story_id
+    revised = index.place("ap", features(AP + "\n\nUpdated."), T0, order=12)
+    assert revised.revision and not revised.repeated and revised.story_id == first.story_id
+
+
+def test_the_first_copy_is_the_lowest_order_whatever_the_insertion_order() -> None:
+    """A rebuild reads the output's partitions interleaved: order, not arrival, decides."""
+    index = StoryIndex()
+    sid = "story-of-ap"
+    index.insert("ap-third", features(SYNDICATED + "\nShare this story."), T0, story_id=sid,
+                 duplicate_of="ap-elsewhere", order=30)
+    index.insert("ap-elsewhere", features(SYNDICATED), T0, story_id=sid, duplicate_of=None, order=5)
+    assert index.place("ap-fourth", features(SYNDICATED), T0).duplicate_of == "ap-elsewhere"
+
+
+def test_many_articles_stay_bounded_and_keys_are_freed() -> None:
+    index = StoryIndex(max_items=200)
+    for i in range(1000):
+        text = f"Item {i}: the harbour board of town{i} met about pier{i % 37} and ferry{i} schedules on day {i}."
+        index.place(f"a{i}", features(text), T0 + timedelta(minutes=i))
+    assert len(index) == 200
+    assert len(index._vocab) < 200 * 40  # the words of evicted articles are gone
+    assert "a999" in index and "a799" not in index
