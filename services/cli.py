@@ -10,6 +10,7 @@ import click
 
 from services.common import logs
 from services.common.commands import settings_or_exit
+from services.common.settings import ConfigError
 from services.extractor import main as extractor_main
 from services.extractor.files import extract_file
 from services.extractor.settings import ExtractorSettings
@@ -25,7 +26,7 @@ from services.stories import main as stories_main
 from services.stories.index import StoryIndex
 from services.stories.placing import place_article, placer
 from services.stories.settings import StoriesSettings
-from services.up import UpSettings, parse_scale, run_up
+from services.up import UpSettings, check_config, parse_scale, run_up
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -49,15 +50,20 @@ def main() -> None:
               help="Run N processes of a service (repeatable), e.g. --scale extractor=3.")
 def up(feeds_file: Path | None, demo: bool, once: bool, data_dir: Path | None, scale_values: tuple[str, ...]) -> None:
     """Run broker + fetcher + extractor + story stage + sink (embedded broker and SQLite by default)."""
-    if not demo and feeds_file is None:
-        raise click.UsageError("give --feeds FILE (your feed list) or --demo")
-    if feeds_file is not None and not feeds_file.exists():
-        raise click.UsageError(f"feed list not found: {feeds_file}")
     try:
         scale = parse_scale(scale_values)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     settings = settings_or_exit(UpSettings, **({"data_dir": data_dir} if data_dir else {}))
+    feeds_file = None if demo else feeds_file or settings.feeds_file
+    if not demo and feeds_file is None:
+        raise click.UsageError("give --feeds FILE (your feed list, or set NEWSFLOW_FEEDS_FILE) or --demo")
+    if feeds_file is not None and not feeds_file.exists():
+        raise click.UsageError(f"feed list not found: {feeds_file}")
+    try:
+        check_config(feeds_file)
+    except ConfigError as exc:
+        raise click.ClickException(f"not started: {exc}") from None
     logs.setup("up", "text", "INFO")
     logging.getLogger("kafka").setLevel(logging.CRITICAL)  # up reports problems itself
     sys.exit(run_up(settings, feeds_file, demo=demo, once=once, scale=scale))

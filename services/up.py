@@ -11,6 +11,7 @@ item is stored, stop the services in pipeline order, then the broker.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import os
 import signal
@@ -28,11 +29,16 @@ from services.common import offsets as ofs
 from services.common.broker import EmbeddedBroker, free_port, port_is_free
 from services.common.kafka import make_consumer
 from services.common.runinfo import RUN_FILE, RunInfo, write_run_info
-from services.common.settings import CommonSettings
+from services.common.settings import CommonSettings, ConfigError, load
 from services.common.urls import article_id, redact_url
 from services.demo.server import DemoSite
+from services.extractor.settings import ExtractorSettings
+from services.fetcher.feedlist import FeedListError, read_feed_list
+from services.fetcher.settings import FetcherSettings
 from services.fetcher.state import FetcherState
 from services.sink.backends import open_store
+from services.sink.settings import SinkSettings
+from services.stories.settings import StoriesSettings
 
 log = logging.getLogger("newsflow.up")
 
@@ -50,6 +56,7 @@ class UpSettings(CommonSettings):
     broker_memory_warn_bytes: int = Field(
         1024**3, ge=1, description="warn when the embedded broker's memory passes this"
     )
+    feeds_file: Path | None = Field(None, description="the feed list when `up` gets no --feeds")
     once_timeout_seconds: float = Field(300, gt=0)
     metrics_base_port: int = Field(
         9101, ge=0, le=65533,
@@ -95,6 +102,50 @@ def pick_ports(host: str, base: int = 9101, names: Mapping[str, str] | None = No
         wanted = base + DEFAULT_PORTS[service] - min(DEFAULT_PORTS.values()) if base and first else 0
         ports[name] = wanted if wanted and port_is_free(wanted, host) else free_port(host)
     return ports
+
+
+SERVICE_SETTINGS: dict[str, type[CommonSettings]] = {
+    "fetcher": FetcherSettings, "extractor": ExtractorSettings, "stories": StoriesSettings, "sink": SinkSettings,
+}
+
+
+def check_config(feeds_file: Path | None) -> None:
+    """What would stop a service at start-up, found before anything starts: every service's
+    settings (from the NEWSFLOW_* environment they will inherit) and the feed list. Raises
+    :class:`ConfigError` with one message per problem."""
+    problems: list[str] = []
+    for cls in dict.fromkeys(SERVICE_SETTINGS.values()):
+        try:
+            load(cls)
+        except ConfigError as exc:
+            problems.extend(line.strip() for line in str(exc).splitlines()[1:])
+    if feeds_file is not None:
+        try:
+            read_feed_list(feeds_file)
+        except FeedListError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigError("; ".join(dict.fromkeys(problems)))
+
+
+def last_error_line(log_file: Path, max_bytes: int = 64 * 1024) -> str | None:
+    """The last error a service logged (a JSON log's ``ERROR`` message, else a traceback's last line)."""
+    try:
+        with log_file.open("rb") as f:
+            f.seek(max(0, log_file.stat().st_size - max_bytes))
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if isinstance(record, dict) and record.get("level") in ("ERROR", "CRITICAL"):
+            return str(record.get("message", ""))[:300]
+        if line and not line.startswith((" ", "\t", "Traceback")) and ("Error" in line or "Exception" in line):
+            return line.strip()[:300]
+    return None
 
 
 class Supervisor:
@@ -153,8 +204,9 @@ class Supervisor:
                 n = self.restarts[name] = self.restarts.get(name, 0) + 1
                 delay = min(2.0 ** (n - 1), 60.0)  # a crash loop backs off instead of spinning
                 self.not_before[name] = time.monotonic() + delay
-                log.error("%s exited with code %s; restarting it in %.0fs (see %s)", name, code,
-                          delay, self.logs / f"{name}.log")
+                reason = last_error_line(self.logs / f"{name}.log")
+                log.error("%s exited with code %s%s; restarting it in %.0fs (see %s)", name, code,
+                          f": {reason}" if reason else "", delay, self.logs / f"{name}.log")
             if time.monotonic() >= self.not_before[name]:
                 del self.not_before[name]
                 self.start(name)
