@@ -324,6 +324,10 @@ class ApiServer:
                     settings.api_max_request_bytes)
         self.store = store
         self.socket = socket.create_server((settings.api_host, settings.api_port), reuse_port=False)
+        # asyncio sets TCP_NODELAY only on sockets made with proto=IPPROTO_TCP, and create_server makes
+        # them with proto 0: without it, every response after the first on a keep-alive connection
+        # waited ~40 ms (Nagle's algorithm against the client's delayed ACK). Accepted sockets inherit it.
+        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.address: tuple[str, int] = self.socket.getsockname()[:2]
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                                 limit_concurrency=MAX_CONCURRENT_REQUESTS,
