@@ -43,6 +43,7 @@ from services.stories.settings import StoriesSettings
 log = logging.getLogger("newsflow.up")
 
 SERVICES = ("sink", "stories", "extractor", "fetcher")  # start order; stopped in reverse
+DEFAULT_API_PORT = 9104
 DEFAULT_PORTS = {"fetcher": 9101, "extractor": 9102, "sink": 9103, "stories": 9105}  # 9104: the sink's API
 COMMANDS = {"stories": "stories-worker"}  # the `newsflow` sub-command of a service, when not its name
 
@@ -107,6 +108,19 @@ def pick_ports(host: str, base: int = 9101, names: Mapping[str, str] | None = No
 SERVICE_SETTINGS: dict[str, type[CommonSettings]] = {
     "fetcher": FetcherSettings, "extractor": ExtractorSettings, "stories": StoriesSettings, "sink": SinkSettings,
 }
+
+
+def pick_api(host: str) -> tuple[dict[str, str], str | None]:
+    """The sink API's port: NEWSFLOW_API_PORT when set, else 9104 where free, else any free port
+    (a second pipeline on the machine must not answer with the first one's articles). Returns the
+    variables for the sink and the API's URL (None when NEWSFLOW_API_ENABLED is false)."""
+    sink = load(SinkSettings)
+    if not sink.api_enabled:
+        return {}, None
+    wanted = sink.api_port if "api_port" in sink.model_fields_set else DEFAULT_API_PORT
+    port = wanted if wanted and port_is_free(wanted, sink.api_host) else free_port(sink.api_host)
+    shown = "127.0.0.1" if sink.api_host in ("0.0.0.0", "") else sink.api_host
+    return {"NEWSFLOW_API_PORT": str(port)}, f"http://{shown}:{port}"
 
 
 def check_config(feeds_file: Path | None) -> None:
@@ -234,8 +248,10 @@ class Supervisor:
         self.not_before.clear()
         self.start_all()
 
-    def stop_all(self, timeout: float = 30) -> None:
-        """SIGTERM each service's processes in pipeline order and wait: each drains, flushes and commits."""
+    def stop_all(self, timeout: float = 30) -> bool:
+        """SIGTERM each service's processes in pipeline order and wait: each drains, flushes and commits.
+        True when every process stopped by itself (none had to be killed)."""
+        clean = True
         for service in reversed(SERVICES):
             running = [(name, proc) for name, proc in self.procs.items()
                        if self.names[name] == service and proc.poll() is None]
@@ -248,6 +264,8 @@ class Supervisor:
                     log.error("%s did not stop within %ss; killing it", name, timeout)
                     proc.kill()
                     proc.wait()
+                    clean = False
+        return clean
 
 
 def service_env(settings: UpSettings, info: RunInfo, feeds_file: Path, *, demo: bool, once: bool) -> dict[str, str]:
@@ -315,17 +333,20 @@ def run_up(settings: UpSettings, feeds_file: Path | None, *, demo: bool, once: b
         info = RunInfo(bootstrap=bootstrap, embedded_broker=broker is not None, sink_url=redact_url(sink_url),
                        metrics_ports=pick_ports(settings.metrics_host, settings.metrics_base_port, names),
                        demo_base_url=site.base_url if site else None)
+        api_env, info.api_url = pick_api(settings.metrics_host)
         topic_settings = settings.model_copy(update={"kafka_bootstrap_servers": bootstrap})
         kafka.wait_for_broker(topic_settings, timeout=60)
         kafka.ensure_topics(topic_settings)
-        env = service_env(settings, info, feeds_file, demo=demo, once=once) | {"NEWSFLOW_SINK_URL": sink_url}
+        env = service_env(settings, info, feeds_file, demo=demo, once=once) | {"NEWSFLOW_SINK_URL": sink_url} | api_env
         supervisor = Supervisor(settings, info, env, logs, names)
         supervisor.start_all()
         _print_banner(info, data_dir, feeds_file)
         return _supervise(supervisor, settings, broker, data_dir, expected, once, sink_url)
     finally:
         if supervisor:
-            supervisor.stop_all()
+            clean = supervisor.stop_all()
+            print("newsflow stopped cleanly" if clean else
+                  f"newsflow stopped; a service had to be killed (see {logs})", flush=True)
         if broker:
             broker.stop()
         if site:
@@ -367,6 +388,7 @@ def _supervise(sup: Supervisor, settings: UpSettings, broker: EmbeddedBroker | N
             print(f"--once: not every item was stored within {settings.once_timeout_seconds:g}s; "
                   f"see {data_dir / 'logs'}", file=sys.stderr)
             return 1
+    print("stopping newsflow: each service finishes its batch, flushes and commits ...", flush=True)
     return 0
 
 
@@ -440,5 +462,7 @@ def _print_banner(info: RunInfo, data_dir: Path, feeds_file: Path) -> None:
         f"  data      {data_dir}",
         f"  logs      {data_dir / 'logs'}/{{{','.join([*info.metrics_ports, 'broker'])}}}.log",
     ] + [f"  metrics   {svc:<11} http://127.0.0.1:{port}/metrics" for svc, port in info.metrics_ports.items()]
+    lines.append(f"  api       {info.api_url}  (docs {info.api_url}/docs)" if info.api_url else "  api       off")
+    lines.append("Ctrl-C stops every service cleanly")
     print("\n".join(lines), flush=True)
 

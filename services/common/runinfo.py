@@ -22,6 +22,7 @@ class RunInfo:
     metrics_ports: dict[str, int]
     pids: dict[str, int] = field(default_factory=dict)
     demo_base_url: str | None = None
+    api_url: str | None = None  # the read-only HTTP API the first sink serves (None: disabled)
     started_at: float = field(default_factory=time.time)
     supervisor_pid: int = field(default_factory=os.getpid)
 

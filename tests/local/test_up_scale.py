@@ -4,6 +4,7 @@ tests/integration/test_pipeline.py)."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from click.testing import CliRunner
 from services.cli import main
 from services.common.broker import free_port
 from services.common.settings import ConfigError
-from services.up import SERVICES, check_config, instances, last_error_line, parse_scale, pick_ports
+from services.up import DEFAULT_API_PORT, SERVICES, check_config, instances, last_error_line, parse_scale, pick_api, pick_ports
 
 
 def test_one_replica_keeps_the_service_name_several_are_numbered() -> None:
@@ -72,3 +73,20 @@ def test_up_refuses_to_start_with_a_bad_feed_list_or_setting_in_one_line(tmp_pat
     assert done.stderr.strip().count("\n") == 0, done.stderr
     assert "feeds.txt:2" in done.stderr and "NEWSFLOW_WORKERS" in done.stderr
     assert not (tmp_path / "data" / "run.json").exists(), "nothing was started"
+
+
+def test_the_api_port_moves_when_9104_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in [k for k in os.environ if k.startswith("NEWSFLOW_")]:
+        monkeypatch.delenv(key)
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            taken.bind(("127.0.0.1", DEFAULT_API_PORT))
+        except OSError:
+            pass  # someone else holds it already: just as taken
+        taken.listen()
+        env, url = pick_api("127.0.0.1")
+    port = int(env["NEWSFLOW_API_PORT"])
+    assert port != DEFAULT_API_PORT and url == f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("NEWSFLOW_API_ENABLED", "false")
+    assert pick_api("127.0.0.1") == ({}, None)
