@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import json
+import lzma
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from services.demo.server import SITE_DIR
 
@@ -67,3 +73,29 @@ def test_invalid_setting_stops_start_up_naming_the_variable() -> None:
                             env=env, timeout=60)
     assert result.returncode != 0 and "NEWSFLOW_BATCH_MAX_RECORDS" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress])
+def test_extract_decompresses_by_content_not_by_name(tmp_path: Path, compress: Callable[[bytes], bytes]) -> None:
+    page = CBC.read_bytes()
+    plain, packed = tmp_path / "page.html", tmp_path / "page.bin"  # no .gz in the name
+    plain.write_bytes(page)
+    packed.write_bytes(compress(page))
+    results = [run("extract", str(f), "--url", "https://www.cbc.ca/news/x") for f in (plain, packed)]
+    assert [r.returncode for r in results] == [0, 0], results[1].stderr
+    first, second = (json.loads(r.stdout) for r in results)
+    assert second["title"] == first["title"] and second["language"] == "en" and second["text"] == first["text"]
+
+
+@pytest.mark.parametrize(("data", "what"), [
+    (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40, "PNG image"),
+    (b"%PDF-1.7\n" + bytes(200), "PDF"),
+    (bytes(range(256)) * 40, "binary data"),
+    (gzip.compress(b"\x89PNG\r\n\x1a\n" + bytes(500)), "PNG image"),
+])
+def test_extract_refuses_binary_input_with_a_clear_error(tmp_path: Path, data: bytes, what: str) -> None:
+    path = tmp_path / "page.html"
+    path.write_bytes(data)
+    result = run("extract", str(path))
+    assert result.returncode == 1 and what in result.stderr and "NotHTML" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
