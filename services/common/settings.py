@@ -15,6 +15,8 @@ from typing import Any, Literal, TypeVar
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.urls import redact_url
+
 ENV_PREFIX = "NEWSFLOW_"
 
 
@@ -124,9 +126,13 @@ def load(cls: type[S], **overrides: Any) -> S:
 
 
 def masked(settings: CommonSettings) -> dict[str, str]:
-    """Effective settings as ``NEWSFLOW_*`` names, secrets masked (``config show``)."""
+    """Effective settings as ``NEWSFLOW_*`` names, secrets masked (``config show``): a secret URL shows
+    all but its password (a SQLite path is no secret); any other secret shows as stars."""
     out: dict[str, str] = {}
     for name, value in settings.model_dump().items():
-        shown = "**********" if isinstance(value, SecretStr) and value else value
+        shown = value
+        if isinstance(value, SecretStr) and value.get_secret_value():
+            secret = value.get_secret_value()
+            shown = redact_url(secret) if "://" in secret else "**********"
         out[f"{ENV_PREFIX}{name.upper()}"] = "" if shown is None else str(shown)
     return out

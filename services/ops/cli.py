@@ -142,12 +142,14 @@ def config() -> None:
 @config.command("show")
 @click.argument("service", type=click.Choice(["fetcher", "extractor", "stories", "sink"]))
 def config_show(service: str) -> None:
-    """The effective settings of SERVICE, secrets masked."""
+    """The effective settings of SERVICE, secrets masked: those of the pipeline `newsflow up` runs
+    from this directory when there is one (its broker, its storage), else the environment's."""
     classes: dict[str, type[CommonSettings]] = {
         "fetcher": FetcherSettings, "extractor": ExtractorSettings, "stories": StoriesSettings,
         "sink": SinkSettings,
     }
-    for name, value in masked(settings_or_exit(classes[service])).items():
+    overrides = running_overrides() if service == "sink" else _broker_override()
+    for name, value in masked(settings_or_exit(classes[service], **overrides)).items():
         click.echo(f"{name}={value}")
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
 from services.cli import main
+from services.common.runinfo import RunInfo, write_run_info
 
 
 @pytest.fixture(autouse=True)
@@ -26,10 +29,19 @@ def test_config_show_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(main, ["config", "show", "sink"])
     assert result.exit_code == 0, result.output
     assert "hunter2" not in result.output and "s3cret-pw" not in result.output
-    assert "NEWSFLOW_SINK_URL=**********" in result.output
+    assert "NEWSFLOW_SINK_URL=postgresql://newsflow:***@db/news" in result.output, "only the password is masked"
     assert "NEWSFLOW_KAFKA_SASL_PASSWORD=**********" in result.output
     assert "NEWSFLOW_KAFKA_SASL_USERNAME=svc" in result.output
     assert "NEWSFLOW_REPLAY_IDLE_SECONDS=5.0" in result.output
+
+
+def test_config_show_gives_the_running_pipelines_settings_and_a_sqlite_path_in_clear(tmp_path: Path) -> None:
+    write_run_info(tmp_path, RunInfo(bootstrap="127.0.0.1:45999", embedded_broker=True,
+                                     sink_url=f"sqlite:///{tmp_path}/newsflow.db", metrics_ports={}))
+    extractor = CliRunner().invoke(main, ["config", "show", "extractor"])
+    assert "NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:45999" in extractor.output, extractor.output
+    sink = CliRunner().invoke(main, ["config", "show", "sink"])
+    assert f"NEWSFLOW_SINK_URL=sqlite:///{tmp_path}/newsflow.db" in sink.output, sink.output
 
 
 def test_invalid_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
