@@ -24,24 +24,36 @@ from pydantic import SecretStr
 
 from services.cli import main as cli_main
 from services.common.health import Health, serve
-from services.common.kafka import TOPIC_RETENTION_MS
+from services.common.kafka import SINGLE_PARTITION, TOPIC_RETENTION_MS, topic_specs
 from services.common.settings import ENV_PREFIX, CommonSettings, ConsumerSettings
 from services.extractor.settings import ExtractorSettings
 from services.fetcher.settings import FetcherSettings
 from services.sink.settings import SinkSettings
-from services.up import UpSettings
+from services.stories.settings import StoriesSettings
+from services.up import COMMANDS, UpSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 RENDERED = ROOT / "build" / "deploy"
+# Service name (compose service, Kubernetes component label, Prometheus job, metrics stage) -> settings.
 SERVICE_SETTINGS: dict[str, type[CommonSettings]] = {
     "fetcher": FetcherSettings,
     "extractor": ExtractorSettings,
+    "stories": StoriesSettings,
     "sink": SinkSettings,
 }
-ALL_SETTINGS = (CommonSettings, FetcherSettings, ExtractorSettings, SinkSettings, UpSettings)
+ALL_SETTINGS = (CommonSettings, FetcherSettings, ExtractorSettings, StoriesSettings, SinkSettings, UpSettings)
 # Stand-ins for what deployments take from Secrets, so that settings validate as a whole.
 S = TypeVar("S", bound=CommonSettings)
-SECRET_STANDINS = {"NEWSFLOW_KAFKA_SASL_PASSWORD": "x", "NEWSFLOW_SINK_URL": "postgresql://u@h/db"}
+SECRET_STANDINS = {"NEWSFLOW_KAFKA_SASL_PASSWORD": "x", "NEWSFLOW_SINK_URL": "postgresql://u@h/db",
+                   "NEWSFLOW_FETCHER_STATE_URL": "postgresql://u@h/db"}
+SECRET_ENVS = set(SECRET_STANDINS)
+# Services that run as any number of replicas with no fixed host port (compose --scale).
+SCALABLE = ("fetcher", "extractor", "stories")
+
+
+def command_of(service: str) -> str:
+    """The `newsflow` sub-command that runs a service (the same table `newsflow up` uses)."""
+    return COMMANDS.get(service, service)
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -232,14 +244,15 @@ def compose_env(svc: dict[str, Any]) -> dict[str, str]:
 
 def settings_class(svc: dict[str, Any]) -> type[CommonSettings]:
     command = svc.get("command", [])
-    return SERVICE_SETTINGS.get(command[0], CommonSettings) if command else CommonSettings
+    by_command = {command_of(name): cls for name, cls in SERVICE_SETTINGS.items()}
+    return by_command.get(command[0], CommonSettings) if command else CommonSettings
 
 
 @pytest.mark.parametrize("files", [("compose.yaml",), ("compose.yaml", "compose.dev.yaml")])
 def test_compose_services_and_settings_exist_in_code(files: tuple[str, ...]) -> None:
     doc = compose(*files)
     services = newsflow_services(doc)
-    assert {"fetcher", "extractor", "sink", "topics-init"} <= set(services)
+    assert {*SERVICE_SETTINGS, "topics-init"} <= set(services)
     commands = set(cli_main.commands)
     for name, svc in services.items():
         command = svc.get("command", [])
@@ -247,8 +260,8 @@ def test_compose_services_and_settings_exist_in_code(files: tuple[str, ...]) -> 
             assert "services.demo.server" in svc["entrypoint"]
             continue
         assert command and command[0] in commands, f"{name}: {command} is not a newsflow command"
-        if command[0] in SERVICE_SETTINGS:
-            assert name == command[0], f"compose service {name} runs {command[0]}"
+        if name in SERVICE_SETTINGS:
+            assert command == [command_of(name)], f"compose service {name} runs {command}"
         cls = settings_class(svc)
         env = compose_env(svc)
         for key in env:
@@ -271,6 +284,9 @@ def test_compose_ports_health_and_lifecycle() -> None:
             assert targets[1:] == [int(env["NEWSFLOW_API_PORT"])] and env["NEWSFLOW_API_HOST"] == "0.0.0.0"
         else:
             assert targets == [port]
+        if name in SCALABLE:  # `--scale NAME=N`: no fixed host port (it would collide), no container_name
+            assert svc["ports"] == [{"target": port, "host_ip": "127.0.0.1"}], f"{name}: a fixed host port"
+            assert "container_name" not in svc
         assert "NEWSFLOW_METRICS_PORT" in " ".join(svc["healthcheck"]["test"]) and "/healthz" in " ".join(
             svc["healthcheck"]["test"])
         assert svc["restart"] == "unless-stopped"
@@ -282,6 +298,7 @@ def test_compose_ports_health_and_lifecycle() -> None:
         if isinstance(settings, ConsumerSettings):
             assert grace > settings.shutdown_timeout_seconds
     assert services["sink"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert services["fetcher"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert services["topics-init"]["command"] == ["topics", "ensure"]
     for infra in ("kafka", "postgres"):
         assert services[infra]["healthcheck"]["test"] and services[infra]["volumes"]
@@ -329,10 +346,41 @@ def test_compose_monitoring_files() -> None:
     grafana_mounts = {v.split(":")[1]: v.split(":")[0] for v in doc["services"]["grafana"]["volumes"]}
     for p in provider["providers"]:
         assert grafana_mounts[p["options"]["path"]] == "./deploy/grafana/dashboards"
-    targets = {t for job in config.get("scrape_configs", []) for sc in job.get("static_configs", [])
-               for t in sc.get("targets", [])}
+    # Every replica is scraped: DNS discovery (type A) of the compose service name returns them all.
+    jobs = {job["job_name"]: job for job in config.get("scrape_configs", [])}
     for name, cls in SERVICE_SETTINGS.items():
-        assert f"{name}:{cls.model_fields['metrics_port'].default}" in targets, f"{name} is not scraped"
+        assert name in doc["services"] and name in jobs, f"{name} is not scraped"
+        assert "static_configs" not in jobs[name], f"{name}: a static target sees one replica of a scaled service"
+        (sd,) = jobs[name]["dns_sd_configs"]
+        assert sd["names"] == [name] and sd["type"] == "A"
+        assert sd["port"] == cls.model_fields["metrics_port"].default
+    assert set(SERVICE_SETTINGS) <= set(doc["services"]["prometheus"]["depends_on"])
+
+
+def test_compose_scales_every_stage() -> None:
+    """`docker compose up -d --scale fetcher=2 --scale extractor=3`: replicas share what must be shared.
+    The fetchers' state is the compose PostgreSQL (the sink's credentials), never a per-container file;
+    the story stage runs one active member and a standby; no stage keeps state in a volume."""
+    doc = compose("compose.yaml")
+    services = doc["services"]
+    fetcher_env = compose_env(services["fetcher"])
+    sink_env = compose_env(services["sink"])
+    state = build_settings(FetcherSettings, fetcher_env)
+    url = state.fetcher_state_url.get_secret_value()
+    assert url.startswith("postgresql://") and "@postgres:5432/" in url
+    assert url == sink_env["NEWSFLOW_SINK_URL"], "the fetchers use the compose PostgreSQL like the sink"
+    assert state.fetcher_lease_seconds <= 60
+    assert services["fetcher"]["environment"]["NEWSFLOW_FETCHER_STATE_URL"] == \
+        services["sink"]["environment"]["NEWSFLOW_SINK_URL"], "the same ${POSTGRES_PASSWORD} interpolation"
+    for name in SERVICE_SETTINGS:
+        assert not any(str(v).endswith(":/data") for v in services[name].get("volumes", [])), f"{name}: a volume"
+    assert set(doc["volumes"]) == {"kafka-data", "postgres-data", "prometheus-data", "grafana-data"}
+    stories = services["stories"]
+    assert stories["deploy"]["replicas"] == 2, "one active member, one standby"
+    settings = build_settings(StoriesSettings, compose_env(stories))
+    assert topic_specs(settings)[settings.topic_extracted]["num_partitions"] == 1
+    for name in ("fetcher", "extractor", "sink"):
+        assert "replicas" not in services[name].get("deploy", {}), f"{name}: scaled with --scale"
 
 
 # --- kubernetes --------------------------------------------------------------------------------------
@@ -349,9 +397,12 @@ def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
 
 
 def workloads(docs: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(service, workload): the service is the component label; its container runs that service's command."""
     for doc in docs:
         if doc["kind"] in ("Deployment", "StatefulSet"):
-            yield doc["spec"]["template"]["spec"]["containers"][0]["args"][0], doc
+            service = doc["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]
+            assert doc["spec"]["template"]["spec"]["containers"][0]["args"] == [command_of(service)], service
+            yield service, doc
 
 
 def container_env(doc: dict[str, Any], configmaps: dict[str, dict[str, Any]]) -> dict[str, str]:
@@ -397,13 +448,20 @@ def test_k8s_env_vars_are_real_settings(validated: str, tree: str) -> None:
 def test_k8s_secrets_only_by_reference(validated: str, tree: str) -> None:
     docs = rendered(tree)
     assert not by_kind(docs, "Secret"), "no Secret objects (and so no literal secrets) in the manifests"
-    secret_envs = {"NEWSFLOW_SINK_URL", "NEWSFLOW_KAFKA_SASL_PASSWORD"}
     for _, doc in workloads(docs):
         for item in doc["spec"]["template"]["spec"]["containers"][0].get("env", []):
-            if item["name"] in secret_envs:
+            if item["name"] in SECRET_ENVS:
                 assert "secretKeyRef" in item["valueFrom"], item
-    sink = by_kind(docs, "Deployment")["newsflow-sink"]
-    assert any(e["name"] == "NEWSFLOW_SINK_URL" for e in sink["spec"]["template"]["spec"]["containers"][0]["env"])
+    deployments = by_kind(docs, "Deployment")
+
+    def secret_ref(workload: str, name: str) -> dict[str, str]:
+        (item,) = [e for e in deployments[workload]["spec"]["template"]["spec"]["containers"][0]["env"]
+                   if e["name"] == name]
+        return dict(item["valueFrom"]["secretKeyRef"])
+
+    # The fetchers' shared state comes from the same Secret mechanism as the sink's database URL.
+    assert secret_ref("newsflow-fetcher", "NEWSFLOW_FETCHER_STATE_URL") == secret_ref("newsflow-sink",
+                                                                                      "NEWSFLOW_SINK_URL")
 
 
 @pytest.mark.parametrize("tree", K8S_TREES)
@@ -442,20 +500,50 @@ def test_k8s_workloads_are_hardened_probed_and_drain(validated: str, tree: str) 
             assert grace > settings.http_total_timeout_seconds + 10
 
 
+def pod_volume(doc: dict[str, Any], path: str) -> dict[str, Any]:
+    """The volume a workload's container mounts at ``path``."""
+    pod = doc["spec"]["template"]["spec"]
+    (name,) = [m["name"] for m in pod["containers"][0]["volumeMounts"] if m["mountPath"] == path]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == name]
+    return dict(volume)
+
+
 @pytest.mark.parametrize("tree", K8S_TREES)
-def test_k8s_fetcher_is_a_single_stateful_replica(validated: str, tree: str) -> None:
+def test_k8s_fetcher_replicas_share_state_in_postgresql(validated: str, tree: str) -> None:
+    """N fetcher pods, no disk of their own: leases and per-feed state in PostgreSQL (a Secret's URL),
+    the feed list from the ConfigMap on every pod, a dead replica's feeds taken over within 60 s."""
     docs = rendered(tree)
-    (fetcher,) = by_kind(docs, "StatefulSet").values()
-    assert fetcher["spec"]["replicas"] == 1
-    (claim,) = fetcher["spec"]["volumeClaimTemplates"]
+    assert not by_kind(docs, "StatefulSet") and not by_kind(docs, "PersistentVolumeClaim")
+    fetcher = by_kind(docs, "Deployment")["newsflow-fetcher"]
+    assert "volumeClaimTemplates" not in fetcher["spec"]
+    assert fetcher["spec"]["replicas"] >= (3 if tree == "production" else 2)
     settings = build_settings(FetcherSettings, container_env(fetcher, by_kind(docs, "ConfigMap")))
-    (container,) = fetcher["spec"]["template"]["spec"]["containers"]
-    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
-    assert mounts[str(settings.data_dir)] == claim["metadata"]["name"]
-    feeds_mount = mounts[str(settings.feeds_file.parent)]
-    volumes = {v["name"]: v for v in fetcher["spec"]["template"]["spec"]["volumes"]}
-    assert volumes[feeds_mount]["configMap"]["name"].startswith("newsflow-feeds")
-    assert fetcher["spec"]["serviceName"] in by_kind(docs, "Service")
+    assert settings.fetcher_state_url.get_secret_value().startswith("postgresql://")  # the stand-in: from a Secret
+    assert settings.fetcher_lease_seconds <= 60
+    assert "emptyDir" in pod_volume(fetcher, str(settings.data_dir)), "the data dir is scratch"
+    feeds = pod_volume(fetcher, str(settings.feeds_file.parent))
+    assert feeds["configMap"]["name"].startswith("newsflow-feeds")
+    pdb = next(p for p in by_kind(docs, "PodDisruptionBudget").values()
+               if p["spec"]["selector"]["matchLabels"].get("app.kubernetes.io/component") == "fetcher")
+    assert pdb["spec"]["maxUnavailable"] == 1
+
+
+@pytest.mark.parametrize("tree", K8S_TREES)
+def test_k8s_story_stage_has_one_active_member_and_standbys(validated: str, tree: str) -> None:
+    """The story stage's input has one partition: one member places every article, the others wait.
+    So: a fixed number of replicas (>= 2: a standby), never an HPA, a PDB that keeps one, no disk."""
+    docs = rendered(tree)
+    stories = by_kind(docs, "Deployment")["newsflow-stories"]
+    assert 2 <= stories["spec"]["replicas"] <= 3, "one active member and one or two standbys"
+    assert all(h["spec"]["scaleTargetRef"]["name"] != "newsflow-stories"
+               for h in by_kind(docs, "HorizontalPodAutoscaler").values())
+    settings = build_settings(StoriesSettings, container_env(stories, by_kind(docs, "ConfigMap")))
+    assert settings.group_id == "newsflow-stories"
+    assert topic_specs(settings)[settings.topic_extracted]["num_partitions"] == 1
+    assert "emptyDir" in pod_volume(stories, str(settings.data_dir)), "no disk: the index is rebuilt from Kafka"
+    pdb = next(p for p in by_kind(docs, "PodDisruptionBudget").values()
+               if p["spec"]["selector"]["matchLabels"].get("app.kubernetes.io/component") == "stories")
+    assert pdb["spec"]["minAvailable"] == 1 and "maxUnavailable" not in pdb["spec"]
 
 
 def partitions_of(docs: list[dict[str, Any]]) -> int:
@@ -475,7 +563,7 @@ def test_k8s_scaling_within_partitions(validated: str, tree: str) -> None:
     assert deployments["newsflow-sink"]["spec"]["replicas"] <= partitions
     pdbs = {p["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"]
             for p in by_kind(docs, "PodDisruptionBudget").values()}
-    assert pdbs == {"extractor", "sink"}
+    assert pdbs == set(SERVICE_SETTINGS)
 
 
 @pytest.mark.parametrize("tree", K8S_TREES)
@@ -494,6 +582,16 @@ def test_k8s_network_policies(validated: str, tree: str) -> None:
     egress_ports = {port["port"] for p in policies for rule in p["spec"].get("egress", [])
                     for port in rule.get("ports", [])}
     assert {53, 5432, 9092} <= egress_ports
+    # PostgreSQL: the sink (articles) and the fetcher (its replicas' shared state), nobody else.
+    postgres = [p for p in policies for rule in p["spec"].get("egress", [])
+                if any(port["port"] == 5432 for port in rule.get("ports", []))]
+    reach = set()
+    for p in postgres:
+        selector = p["spec"]["podSelector"]
+        reach |= {selector.get("matchLabels", {}).get("app.kubernetes.io/component")} - {None}
+        reach |= {v for e in selector.get("matchExpressions", []) if e["key"] == "app.kubernetes.io/component"
+                  and e["operator"] == "In" for v in e["values"]}
+    assert reach == {"sink", "fetcher"}
 
 
 @pytest.mark.parametrize("tree", K8S_TREES)
@@ -514,11 +612,14 @@ def test_strimzi_topics_match_the_code_and_production(validated: str) -> None:
     env = next(cm["data"] for name, cm in by_kind(production, "ConfigMap").items()
                if name.startswith("newsflow-common"))
     settings = build_settings(CommonSettings, {**env, "NEWSFLOW_KAFKA_SASL_PASSWORD": "x"})  # from a Secret
-    roles = {"pages": settings.topic_pages, "articles": settings.topic_articles, "dlq": settings.topic_dlq}
-    assert set(topics) == set(roles.values())
+    roles = {"pages": settings.topic_pages, "extracted": settings.topic_extracted,
+             "articles": settings.topic_articles, "dlq": settings.topic_dlq}
+    assert set(topics) == set(roles.values()) == set(topic_specs(settings))
+    assert "extracted" in SINGLE_PARTITION  # the story stage's input: one active member
     for role, name in roles.items():
         spec = topics[name]
-        assert spec["partitions"] == (1 if role == "dlq" else settings.topic_partitions)
+        assert spec["partitions"] == (1 if role in SINGLE_PARTITION else settings.topic_partitions)
+        assert spec["partitions"] == topic_specs(settings)[name]["num_partitions"]
         assert spec["replicas"] == settings.topic_replication_factor == 3
         assert int(spec["config"]["retention.ms"]) == TOPIC_RETENTION_MS[role]
         assert int(spec["config"]["max.message.bytes"]) == settings.max_message_bytes + 1024
@@ -527,6 +628,9 @@ def test_strimzi_topics_match_the_code_and_production(validated: str) -> None:
 
 def test_settings_classes_have_the_fields_the_deploy_files_rely_on() -> None:
     """Guards the cross-references above against a renamed setting."""
-    for cls in (ExtractorSettings, SinkSettings):
+    for cls in (ExtractorSettings, StoriesSettings, SinkSettings):
         assert "shutdown_timeout_seconds" in cls.model_fields
     assert isinstance(SinkSettings.model_fields["sink_url"].default, SecretStr)
+    assert isinstance(FetcherSettings.model_fields["fetcher_state_url"].default, SecretStr)
+    assert FetcherSettings.model_fields["fetcher_lease_seconds"].default <= 60
+    assert {"story_window_days", "story_max_items"} <= set(StoriesSettings.model_fields)
