@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -19,19 +20,20 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 class Health:
     """Liveness and readiness state of one service, thread-safe enough for flags."""
 
-    def __init__(self, stale_after_seconds: float = 60.0) -> None:
+    def __init__(self, stale_after_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.stale_after = stale_after_seconds
-        self._last_beat = time.monotonic()
+        self._clock = clock
+        self._last_beat = clock()
         self._checks: dict[str, bool] = {}
 
     def beat(self) -> None:
-        self._last_beat = time.monotonic()
+        self._last_beat = self._clock()
 
     def set(self, check: str, ok: bool) -> None:
         self._checks[check] = ok
 
     def alive(self) -> bool:
-        return time.monotonic() - self._last_beat < self.stale_after
+        return self._clock() - self._last_beat < self.stale_after
 
     def ready(self) -> bool:
         return self.alive() and bool(self._checks) and all(self._checks.values())

@@ -100,6 +100,14 @@ class HostileSite(LocalSite):
     FEEDS = ("pages.xml", "laughs.xml", "huge.xml", "wrong-shape.json", "not-a-feed.json",
              "invalid-utf8.xml", "trickle.xml")
 
+    def start(self) -> HostileSite:
+        """Build the expensive bodies once, before the first request (a 1 GiB bomb takes seconds:
+        built per request it would outlast the fetcher's timeout and test the wrong thing)."""
+        gzip_bomb()
+        huge_feed()
+        super().start()
+        return self
+
     def page_url(self, name: str) -> str:
         if name == "localhost":  # a host name that resolves to a loopback (private) address
             return f"http://localhost:{self.port}/page/ordinary"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -14,9 +13,24 @@ from services.common.runinfo import RunInfo
 from services.ops.status import Status, render, service_health
 
 
+class Clock:
+    """Time that moves only when the test says so (no test depends on the machine's speed)."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
-def endpoint() -> Iterator[tuple[Health, int]]:
-    health = Health(stale_after_seconds=0.5)
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def endpoint(clock: Clock) -> Iterator[tuple[Health, int]]:
+    health = Health(stale_after_seconds=0.5, clock=clock)
     server = serve(health, "127.0.0.1", 0)
     yield health, int(server.server_address[1])
     server.shutdown()
@@ -38,10 +52,10 @@ def test_ready_only_when_every_check_passes(endpoint: tuple[Health, int]) -> Non
     assert get(port, "/healthz").status_code == 200
 
 
-def test_not_alive_when_the_loop_stalls(endpoint: tuple[Health, int]) -> None:
+def test_not_alive_when_the_loop_stalls(endpoint: tuple[Health, int], clock: Clock) -> None:
     health, port = endpoint
     health.set("broker", True)
-    time.sleep(0.6)
+    clock.now += 0.6
     assert get(port, "/healthz").status_code == 503
     assert get(port, "/readyz").status_code == 503
     health.beat()
