@@ -258,8 +258,7 @@ class PostgresStore(SqlReads):
 
     def _iter_articles(self, filters: Filters) -> Iterator[Article]:
         sql, params = select_articles(POSTGRES, filters, self._text(filters), snippet=False)
-        with self._lock:
-            db = self._connect()
+        with self.lanes.lane(scan=True), self._read_pool().connection() as db:  # no timeout: an export is long
             with db.transaction(), db.cursor(name="newsflow_export") as cur:
                 cur.itersize = 500
                 cur.execute(sql.encode(), params)
