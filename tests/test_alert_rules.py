@@ -50,7 +50,7 @@ def test_pod_monitor_selects_newsflow_pods() -> None:
 
 
 def test_rules_are_valid() -> None:
-    assert "SUCCESS: 8 rules found" in promtool("check", "rules", "alerts.yml")
+    assert "SUCCESS: 11 rules found" in promtool("check", "rules", "alerts.yml")
 
 
 def test_rule_unit_tests_pass() -> None:
@@ -71,7 +71,19 @@ def test_every_alert_has_a_unit_test() -> None:
     }
     assert alerts == firing_tested == quiet_tested
     assert {"NewsflowServiceDown", "NewsflowConsumerLagGrowing", "NewsflowNoNewArticles", "NewsflowDeadLettersHigh",
-            "NewsflowFeedPollErrorsHigh", "NewsflowDomainExtractionEmpty"} <= alerts
+            "NewsflowFeedPollErrorsHigh", "NewsflowDomainExtractionEmpty", "NewsflowStoryStageNoMember",
+            "NewsflowStoryStageNotConsuming", "NewsflowStoryStageLagGrowing"} <= alerts
+
+
+def test_every_stage_is_watched() -> None:
+    """The service-down rule and the scrape configs know every stage, the story stage included."""
+    rules = yaml.safe_load((PROMETHEUS_DIR / "alerts.yml").read_text())
+    down = next(r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "NewsflowServiceDown")
+    assert 'job=~"fetcher|extractor|stories|sink"' in down["expr"]
+    compose = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
+    assert {j["job_name"] for j in compose["scrape_configs"]} == {"fetcher", "extractor", "stories", "sink"}
+    for name in ("kubernetes.yml", "podmonitor.yaml"):
+        assert "stories" in (PROMETHEUS_DIR / name).read_text(), f"{name} does not mention the story stage"
 
 
 def test_a_broken_rule_is_caught(tmp_path: Path) -> None:
