@@ -364,23 +364,31 @@ class RangeBound:
 # --- progress ----------------------------------------------------------------------------
 
 class PlainProgress:
-    """One line every ``every`` seconds (and a last one), for logs and pipes."""
+    """A line at most every ``every`` seconds while the count moves (none while the replay only
+    waits for the topic to stay idle), and a last one, for logs and pipes."""
 
     def __init__(self, every: float = 2.0, out: Any = None) -> None:
         self.every = every
         self.out = out or sys.stderr
-        self._last = 0.0
+        self._last = float("-inf")
         self._line = ""
+        self._printed_done: int | None = None
+        self._done = 0
 
     def update(self, done: int, total: int, rate: float) -> None:
+        self._done = done
         self._line = f"replayed {done} of ~{total} message(s), {rate:.1f} msg/s, ~{max(0, total - done)} remaining"
-        if time.monotonic() - self._last >= self.every:
-            self._last = time.monotonic()
-            print(self._line, file=self.out, flush=True)
+        if done != self._printed_done and time.monotonic() - self._last >= self.every:
+            self._print()
 
     def close(self) -> None:
-        if self._line:
-            print(self._line, file=self.out, flush=True)
+        if self._line and self._done != self._printed_done:
+            self._print()
+
+    def _print(self) -> None:
+        self._last = time.monotonic()
+        self._printed_done = self._done
+        print(self._line, file=self.out, flush=True)
 
 
 class RichProgress:

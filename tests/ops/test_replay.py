@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 
 import pytest
 
 from services.ops.replay import (
     PartitionRange,
+    PlainProgress,
     ReplayPlan,
     StartPoint,
     caught_up,
@@ -71,3 +73,14 @@ def test_caught_up_with_until_needs_no_idle_time() -> None:
     p = plan(PartitionRange(0, 0, 10, until=4))
     assert not caught_up(p, {0: 3}, idle_for=0, idle_seconds=5)
     assert caught_up(p, {0: 4}, idle_for=0, idle_seconds=5)
+
+
+def test_plain_progress_prints_no_line_twice_while_waiting_for_idle() -> None:
+    out = io.StringIO()
+    progress = PlainProgress(every=0.0, out=out)
+    for done in (0, 5, 10, 10, 10, 10):
+        progress.update(done, 10, 1.0 + done)
+    progress.close()
+    lines = out.getvalue().splitlines()
+    assert [line.split(",")[0] for line in lines] == ["replayed 0 of ~10 message(s)", "replayed 5 of ~10 message(s)",
+                                                      "replayed 10 of ~10 message(s)"]
