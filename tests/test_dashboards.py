@@ -19,7 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 DASHBOARD = REPO / "deploy" / "grafana" / "dashboards" / "newsflow.json"
 ALERTS = REPO / "deploy" / "prometheus" / "alerts.yml"
 REQUIRED_ROWS = {"Throughput per stage", "Lag", "Freshness", "Fetch health", "Extraction quality by domain",
-                 "Dead letters", "Resources"}
+                 "Story stage", "Dead letters", "Resources"}
+STAGES = ("fetcher", "extractor", "stories", "sink")
 # Series a healthy demo run has no reason to create: declared (HELP/TYPE) is enough for these.
 EVENT_ONLY = {
     "newsflow_dead_letters_total": "no demo page fails",
@@ -76,6 +77,35 @@ def test_dashboard_fits_grafanas_current_schema() -> None:
 def test_dashboard_has_the_rows_an_operator_needs() -> None:
     rows = {p["title"] for p in load_dashboard()["panels"] if p["type"] == "row"}
     assert rows == REQUIRED_ROWS
+
+
+def rows_and_panels(dashboard: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Row title -> the panels below it (the dashboard's rows are not collapsed)."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+    current: list[dict[str, Any]] = []
+    for panel in sorted(dashboard["panels"], key=lambda p: (p["gridPos"]["y"], p["gridPos"]["x"])):
+        if panel["type"] == "row":
+            current = rows.setdefault(panel["title"], [])
+        else:
+            current.append(panel)
+    return rows
+
+
+def test_story_stage_and_fetcher_replicas_are_shown() -> None:
+    """The story stage (members, the active one, lag, index, rebuilds, assignments) has its row; the
+    fetcher's replicas show their leases; per-service panels cover every stage."""
+    rows = rows_and_panels(load_dashboard())
+    story = " ".join(t["expr"] for p in rows["Story stage"] for t in p["targets"])
+    for needle in ('up{job="stories"}', 'newsflow_messages_consumed_total{stage="stories"}',
+                   'newsflow_consumer_lag_messages{stage="stories"}', "newsflow_story_index_items",
+                   "newsflow_story_index_rebuild_seconds_bucket", "newsflow_story_assignments_total"):
+        assert needle in story, needle
+    fetch = " ".join(t["expr"] for p in rows["Fetch health"] for t in p["targets"])
+    assert "newsflow_fetcher_leases_held" in fetch and "newsflow_fetcher_leases_total" in fetch
+    for panel in rows["Resources"]:
+        for target in panel["targets"]:
+            if "job=~" in target["expr"]:
+                assert f'job=~"{"|".join(STAGES)}"' in target["expr"], panel["title"]
 
 
 def test_every_query_names_a_metric() -> None:
