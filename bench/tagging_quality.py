@@ -41,8 +41,8 @@ if str(ROOT) not in sys.path:
 
 from services.common.messages import Tags
 from services.extractor.features import story_features
-from services.stories.index import StoryIndex
 from services.extractor.tagging import tag
+from services.stories.index import StoryIndex
 
 GOLD = ROOT / "tests" / "data" / "tagging_gold.jsonl"
 SEEDS = ROOT.parent / "shared" / "seeds"

@@ -113,7 +113,7 @@ class _Item:
     size: int  # distinct shingles
     ts: float  # published
     seen_ms: int  # fetched (eviction clock), milliseconds
-    term_ids: np.ndarray  # int64 vocabulary ids, most frequent first
+    term_ids: np.ndarray  # int32 vocabulary ids, most frequent first
     term_w: np.ndarray  # float32
     ent_ids: np.ndarray
     ent_w: np.ndarray
@@ -174,6 +174,7 @@ class StoryIndex:
             self._mask = capacity - 1
             self._slots: list[_Item | None] = [None] * capacity
             self._slot_seq = np.full(capacity, -1, dtype=np.int64)  # seq in each slot; -1 free
+            self._slot_order = np.zeros(capacity, dtype=np.int64)  # the order of the item in each slot
             self._seq = 0
             self._items: dict[str, _Item] = {}
             self._lsh: dict[int, str | list[str]] = {}
@@ -280,16 +281,19 @@ class StoryIndex:
             return []
         seqs, w_all = np.concatenate(arrays), np.concatenate(weights)
         del arrays
-        alive = self._slot_seq[seqs & self._mask] == seqs
-        uniq, inverse = np.unique(seqs[alive], return_inverse=True)
-        votes = np.bincount(inverse, weights=w_all[alive])
-        items = [self._item_at(int(s)) for s in uniq]  # alive: every one is there
-        orders = np.fromiter((it.order for it in items), dtype=np.int64, count=len(items))
-        ranked = np.lexsort((orders, -votes))[:MAX_CANDIDATES]
-        return [items[i] for i in ranked]
+        slots = seqs & self._mask
+        alive = self._slot_seq[slots] == seqs
+        votes = np.bincount(slots[alive], weights=w_all[alive])  # per slot: no sort of the postings
+        found = np.flatnonzero(votes)
+        votes = votes[found]
+        if len(votes) > MAX_CANDIDATES:  # the best ones (ties at the cut kept), then ordered
+            keep = votes >= np.partition(votes, -MAX_CANDIDATES)[-MAX_CANDIDATES]
+            found, votes = found[keep], votes[keep]
+        ranked = np.lexsort((self._slot_order[found], -votes))[:MAX_CANDIDATES]
+        return [self._slot_item(int(found[i])) for i in ranked]  # alive: every one is there
 
-    def _item_at(self, seq: int) -> _Item:
-        item = self._slots[seq & self._mask]
+    def _slot_item(self, slot: int) -> _Item:
+        item = self._slots[slot]
         assert item is not None
         return item
 
@@ -341,6 +345,7 @@ class StoryIndex:
         self._items[article_id] = item
         self._slots[slot] = item
         self._slot_seq[slot] = seq
+        self._slot_order[slot] = order
         for key in _band_keys(signature):
             bucket = self._lsh.get(key)
             if bucket is None:

@@ -27,11 +27,11 @@ class Vocabulary:
     def lookup(self, keys: list[str]) -> np.ndarray:
         """The ids of ``keys``; -1 for a key no stored article carries."""
         get = self._ids.get
-        return np.fromiter((get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+        return np.fromiter((get(k, -1) for k in keys), dtype=np.int32, count=len(keys))
 
     def add(self, keys: list[str]) -> np.ndarray:
         """The ids of ``keys`` (new ones created), each counted once more."""
-        out = np.empty(len(keys), dtype=np.int64)
+        out = np.empty(len(keys), dtype=np.int32)
         for i, key in enumerate(keys):
             kid = self._ids.get(key)
             if kid is None:
