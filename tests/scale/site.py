@@ -27,6 +27,7 @@ import hashlib
 import html
 import random
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -456,9 +457,10 @@ def page_html(site: Site, page: Page, base: str) -> bytes:
     return (_head(page, base) + layouts[o.layout % len(layouts)] + "</html>").encode()
 
 
-def feed_xml(site: Site, outlet: Outlet, base: str) -> bytes:
-    """The outlet's RSS feed: every article it carries, newest first."""
-    items = sorted(site.pages_of(outlet), key=lambda p: p.published, reverse=True)
+def feed_xml(site: Site, outlet: Outlet, base: str, listed: set[str] | None = None) -> bytes:
+    """The outlet's RSS feed: every article it carries (of ``listed`` paths, if given), newest first."""
+    items = sorted((p for p in site.pages_of(outlet) if listed is None or p.path in listed),
+                   key=lambda p: p.published, reverse=True)
     entries = "".join(
         f"<item><title>{html.escape(p.title)}</title><link>{base}{p.path}</link>"
         f'<guid isPermaLink="true">{base}{p.path}</guid><pubDate>{format_datetime(p.published)}</pubDate>'
@@ -474,15 +476,31 @@ def feed_xml(site: Site, outlet: Outlet, base: str) -> bytes:
 class ScaleSite(LocalSite):
     """Serves a generated :class:`Site` on ``host`` (a free port unless ``port`` is given)."""
 
-    def __init__(self, site: Site, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, site: Site, host: str = "127.0.0.1", port: int = 0, *, staged: bool = False) -> None:
+        """``staged``: the feeds list only the articles :meth:`release` has released so far (in an
+        order shuffled from the site's seed), so that a test can let news arrive in waves."""
         super().__init__(host, port)
         self.site = site
         self.page_hits: dict[str, int] = {}
+        self.lock = threading.Lock()
+        self.pending = list(site.pages)
+        random.Random(site.seed).shuffle(self.pending)
+        self.released: set[str] = set() if staged else set(site.pages)
+        if not staged:
+            self.pending.clear()
+
+    def release(self, n: int | None = None) -> list[str]:
+        """List ``n`` more articles in their feeds (all the rest if None); their URLs."""
+        with self.lock:
+            batch, self.pending = self.pending[:n], self.pending[n:] if n is not None else []
+            self.released.update(batch)
+        return [self.base_url + path for path in batch]
 
     def feed_urls(self) -> list[str]:
         return [f"{self.base_url}/{o.slug}/rss.xml" for o in self.site.outlets]
 
     def article_urls(self) -> list[str]:
+        """Every article of the site (released or not)."""
         return [self.base_url + path for path in self.site.pages]
 
     def handle(self, req: BaseHTTPRequestHandler) -> None:
@@ -491,7 +509,9 @@ class ScaleSite(LocalSite):
         outlet = next((o for o in self.site.outlets if path == f"/{o.slug}/rss.xml"), None)
         page = self.site.pages.get(path)
         if outlet is not None:
-            body = feed_xml(self.site, outlet, self.base_url)
+            with self.lock:
+                listed = set(self.released)
+            body = feed_xml(self.site, outlet, self.base_url, listed)
             etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
             if r.headers.get("If-None-Match") == etag:
                 r.reply(304, headers={"ETag": etag})

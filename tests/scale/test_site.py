@@ -117,9 +117,8 @@ def test_served_feeds_and_pages(site: Site) -> None:
 
 @pytest.mark.slow
 def test_the_story_index_separates_the_events_in_any_order(site: Site) -> None:
-    """The premise of the scale-out test: extracted and placed one by one, in any order, the
-    pages form exactly the site's events and syndication groups (with a window that keeps every
-    article, so that only the content decides)."""
+    """The premise of the scale-out test: extracted and placed one by one (fetched at one time, as
+    in a test run), in any order, the pages form exactly the site's events and syndication groups."""
     base = "http://127.0.0.1:1"
     analysed = []
     for path, page in site.pages.items():
@@ -145,3 +144,18 @@ def test_the_story_index_separates_the_events_in_any_order(site: Site) -> None:
             copies.setdefault(root, {root}).add(article.id)
         assert {frozenset(g) for g in stories.values()} == site.story_groups()
         assert {frozenset(g) for g in copies.values()} == site.duplicate_groups()
+
+
+def test_staged_site_lists_articles_as_they_are_released(site: Site) -> None:
+    def listed(served: ScaleSite, client: httpx.Client) -> list[str]:
+        return [url for feed in served.feed_urls()
+                for url in re.findall(r"<item><title>[^<]*</title><link>([^<]+)</link>", client.get(feed).text)]
+
+    with ScaleSite(site, staged=True) as served, httpx.Client(timeout=10) as client:
+        assert listed(served, client) == []
+        first = served.release(50)
+        assert sorted(listed(served, client)) == sorted(first) and len(first) == 50
+        rest = served.release()
+        assert len(first) + len(rest) == len(site.pages)
+        assert sorted(listed(served, client)) == sorted(served.article_urls())
+        assert served.release() == []
