@@ -379,6 +379,7 @@ def test_compose_scales_every_stage() -> None:
     assert stories["deploy"]["replicas"] == 2, "one active member, one standby"
     settings = build_settings(StoriesSettings, compose_env(stories))
     assert topic_specs(settings)[settings.topic_extracted]["num_partitions"] == 1
+    assert rebuild_source_covers_the_window(settings)
     for name in ("fetcher", "extractor", "sink"):
         assert "replicas" not in services[name].get("deploy", {}), f"{name}: scaled with --scale"
 
@@ -500,6 +501,12 @@ def test_k8s_workloads_are_hardened_probed_and_drain(validated: str, tree: str) 
             assert grace > settings.http_total_timeout_seconds + 10
 
 
+def rebuild_source_covers_the_window(settings: StoriesSettings) -> bool:
+    """A member that takes over rebuilds its index from newsflow.articles, as far back as twice the
+    story window: the topic must keep that long."""
+    return TOPIC_RETENTION_MS["articles"] >= 2 * settings.story_window_days * 86_400_000
+
+
 def pod_volume(doc: dict[str, Any], path: str) -> dict[str, Any]:
     """The volume a workload's container mounts at ``path``."""
     pod = doc["spec"]["template"]["spec"]
@@ -541,6 +548,7 @@ def test_k8s_story_stage_has_one_active_member_and_standbys(validated: str, tree
     assert settings.group_id == "newsflow-stories"
     assert topic_specs(settings)[settings.topic_extracted]["num_partitions"] == 1
     assert "emptyDir" in pod_volume(stories, str(settings.data_dir)), "no disk: the index is rebuilt from Kafka"
+    assert rebuild_source_covers_the_window(settings)
     pdb = next(p for p in by_kind(docs, "PodDisruptionBudget").values()
                if p["spec"]["selector"]["matchLabels"].get("app.kubernetes.io/component") == "stories")
     assert pdb["spec"]["minAvailable"] == 1 and "maxUnavailable" not in pdb["spec"]
