@@ -125,6 +125,13 @@ def init_consumer_series(stage: str) -> None:
         counter.labels(stage)
     BATCH_DURATION.labels(stage)
     STAGE_STOPPED.labels(stage).set(0)
+    for error_class in GENERIC_DEAD_LETTER_CLASSES:
+        DEAD_LETTERS.labels(stage, error_class)
+
+
+GENERIC_DEAD_LETTER_CLASSES = ("MessageError", "RecordTooLarge")
+"""Error classes every consumer stage can dead-letter (undecodable, too large): their series exist
+from the start, so dead-letter panels and rate() alerts show 0 instead of "No data"."""
 
 
 class TopDomains:

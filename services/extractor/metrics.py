@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.common.messages import Article
-from services.common.metrics import LATENCY_BUCKETS, MetricSet, TopDomains
+from services.common.metrics import DEAD_LETTERS, LATENCY_BUCKETS, MetricSet, TopDomains
 from services.common.urls import domain
 from services.extractor.extract import ExtractionError
 
@@ -47,6 +47,17 @@ def init_series() -> None:
     PAGES_PROCESSED.labels("ok")
     for reason in ("timeout", "crashed"):
         EXTRACTOR_WORKER_RESTARTS.labels(reason)
+    for error_class in ("ExtractionError", "ExtractionTimeout", "WorkerCrashed"):
+        DEAD_LETTERS.labels("extractor", error_class)
+    # per-domain series start with the overflow label "other" (TopDomains' own), so the
+    # extraction panels and alerts have a series before the first page of any domain
+    for outcome in ("ok", "empty", "failed"):
+        EXTRACTED_PAGES.labels("other", outcome)
+    for issue in QUALITY_ISSUES:
+        EXTRACTION_QUALITY.labels("other", issue)
+
+
+QUALITY_ISSUES = ("short", "missing_date", "missing_author", "fallback", "empty")
 
 
 def tag_count(article: Article) -> int:

@@ -10,7 +10,7 @@ from datetime import datetime
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from services.common.metrics import FRESHNESS_BUCKETS, LATENCY_BUCKETS, MetricSet, TopDomains
+from services.common.metrics import DEAD_LETTERS, FRESHNESS_BUCKETS, LATENCY_BUCKETS, MetricSet, TopDomains
 from services.common.urls import domain
 
 SINK = MetricSet("sink")
@@ -95,6 +95,7 @@ def init_series() -> None:
     """The sink's known label sets, at 0."""
     for result in ("inserted", "updated", "story_changed", "unchanged"):
         ROWS_WRITTEN.labels(result)
+    DEAD_LETTERS.labels("sink", "RowRejected")
     for reason in ("rate_limited", "too_large", "has_body"):
         API_REFUSED.labels(reason)
     for lane in ("scan", "lookup"):
