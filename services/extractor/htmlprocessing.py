@@ -129,10 +129,21 @@ def _has_depth(tree: etree._Element, depth: int) -> bool:
 _DEPTH_CHECKS: dict[int, etree.XPath] = {}
 
 
+#: an XML declaration (``<?xml version="1.0" encoding="..."?>``) at the start of the document
+_XML_DECLARATION = re.compile(r"\A[\s\ufeff]*<\?xml\b[^>]*\?>")
+
+
+def without_xml_declaration(text: str) -> str:
+    """``text`` without a leading XML declaration: lxml refuses a ``str`` that declares an
+    encoding (ValueError), so an XHTML page would parse to nothing. The text is already decoded,
+    so the declaration has nothing left to say."""
+    return _XML_DECLARATION.sub("", text, count=1) if "<?" in text[:512] else text
+
+
 def _parse(text: str) -> lxml.html.HtmlElement | None:
     try:
         parser = lxml.html.HTMLParser(remove_comments=True, huge_tree=False)
-        return lxml.html.document_fromstring(text, parser=parser)
+        return lxml.html.document_fromstring(without_xml_declaration(text), parser=parser)
     except (etree.ParserError, ValueError):
         return None
 
