@@ -10,17 +10,12 @@ scanned every connection for every queued request (quadratic in the pool
 size) and httpx + anyio cost about 1 ms of CPU per request, which on a small
 machine competed with the parse processes; see ``docs/fetcher.md``.
 
-The SSRF guard sits where connections are made:
-
-* host names are resolved by :class:`GuardedResolver`, the connector's
-  resolver: every address is checked, and the connector opens the socket to
-  those checked addresses (it has no other source of addresses). A DNS answer
-  that changes between a check and the connect (DNS rebinding) therefore
-  cannot slip past: there is no second lookup. TLS still verifies the
-  certificate for the URL's host name (SNI) and the ``Host`` header comes from
-  the URL.
-* an IP-literal URL needs no lookup (aiohttp does not call the resolver for
-  it), so the literal itself is checked before each hop's request.
+The SSRF guard (:mod:`services.fetcher.guard`) sits where connections are made: every hop's
+URL becomes the ``yarl.URL`` the session is given (:func:`~services.fetcher.guard.guarded_url`:
+scheme, canonical host, IP literal), host names are resolved by its resolver (every address
+checked, no second lookup), and every socket is opened by its socket factory, which checks the
+address and port connected to. TLS still verifies the certificate for the URL's host name (SNI)
+and the ``Host`` header comes from the URL.
 
 Bodies are decompressed here, not by aiohttp, with a hard output limit per
 step, so a gzip bomb is refused after at most ``max_bytes`` of output.
@@ -29,8 +24,6 @@ step, so a gzip bomb is refused after at most ``max_bytes`` of output.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import socket
 import time
 import zlib
 from collections.abc import AsyncIterator, Iterable
@@ -38,19 +31,18 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Protocol
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
+import yarl
 
 from services.fetcher import metrics
+from services.fetcher.guard import GuardedResolver, RefusedTarget, TargetPolicy, guarded_url
 from services.fetcher.settings import FetcherSettings
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 READ_CHUNK_BYTES = 65_536
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class FetchError(Exception):
@@ -62,21 +54,6 @@ class FetchError(Exception):
         self.reason = reason
         self.status = status
         self.retry_after = retry_after
-
-
-class RefusedTarget(OSError):
-    """Raised by the resolver when a connect target is refused; carries the reason.
-
-    An ``OSError`` because aiohttp wraps resolver ``OSError`` s in a
-    ``ClientConnectorDNSError`` whose cause is this exception.
-    """
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 @dataclass(frozen=True)
@@ -92,87 +69,6 @@ class Response:
     @property
     def content_type(self) -> str:
         return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-
-
-# --- SSRF guard ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class TargetPolicy:
-    """Which addresses may be connected to: public ones, plus an explicit allow-list."""
-
-    allow_all: bool = False
-    allowed_networks: tuple[IPNetwork, ...] = ()
-    allowed_hosts: frozenset[str] = frozenset()
-
-    @classmethod
-    def from_settings(cls, settings: FetcherSettings) -> TargetPolicy:
-        networks: list[IPNetwork] = []
-        hosts: set[str] = set()
-        for item in (x.strip() for x in settings.allowed_networks.split(",")):
-            if not item:
-                continue
-            try:
-                networks.append(ipaddress.ip_network(item, strict=False))
-            except ValueError:
-                hosts.add(item.lower())
-        return cls(settings.allow_private_networks, tuple(networks), frozenset(hosts))
-
-    def address_allowed(self, host: str, address: IPAddress) -> bool:
-        if self.allow_all or host.lower() in self.allowed_hosts:
-            return True
-        if any(address in net for net in self.allowed_networks):
-            return True
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        return address.is_global and not address.is_multicast
-
-    def check(self, host: str, addresses: list[IPAddress]) -> None:
-        """Raise :class:`RefusedTarget` unless every address of ``host`` may be connected to."""
-        for address in addresses:
-            if not self.address_allowed(host, address):
-                raise RefusedTarget("ssrf", f"refused: {host} resolves to non-public address {address}")
-
-
-def ip_literal(host: str) -> IPAddress | None:
-    """The address of an IP-literal host (``[::1]`` too), None for a name."""
-    try:
-        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
-    except ValueError:
-        return None
-
-
-class GuardedResolver(AbstractResolver):
-    """Resolve a name once, check every address, hand only checked addresses to the connector."""
-
-    def __init__(self, policy: TargetPolicy) -> None:
-        self.policy = policy
-
-    async def resolve(self, host: str, port: int = 0,
-                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
-        addresses = await self.lookup(host, port)
-        if not addresses:
-            raise OSError(f"{host}: no address to connect to")
-        self.policy.check(host, addresses)
-        return [
-            ResolveResult(hostname=host, host=str(a), port=port,
-                          family=socket.AF_INET6 if a.version == 6 else socket.AF_INET,
-                          proto=0, flags=socket.AI_NUMERICHOST)
-            for a in addresses
-        ]
-
-    async def lookup(self, host: str, port: int) -> list[IPAddress]:
-        """The addresses of ``host`` (one DNS query); tests replace this to simulate rebinding."""
-        literal = ip_literal(host)
-        if literal is not None:
-            return [literal]
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            raise OSError(f"{host}: cannot resolve: {exc}") from exc
-        return list(dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos))
-
-    async def close(self) -> None:
-        pass
 
 
 # --- per-host politeness ------------------------------------------------------------------------
@@ -207,8 +103,8 @@ class HostGate:
         self._users: dict[str, int] = {}
 
     @asynccontextmanager
-    async def slot(self, url: str) -> AsyncIterator[None]:
-        host = (urlsplit(url).hostname or "").lower()
+    async def slot(self, url: str | yarl.URL) -> AsyncIterator[None]:
+        host = _host_key(url)
         if len(self._slots) > 1024:
             self.prune()
         self._users[host] = self._users.get(host, 0) + 1
@@ -268,6 +164,14 @@ class HostGate:
         return len(self._slots)
 
 
+def _host_key(url: str | yarl.URL) -> str:
+    """The host as the client connects to it (``１２７.０.０.１`` and ``127.0.0.1`` share a gate)."""
+    try:
+        return ((url if isinstance(url, yarl.URL) else yarl.URL(url)).raw_host or "").lower()
+    except (ValueError, TypeError):
+        return ""
+
+
 # --- the client ---------------------------------------------------------------------------------
 
 def _status_class(status: int) -> str:
@@ -304,6 +208,7 @@ class HttpClient:
             connector = aiohttp.TCPConnector(
                 limit=s.concurrency, limit_per_host=0,  # per-host limits are the HostGate's
                 resolver=GuardedResolver(self.policy), ttl_dns_cache=10,  # cached answers were checked
+                socket_factory=self.policy.socket_factory,  # the address and port of every connect, checked
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -325,8 +230,9 @@ class HttpClient:
         """
         started = time.monotonic()
         try:
-            async with self.gate.slot(url), asyncio.timeout(self.settings.http_total_timeout_seconds):
-                return await self._get(url, kind, max_bytes, headers or {}, started)
+            target = self._target(url)
+            async with self.gate.slot(target), asyncio.timeout(self.settings.http_total_timeout_seconds):
+                return await self._get(target, kind, max_bytes, headers or {}, started)
         except TimeoutError as exc:
             metrics.FETCH_REFUSALS.labels("timeout").inc()
             raise FetchError("timeout", f"{url}: no complete response within "
@@ -335,16 +241,17 @@ class HttpClient:
             metrics.FETCH_DURATION.labels(kind).observe(time.monotonic() - started)
 
     async def _get(
-        self, url: str, kind: str, max_bytes: int, headers: dict[str, str], started: float
+        self, target: yarl.URL, kind: str, max_bytes: int, headers: dict[str, str], started: float
     ) -> Response:
         history: list[str] = []
         permanent = True
         session = self._client()
-        for _ in range(self.settings.max_redirects + 1):
-            check_scheme(url)
-            self._check_ip_literal(url)
+        url = str(target)
+        for hop in range(self.settings.max_redirects + 1):
+            if hop:
+                target = self._target(url)  # every hop's URL, as the client will use it
             try:
-                async with session.get(url, headers=headers, allow_redirects=False) as resp:
+                async with session.get(target, headers=headers, allow_redirects=False) as resp:
                     status = resp.status
                     metrics.HTTP_RESPONSES.labels(kind, _status_class(status)).inc()
                     if status in REDIRECT_STATUSES and "location" in resp.headers:
@@ -358,9 +265,9 @@ class HttpClient:
                 metrics.FETCH_REFUSALS.labels("timeout").inc()
                 raise FetchError("timeout", f"{url}: {type(exc).__name__}") from exc
             except aiohttp.ClientConnectorError as exc:
-                if isinstance(exc.os_error, RefusedTarget):
-                    metrics.FETCH_REFUSALS.labels(exc.os_error.reason).inc()
-                    raise FetchError(exc.os_error.reason, str(exc.os_error)) from exc
+                if isinstance(exc.os_error, RefusedTarget) or "refused: " in str(exc.os_error):
+                    metrics.FETCH_REFUSALS.labels("ssrf").inc()  # by the resolver or the socket factory
+                    raise FetchError("ssrf", str(exc.os_error)) from exc
                 raise FetchError("network", f"{url}: {type(exc).__name__}: {exc}") from exc
             except aiohttp.InvalidURL as exc:
                 metrics.FETCH_REFUSALS.labels("scheme").inc()
@@ -376,17 +283,13 @@ class HttpClient:
         metrics.FETCH_REFUSALS.labels("redirects").inc()
         raise FetchError("redirects", f"{history[0]}: more than {self.settings.max_redirects} redirects")
 
-    def _check_ip_literal(self, url: str) -> None:
-        """An IP-literal host is never resolved (the connector skips the resolver): check it here."""
-        host = urlsplit(url).hostname or ""
-        literal = ip_literal(host)
-        if literal is None:
-            return
+    def _target(self, url: str) -> yarl.URL:
+        """The URL object the session is given, checked by the guard (scheme, host form, IP literal)."""
         try:
-            self.policy.check(host, [literal])
+            return guarded_url(url, self.policy)
         except RefusedTarget as exc:
             metrics.FETCH_REFUSALS.labels(exc.reason).inc()
-            raise FetchError(exc.reason, str(exc)) from exc
+            raise FetchError(exc.reason, str(exc)) from None
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -401,14 +304,6 @@ def _lower_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
         key = name.lower()
         out[key] = f"{out[key]}, {value}" if key in out else value
     return out
-
-
-def check_scheme(url: str) -> None:
-    """Refuse anything but absolute http(s) URLs (``file:``, ``ftp:``, ``gopher:``, ...)."""
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        metrics.FETCH_REFUSALS.labels("scheme").inc()
-        raise FetchError("scheme", f"refused: only http(s) URLs are fetched, not {url[:100]!r}")
 
 
 class _Decoder:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from services.common.settings import CommonSettings
+from services.fetcher.allowlist import parse_allowed
 
 
 class FetcherSettings(CommonSettings):
@@ -38,7 +39,8 @@ class FetcherSettings(CommonSettings):
         1.0, ge=0, le=600, description="minimum time between two request starts to one host (feeds and pages)"
     )
     allowed_networks: str = Field(
-        "", description="comma-separated CIDRs or host names the SSRF guard lets through, e.g. 127.0.0.1/32"
+        "", description="comma-separated networks or host names the SSRF guard lets through, each optionally "
+        "with a port: 127.0.0.1/32:8080, [::1]:8080, feeds.internal:8443, 10.0.0.0/8 (every port)"
     )
     dead_after_errors: int = Field(10, ge=1, description="consecutive failures after which a feed is 'dead'")
     dead_probe_interval_seconds: float = Field(
@@ -57,6 +59,12 @@ class FetcherSettings(CommonSettings):
     parse_workers: int = Field(
         0, ge=0, le=64, description="processes parsing feeds; 0: one per CPU core (1: parse in the event loop)"
     )
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _allow_list_parses(cls, value: str) -> str:
+        parse_allowed(value)  # a ValueError names the entry; the settings loader names the variable
+        return value
 
     @model_validator(mode="after")
     def _intervals_ordered(self) -> FetcherSettings:

@@ -17,7 +17,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from services.fetcher.http import FetchError, GuardedResolver, HostGate, HttpClient, TargetPolicy, parse_retry_after
+from services.fetcher.guard import GuardedResolver, TargetPolicy
+from services.fetcher.http import FetchError, HostGate, HttpClient, parse_retry_after
 from services.fetcher.settings import FetcherSettings
 
 LOCAL = "127.0.0.1/32,::1/128"
@@ -71,8 +72,8 @@ def test_allow_list_lets_loopback_through_and_sends_user_agent(server: HTTPServe
                                      "::ffff:127.0.0.1", "fd00::1", "0.0.0.0"])
 def test_private_link_local_and_multicast_addresses_are_refused(address: str, tmp_path: Path) -> None:
     policy = TargetPolicy.from_settings(make_settings(tmp_path, allowed_networks=""))
-    assert not policy.address_allowed("h", ipaddress.ip_address(address))
-    assert policy.address_allowed("h", ipaddress.ip_address("93.184.216.34"))
+    assert not policy.address_allowed(ipaddress.ip_address(address), 80)
+    assert policy.address_allowed(ipaddress.ip_address("93.184.216.34"), 80)
 
 
 def test_check_happens_on_the_resolved_address_at_connect_time(
