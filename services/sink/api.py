@@ -40,7 +40,7 @@ from services.common.messages import Article
 from services.sink import metrics
 from services.sink.backends import open_store, unavailable_errors
 from services.sink.settings import SinkSettings
-from services.sink.store import BadQuery, Filters, QueryTimeout, Store, Story
+from services.sink.store import AmbiguousId, BadQuery, Filters, QueryTimeout, Store, Story
 from services.sink.textquery import MAX_QUERY_CHARS
 
 log = logging.getLogger(__name__)
@@ -61,9 +61,20 @@ class ErrorOut(BaseModel):
     detail: str = Field(description="what went wrong, and what to change")
 
 
+class AmbiguousOut(ErrorOut):
+    candidates: int = Field(description="how many ids start with the prefix (at most 100 are counted)")
+
+
 QUERY_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorOut, "description": "a query the search engine rejects, or over a query limit"},
+    400: {"model": ErrorOut, "description": "a query the search engine rejects, over a query limit, "
+                                            "or a story id prefix under 6 characters"},
+    409: {"model": AmbiguousOut, "description": "a story id prefix several stories start with"},
     503: {"model": ErrorOut, "description": "storage unavailable, or the read ran past its timeout: retry later"},
+}
+ID_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "an id prefix under 6 characters"},
+    404: {"model": ErrorOut, "description": "no such article"},
+    409: {"model": AmbiguousOut, "description": "an id prefix several articles start with"},
 }
 
 
@@ -84,7 +95,7 @@ class ArticlePage(Page):
 
 class Revision(BaseModel):
     revision: int
-    recorded_at: str = Field(description="when this version was replaced (or stored, for the current one)")
+    recorded_at: str = Field(description="when this version was stored")
     article: Article
 
 
@@ -138,7 +149,7 @@ def filters_dependency(max_page: int) -> Callable[..., Filters]:
         person: Annotated[str | None, Query(max_length=200)] = None,
         org: Annotated[str | None, Query(max_length=200, description="organisation")] = None,
         topic: Annotated[str | None, Query(max_length=200)] = None,
-        story: Annotated[str | None, Query(max_length=200, description="story id")] = None,
+        story: Annotated[str | None, Query(max_length=200, description="story id, or the start of one")] = None,
         source: Annotated[str | None, Query(max_length=200, description="outlet (site name or domain)")] = None,
         since: Annotated[datetime | None, Query(description="published (else fetched) at or after")] = None,
         limit: Annotated[int, Query(ge=1, le=max_page)] = 50,
@@ -156,7 +167,16 @@ def _next_offset(f: Filters, got: int) -> int | None:
     return f.offset + f.limit if got == f.limit else None
 
 
-ArticleId = Annotated[str, Path(max_length=200)]
+ArticleId = Annotated[str, Path(max_length=200, description="an article id, or the start of one "
+                                                            "(6 characters or more, as tables show it)")]
+
+
+def resolved_id(store: Store, article_id: str) -> str:
+    """The article id ``article_id`` names (a whole id or a unique prefix); 404 when none."""
+    found = store.resolve("article", article_id)
+    if found is None:
+        raise HTTPException(404, f"no article with id {article_id}")
+    return found
 
 
 def add_article_routes(app: FastAPI, store: Store, filters: Callable[..., Filters]) -> None:
@@ -170,19 +190,17 @@ def add_article_routes(app: FastAPI, store: Store, filters: Callable[..., Filter
         return ArticlePage(items=[ArticleHit(article=h.article, snippet=h.snippet) for h in hits],
                            limit=f.limit, offset=f.offset, next_offset=_next_offset(f, len(hits)))
 
-    @app.get("/articles/{article_id}", response_model=Article, summary="One article",
-             responses={404: {"description": "no such article"}})
+    @app.get("/articles/{article_id}", response_model=Article, summary="One article", responses=ID_ERRORS)
     def get_article(article_id: ArticleId) -> Article:
-        article = store.get(article_id)
+        article = store.get(resolved_id(store, article_id))
         if article is None:
             raise HTTPException(404, f"no article with id {article_id}")
         return article
 
     @app.get("/articles/{article_id}/history", response_model=list[Revision],
-             summary="Every kept revision of an article, oldest first",
-             responses={404: {"description": "no such article"}})
+             summary="Every kept revision of an article, oldest first", responses=ID_ERRORS)
     def get_history(article_id: ArticleId) -> list[Revision]:
-        versions = store.history(article_id)
+        versions = store.history(resolved_id(store, article_id))
         if not versions:
             raise HTTPException(404, f"no article with id {article_id}")
         return [Revision(revision=r, recorded_at=when, article=a) for r, a, when in versions]
@@ -211,6 +229,10 @@ def add_error_responses(app: FastAPI) -> None:
     async def bad_query(request: Request, exc: BadQuery) -> JSONResponse:
         log.debug("API: bad query on %s: %s", request.url.path, exc)
         return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(AmbiguousId)
+    async def ambiguous(request: Request, exc: AmbiguousId) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "candidates": exc.candidates}, status_code=409)
 
     @app.exception_handler(QueryTimeout)
     async def query_timeout(request: Request, exc: QueryTimeout) -> JSONResponse:

@@ -20,7 +20,7 @@ from services.common.commands import running_overrides, settings_or_exit
 from services.sink.api import ApiServer, StoryOut, open_api_store
 from services.sink.backends import open_store
 from services.sink.settings import SinkSettings
-from services.sink.store import BadQuery, Filters, Store, StoreError
+from services.sink.store import AmbiguousId, BadQuery, Filters, IdTooShort, Store, StoreError
 
 
 class QueryError(click.ClickException):
@@ -29,7 +29,7 @@ class QueryError(click.ClickException):
     exit_code = 2
 
     def __init__(self, exc: BadQuery) -> None:
-        super().__init__(f"bad query: {exc}")
+        super().__init__(str(exc) if isinstance(exc, (AmbiguousId, IdTooShort)) else f"bad query: {exc}")
 
 
 @click.group()
@@ -68,7 +68,8 @@ def _parse_since(value: str) -> datetime:
 def _filter_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     for opt in reversed([
         click.option("--place"), click.option("--person"), click.option("--org", "organisation"),
-        click.option("--topic"), click.option("--story"), click.option("--source"),
+        click.option("--topic"), click.option("--story", help="A story id, or the start of one (as `stories` shows it)."),
+        click.option("--source"),
         click.option("--since", help="ISO date, e.g. 2026-11-01"),
     ]):
         fn = opt(fn)
@@ -129,8 +130,16 @@ def articles_export(fmt: str, **filters: Any) -> None:
 @click.argument("article_id")
 @click.option("--history", is_flag=True, help="Every kept revision, oldest first.")
 def articles_show(article_id: str, history: bool) -> None:
-    """One article as JSON (with --history, all its revisions)."""
+    """One article as JSON (with --history, all its revisions). ARTICLE_ID: an id, or the start of one
+    (6 characters or more, as tables show it)."""
     store = _store()
+    try:
+        found = store.resolve("article", article_id)
+    except BadQuery as exc:
+        raise QueryError(exc) from None
+    if found is None:
+        raise click.ClickException(f"no article with id {article_id}")
+    article_id = found
     if history:
         versions = store.history(article_id)
         if not versions:

@@ -37,10 +37,11 @@ from services.common.sqlite import SchemaTooNew, check_not_newer, migrations_in
 from services.common.urls import redact_url
 from services.sink.query import (
     ARTICLE_COLUMNS,
+    REVISION_COLUMNS,
     Dialect,
     SqlReads,
     TextSearch,
-    article_row,
+    current_rows,
     load_stored,
     revision_rows,
     select_articles,
@@ -88,6 +89,7 @@ POSTGRES = Dialect(
     no_limit=None,
     lock_rows=" FOR UPDATE",
     max_list=100_000,  # one array parameter: a whole batch in one statement
+    prefix_like=True,  # id and story_id have text_pattern_ops indexes (migration 0003)
 )
 
 
@@ -195,15 +197,14 @@ class PostgresStore(SqlReads):
                 cur.execute("DELETE FROM article_tags WHERE article_id = ANY(%s)", (sorted(plan.replaced),))
                 cur.execute("DELETE FROM articles WHERE id = ANY(%s)", (sorted(plan.replaced),))
             if plan.revisions:
-                with cur.copy("COPY article_revisions (article_id, revision, content_hash, extractor_version, "
-                              "fetched_at, replaced_at, doc) FROM STDIN") as copy:
+                with cur.copy(f"COPY article_revisions ({REVISION_COLUMNS}) FROM STDIN".encode()) as copy:
                     for row in revision_rows(POSTGRES, plan):
                         copy.write_row(row)
             if not plan.current:
                 return
             with cur.copy(f"COPY articles ({ARTICLE_COLUMNS}, fts_config) FROM STDIN".encode()) as copy:
-                for a, revision in plan.current.values():
-                    copy.write_row((*article_row(POSTGRES, a, revision, now), self.fts_config(a.language)))
+                for a, row in current_rows(POSTGRES, plan, now):
+                    copy.write_row((*row, self.fts_config(a.language)))
             with cur.copy("COPY article_tags (article_id, kind, value, ref) FROM STDIN") as copy:
                 for a, _ in plan.current.values():
                     for kind, value, ref in tag_rows(a):
@@ -253,8 +254,7 @@ class PostgresStore(SqlReads):
     def iter_articles(self, filters: Filters) -> Iterator[Article]:
         """Streams with a server-side cursor: an export of the whole table stays small in memory
         (filters checked now, rows read as the caller iterates)."""
-        check_filters(filters)
-        return self._iter_articles(filters)
+        return self._iter_articles(self._resolved(check_filters(filters)))
 
     def _iter_articles(self, filters: Filters) -> Iterator[Article]:
         sql, params = select_articles(POSTGRES, filters, self._text(filters), snippet=False)

@@ -15,12 +15,12 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from services.common.messages import Article
-from services.sink.store import Filters, Hit, Story, StoryArticle
+from services.sink.store import AmbiguousId, Filters, Hit, Story, StoryArticle, check_prefix
 from services.sink.textquery import check_filters
 from services.sink.upsert import Plan, Stored
 
@@ -29,6 +29,9 @@ ARTICLE_COLUMNS = ("id, url, canonical_url, source, feed_url, title, authors, pu
                    "content_hash, fetched_at, first_seen_at, stored_at, revision, doc")
 TAG_KINDS = ("place", "person", "organisation", "topic")
 """Filters that match an article's tags (by name, any case, or by reference such as a gazetteer id)."""
+
+RESOLVE_CANDIDATES = 100
+"""The most ids an ambiguous prefix counts (beyond: "more than 100")."""
 
 Rows = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 """Runs one statement with its parameters and returns its rows."""
@@ -56,6 +59,9 @@ class Dialect:
     """Suffix of a SELECT that locks the rows it reads until the transaction ends."""
     max_list: int = 500
     """The most values :meth:`one_of` binds in one statement (callers split longer lists)."""
+    prefix_like: bool = False
+    """A prefix match is ``LIKE 'prefix%'`` (an index with ``text_pattern_ops`` serves it), not a
+    range of binary-ordered text (SQLite's default collation)."""
 
     def nocase(self, column: str) -> str:
         return self.nocase_equals.format(column=column, mark=self.mark)
@@ -68,6 +74,13 @@ class Dialect:
         if self.arrays:
             return f"{column} = ANY({self.mark})", [list(values)]
         return f"{column} IN ({self.marks(len(values))})", list(values)
+
+    def starts_with(self, column: str, prefix: str) -> tuple[str, list[Any]]:
+        """``column`` starts with ``prefix``, in a form the column's index can serve."""
+        if self.prefix_like:
+            escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            return f"{column} LIKE {self.mark}", [escaped + "%"]
+        return f"{column} >= {self.mark} AND {column} < {self.mark}", [prefix, prefix + "\U0010ffff"]
 
     def limit(self, f: Filters) -> int | None:
         return self.no_limit if f.limit < 0 else f.limit
@@ -159,12 +172,13 @@ def load_stored(rows: Rows, d: Dialect, ids: Iterable[str]) -> dict[str, Stored]
     doc, lock_rows = d.doc, d.lock_rows
     for part in chunks(sorted(ids), d.max_list):
         clause, params = d.one_of("id", part)
-        for aid, chash, version, fetched, revision, json_doc, story_id, duplicate_of in rows(
-            f"SELECT id, content_hash, extractor_version, fetched_at, revision, {doc}, story_id, duplicate_of "
-            f"FROM articles WHERE {clause}{lock_rows}", params,
+        for aid, chash, version, fetched, revision, json_doc, story_id, duplicate_of, first_seen, stored_at in rows(
+            f"SELECT id, content_hash, extractor_version, fetched_at, revision, {doc}, story_id, duplicate_of, "
+            f"first_seen_at, stored_at FROM articles WHERE {clause}{lock_rows}", params,
         ):
             stored[aid] = Stored(chash, version, d.read_time(fetched), int(revision), json_doc,
-                                 story_id=story_id, duplicate_of=duplicate_of)
+                                 story_id=story_id, duplicate_of=duplicate_of,
+                                 first_seen_at=d.time_or_none(first_seen), stored_at=d.read_time(stored_at))
         clause, params = d.one_of("article_id", part)
         for aid, chash, version, revision in rows(
             f"SELECT article_id, content_hash, extractor_version, revision FROM article_revisions WHERE {clause}", params,
@@ -174,10 +188,19 @@ def load_stored(rows: Rows, d: Dialect, ids: Iterable[str]) -> dict[str, Stored]
     return stored
 
 
+REVISION_COLUMNS = "article_id, revision, content_hash, extractor_version, fetched_at, replaced_at, doc, stored_at"
+
+
 def revision_rows(d: Dialect, plan: Plan) -> list[tuple[Any, ...]]:
-    """``article_revisions`` rows of ``plan``, in column order."""
+    """``article_revisions`` rows of ``plan``, in the order of :data:`REVISION_COLUMNS`."""
     return [(r.article_id, r.revision, r.content_hash, r.extractor_version, d.bind_time(r.fetched_at),
-             d.bind_time(r.replaced_at), r.doc) for r in plan.revisions]
+             d.bind_time(r.replaced_at), r.doc, d.bind_time(r.stored_at)) for r in plan.revisions]
+
+
+def current_rows(d: Dialect, plan: Plan, now: datetime) -> Iterator[tuple[Article, tuple[Any, ...]]]:
+    """``articles`` rows of ``plan``: (article, row), stored ``now`` unless they keep their time."""
+    for aid, (a, revision) in plan.current.items():
+        yield a, article_row(d, a, revision, plan.stored_at.get(aid, now))
 
 
 def article_row(d: Dialect, a: Article, revision: int, stored_at: datetime) -> tuple[Any, ...]:
@@ -226,12 +249,35 @@ class SqlReads(ABC):
         rows = self._rows(f"SELECT {doc} FROM articles WHERE id = {mark}", (article_id,))
         return Article.model_validate_json(rows[0][0]) if rows else None
 
+    def resolve(self, kind: Literal["article", "story"], prefix: str) -> str | None:
+        """The id ``prefix`` names: itself when an id equals it, else the one id starting with it."""
+        if "\x00" in prefix:
+            return None  # no id holds a NUL (and PostgreSQL would refuse the parameter)
+        d, column = self.dialect, "id" if kind == "article" else "story_id"
+        if self._rows(f"SELECT 1 FROM articles WHERE {column} = {d.mark} LIMIT 1", (prefix,)):
+            return prefix
+        clause, params = d.starts_with(column, prefix)
+        rows = self._rows(f"SELECT DISTINCT {column} FROM articles WHERE {clause} LIMIT {d.mark}",
+                          (*params, RESOLVE_CANDIDATES + 1))
+        if rows:
+            check_prefix(kind, prefix)  # refused only when it would have found something: else "no article"
+        if len(rows) > 1:
+            raise AmbiguousId(kind, prefix, min(len(rows), RESOLVE_CANDIDATES), more=len(rows) > RESOLVE_CANDIDATES)
+        return str(rows[0][0]) if rows else None
+
+    def _resolved(self, filters: Filters) -> Filters:
+        """``filters`` with a story id prefix replaced by the story's id (unknown: left as it is)."""
+        if not filters.story:
+            return filters
+        story = self.resolve("story", filters.story)
+        return replace(filters, story=story) if story else filters
+
     def history(self, article_id: str) -> list[tuple[int, Article, str]]:
-        """Every kept version, oldest first: (revision, article, when it was replaced or stored)."""
+        """Every kept version, oldest first: (revision, article, when it was stored)."""
         d = self.dialect
         doc, mark = d.doc, d.mark
         rows = self._rows(
-            f"SELECT revision, {doc}, replaced_at FROM article_revisions WHERE article_id = {mark} "
+            f"SELECT revision, {doc}, COALESCE(stored_at, replaced_at) FROM article_revisions WHERE article_id = {mark} "
             f"UNION ALL SELECT revision, {doc}, stored_at FROM articles WHERE id = {mark} ORDER BY 1",
             (article_id, article_id),
         )
@@ -242,13 +288,14 @@ class SqlReads(ABC):
         return self._ranked_match(filters.query) if filters.query else None
 
     def search(self, filters: Filters) -> list[Hit]:
-        sql, params = select_articles(self.dialect, check_filters(filters), self._text(filters), snippet=True)
+        filters = self._resolved(check_filters(filters))
+        sql, params = select_articles(self.dialect, filters, self._text(filters), snippet=True)
         return [Hit(Article.model_validate_json(doc), snippet) for doc, snippet in self._rows(sql, params, scan=True)]
 
     def stories(self, filters: Filters, min_articles: int = 2) -> list[Story]:
         """Recent stories with at least ``min_articles`` articles, one of which matches ``filters``."""
         d = self.dialect
-        check_filters(filters)
+        filters = self._resolved(check_filters(filters))
         text = self._match(filters.query) if filters.query else None
         rows = self._rows(*select_stories(d, filters, min_articles, text), scan=True)
         found = [Story(sid, d.time_or_none(latest)) for sid, latest in rows]

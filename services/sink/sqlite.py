@@ -29,11 +29,12 @@ from services.common import sqlite as migrations
 from services.common.messages import Article
 from services.sink.query import (
     ARTICLE_COLUMNS,
+    REVISION_COLUMNS,
     Dialect,
     SqlReads,
     TextSearch,
-    article_row,
     chunks,
+    current_rows,
     load_stored,
     revision_rows,
     select_articles,
@@ -194,11 +195,12 @@ class SqliteStore(SqlReads):
         for part in chunks(sorted(plan.replaced), SQLITE.max_list):
             clause, ids = SQLITE.one_of("id", part)
             self.db.execute(f"DELETE FROM articles WHERE {clause}", ids)  # their tags go with them (foreign key)
-        self.db.executemany("INSERT INTO article_revisions VALUES (?, ?, ?, ?, ?, ?, ?)", revision_rows(SQLITE, plan))
+        self.db.executemany(f"INSERT INTO article_revisions ({REVISION_COLUMNS}) "
+                            f"VALUES ({SQLITE.marks(REVISION_COLUMNS.count(',') + 1)})", revision_rows(SQLITE, plan))
         marks = SQLITE.marks(ARTICLE_COLUMNS.count(",") + 1)
         self.db.executemany(
             f"INSERT INTO articles ({ARTICLE_COLUMNS}) VALUES ({marks})",
-            [article_row(SQLITE, a, revision, now) for a, revision in plan.current.values()],
+            [row for _, row in current_rows(SQLITE, plan, now)],
         )
         self.db.executemany(
             "INSERT INTO article_tags (article_id, kind, value, ref) VALUES (?, ?, ?, ?)",
@@ -239,8 +241,7 @@ class SqliteStore(SqlReads):
 
     def iter_articles(self, filters: Filters) -> Iterator[Article]:
         """Every matching article (filters checked now, rows read as the caller iterates)."""
-        check_filters(filters)
-        return self._iter_articles(filters)
+        return self._iter_articles(self._resolved(check_filters(filters)))
 
     def _iter_articles(self, filters: Filters) -> Iterator[Article]:
         for doc, _ in self.db.execute(*select_articles(SQLITE, filters, self._text(filters), snippet=False)):

@@ -16,13 +16,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from services.common.messages import Article
 from services.sink.upsert import WriteResult
 
 __all__ = [
+    "MIN_ID_PREFIX",
+    "AmbiguousId",
     "BadQuery",
+    "IdTooShort",
     "Filters",
     "Hit",
     "QueryTimeout",
@@ -53,6 +56,37 @@ class BadQuery(ValueError):
 class QueryTimeout(RuntimeError):
     """A read ran longer than the store's read timeout and was cancelled (or waited that long for
     a free search slot): the store is fine, the query was too expensive for now."""
+
+
+MIN_ID_PREFIX = 6
+"""The fewest characters an id prefix needs (a story's count after its ``story-``)."""
+STORY_ID_PREFIX = "story-"
+
+
+class AmbiguousId(BadQuery):
+    """An id prefix more than one article (or story) starts with (HTTP 409)."""
+
+    def __init__(self, kind: str, prefix: str, candidates: int, more: bool = False) -> None:
+        self.kind, self.prefix, self.candidates = kind, prefix, candidates
+        many = f"more than {candidates}" if more else str(candidates)
+        kinds = "stories" if kind == "story" else f"{kind}s"
+        super().__init__(f"ambiguous: {many} {kinds} start with {prefix}…, give more characters")
+
+
+class IdTooShort(BadQuery):
+    """An id prefix too short to look up (HTTP 400): what a typo or a guess would match."""
+
+    def __init__(self, kind: str, prefix: str) -> None:
+        self.kind, self.prefix = kind, prefix
+        super().__init__(f"{kind} id {prefix!r} is too short: give at least {MIN_ID_PREFIX} characters "
+                         f"of the id{' after ' + STORY_ID_PREFIX if kind == 'story' else ''} (as tables show them)")
+
+
+def check_prefix(kind: str, prefix: str) -> None:
+    """Refuse a prefix with fewer than :data:`MIN_ID_PREFIX` characters (:class:`IdTooShort`)."""
+    significant = prefix.removeprefix(STORY_ID_PREFIX) if kind == "story" else prefix
+    if len(significant) < MIN_ID_PREFIX:
+        raise IdTooShort(kind, prefix)
 
 
 @dataclass(frozen=True)
@@ -103,6 +137,11 @@ class Store(Protocol):
     def write_batch(self, articles: Sequence[Article]) -> list[WriteResult | RowRejected]: ...
     def count(self) -> int: ...
     def get(self, article_id: str) -> Article | None: ...
+    def resolve(self, kind: Literal["article", "story"], prefix: str) -> str | None:
+        """The one id ``prefix`` names (an id, or the start of one): None when none does;
+        :class:`AmbiguousId` when several do, :class:`IdTooShort` when a prefix under
+        :data:`MIN_ID_PREFIX` characters starts any (a whole id always works)."""
+        ...
     def history(self, article_id: str) -> list[tuple[int, Article, str]]: ...
     def search(self, filters: Filters) -> list[Hit]: ...
     def iter_articles(self, filters: Filters) -> Iterator[Article]: ...

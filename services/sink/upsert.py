@@ -19,6 +19,11 @@ The rules, per article, in batch order:
   arriving late, kept in the history only: **historical**;
 * anything else: the current row moves to the history and the article becomes
   the current row with the next revision number: **updated**.
+
+Times: an article's ``first_seen_at`` is the one it was first stored with (an update keeps it,
+unless none was stored); every row, current or kept, records when it was stored (``stored_at``:
+a story change keeps the row's; a revision keeps it when it moves to the history, next to
+``replaced_at``).
 """
 
 from __future__ import annotations
@@ -51,6 +56,9 @@ class Stored:
     """The article of a row decided in this batch: serialised only if it is replaced in the batch."""
     story_id: str | None = None
     duplicate_of: str | None = None
+    first_seen_at: datetime | None = None
+    stored_at: datetime | None = None
+    """When the current row was stored (None: in this batch)."""
 
     def keep_revision(self, content_hash: str, extractor_version: str, revision: int) -> None:
         """Note a revision the history holds."""
@@ -76,6 +84,8 @@ class RevisionRow:
     fetched_at: datetime
     replaced_at: datetime
     doc: str
+    stored_at: datetime
+    """When this version was stored (as the current row, or as a late older fetch)."""
 
 
 @dataclass
@@ -88,6 +98,9 @@ class Plan:
     """Article id -> (article, revision) to write as the current row."""
     replaced: set[str] = field(default_factory=set)
     """Ids whose current row exists in storage and must be deleted before ``current`` is written."""
+    stored_at: dict[str, datetime] = field(default_factory=dict)
+    """Article id -> when its current row was stored, for rows of ``current`` that keep that time
+    (a story change); the others are stored now."""
 
 
 def plan_batch(articles: Sequence[Article], stored: dict[str, Stored], now: datetime) -> Plan:
@@ -114,18 +127,27 @@ def _decide(a: Article, stored: dict[str, Stored], now: datetime, plan: Plan) ->
     if a.extractor_version == cur.extractor_version and a.fetched_at < cur.fetched_at:
         revision = cur.next_revision()
         plan.revisions.append(RevisionRow(a.id, revision, a.content_hash, a.extractor_version, a.fetched_at,
-                                          now, a.model_dump_json()))
+                                          now, a.model_dump_json(), stored_at=now))
         cur.keep_revision(a.content_hash, a.extractor_version, revision)
         return "historical"
     plan.revisions.append(RevisionRow(a.id, cur.revision, cur.content_hash, cur.extractor_version,
-                                      cur.fetched_at, now, cur.doc_json()))
+                                      cur.fetched_at, now, cur.doc_json(), stored_at=cur.stored_at or now))
     cur.keep_revision(cur.content_hash, cur.extractor_version, cur.revision)
     revision = cur.next_revision()
+    a = _keep_first_seen(a, cur)
+    plan.stored_at.pop(a.id, None)
     new = _as_stored(a, revision)
     new.seen, new.max_revision = cur.seen, cur.max_revision
     stored[a.id] = new
     plan.current[a.id] = (a, revision)
     return "updated"
+
+
+def _keep_first_seen(a: Article, cur: Stored) -> Article:
+    """``a`` with the ``first_seen_at`` the article was first stored with."""
+    if cur.first_seen_at is None or a.first_seen_at == cur.first_seen_at:
+        return a
+    return a.model_copy(update={"first_seen_at": cur.first_seen_at})
 
 
 def _story_changed(a: Article, cur: Stored) -> bool:
@@ -139,9 +161,11 @@ def _restory(a: Article, cur: Stored, plan: Plan) -> WriteResult:
     cur.article, cur.doc = moved, ""
     cur.story_id, cur.duplicate_of = a.story_id, a.duplicate_of
     plan.current[a.id] = (moved, cur.revision)
+    if cur.stored_at is not None:
+        plan.stored_at[a.id] = cur.stored_at
     return "story_changed"
 
 
 def _as_stored(a: Article, revision: int) -> Stored:
     return Stored(a.content_hash, a.extractor_version, a.fetched_at, revision, "", article=a,
-                  story_id=a.story_id, duplicate_of=a.duplicate_of)
+                  story_id=a.story_id, duplicate_of=a.duplicate_of, first_seen_at=a.first_seen_at)
