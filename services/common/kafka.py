@@ -1,7 +1,10 @@
 """Kafka clients with the settings every stage needs, and topic creation.
 
-Producers: ``acks=all``, idempotent, gzip (the embedded broker keeps
-everything in memory, so compression is memory saved). Consumers: manual
+Producers: ``acks=all``, idempotent, lz4 (the embedded broker keeps everything
+in memory, so compression is memory saved; lz4 costs the least CPU of the codecs
+kafka-python, tansu and Apache Kafka all accept: ``bench/kafka_codec.py``, docs/scaling.md;
+kafka-python's gzip is always level 9). CRC32C is checked by the ``crc32c`` extension,
+a declared dependency: without it kafka-python falls back to pure Python. Consumers: manual
 commits only, earliest reset, short session timeouts so that a group joins in
 seconds rather than the ~23 s the kafka-python defaults take.
 """
@@ -25,17 +28,22 @@ log = logging.getLogger(__name__)
 Headers = list[tuple[str, bytes]]
 
 
+#: the producers' codec (``extra`` may override it): chosen by ``bench/kafka_codec.py``, see docs/scaling.md
+COMPRESSION = "lz4"
+
+
 def make_producer(settings: CommonSettings, **extra: Any) -> KafkaProducer:
-    """An idempotent, ``acks=all``, gzip producer."""
-    return KafkaProducer(
+    """An idempotent, ``acks=all`` producer compressing with :data:`COMPRESSION`."""
+    config: dict[str, Any] = dict(
         **settings.kafka_client_config(),
         acks="all",
         enable_idempotence=True,
-        compression_type="gzip",
+        compression_type=COMPRESSION,
         linger_ms=20,
         max_request_size=settings.max_message_bytes,
-        **extra,
     )
+    config.update(extra)
+    return KafkaProducer(**config)
 
 
 PRODUCER_FATAL_EXIT_CODE = 75  # EX_TEMPFAIL: restart me
