@@ -40,7 +40,8 @@ from trafilatura.xml import xmltotxt
 from services.common.messages import FeedEntry
 from services.extractor.access import Access, detect_access
 from services.extractor.boilerplate import clean_text
-from services.extractor.htmlprocessing import bounded_text, drop_element, html_to_text, parse_bounded, preclean
+from services.extractor.furniture import preclean
+from services.extractor.htmlprocessing import bounded_text, drop_element, html_to_text, parse_bounded
 from services.extractor.json_metadata import LdArticle, parse_jsonld
 from services.extractor.metadata import (
     PageMeta,
@@ -82,9 +83,9 @@ class Extracted:
 class ExtractOptions:
     """Experiment switches, measured in bench/extraction_quality.py (see the module docstring)."""
 
-    #: drop ``<figure>``/``<figcaption>`` before extraction
+    #: drop ``<figure>``/``<figcaption>`` that are furniture (photo + short caption) before extraction
     drop_figures: bool = True
-    #: drop lists whose items are (almost) all links before extraction
+    #: drop lists whose items are (almost) all links, unless they are content (outside links in the prose)
     drop_link_lists: bool = True
     #: drop sub-headings from the extracted text
     drop_headings: bool = False
@@ -109,7 +110,9 @@ def extract_page(
     tree = parse_bounded(bounded_text(html) if html else "")
     ld = parse_jsonld(tree) if tree is not None else None
     if tree is not None:
-        tree = preclean(tree, drop_figures=options.drop_figures, drop_link_lists=options.drop_link_lists)
+        tree = preclean(
+            tree, drop_figures=options.drop_figures, drop_link_lists=options.drop_link_lists, url=url
+        )
     text, method = choose_text(tree, url, ld, entry, options)
     if not text:
         raise ExtractionError(f"no article text found for {url or '(no url)'}")

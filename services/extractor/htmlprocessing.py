@@ -1,4 +1,4 @@
-"""HTML in: bounded text and parsing (size and nesting-depth caps), pre-cleaning, fragments to text.
+"""HTML in: bounded text and parsing (size and nesting-depth caps), fragments to text.
 
 The page's text is bounded in named steps (:func:`bounded_text`: :func:`decode_bytes`, :func:`capped`,
 :func:`without_nul`); the stage receives text already decoded by the fetcher
@@ -6,8 +6,8 @@ The page's text is bounded in named steps (:func:`bounded_text`: :func:`decode_b
 
 Hostile HTML must not stall the extractor: the input is capped at :data:`MAX_HTML_BYTES`, markup
 nested deeper than libxml2 can take is flattened before parsing, and elements deeper than
-:data:`MAX_DEPTH` are flattened after it. :func:`preclean` then drops page furniture that
-trafilatura tends to keep (captions, lists of links).
+:data:`MAX_DEPTH` are flattened after it. Pre-cleaning (page furniture trafilatura tends to
+keep) is :mod:`services.extractor.furniture`.
 """
 
 from __future__ import annotations
@@ -186,37 +186,7 @@ def _cap_depth(root: etree._Element, limit: int) -> None:
             continue
 
 
-# --------------------------------------------------------------------------- pre-cleaning
-
-
-def preclean(
-    tree: lxml.html.HtmlElement, *, drop_figures: bool = True, drop_link_lists: bool = True
-) -> lxml.html.HtmlElement:
-    """Remove page furniture trafilatura tends to keep: captions, lists of links."""
-    if drop_figures:
-        for el in tree.xpath("//figcaption | //figure"):
-            drop_element(el)
-    if drop_link_lists:
-        for lst in [el for el in tree.iter("ul", "ol") if _is_link_list(el)]:
-            drop_element(lst)
-    return tree
-
-
-def _words_in(el: etree._Element) -> int:
-    return len(etree.tostring(el, method="text", encoding="unicode", with_tail=False).split())
-
-
-def _is_link_list(lst: etree._Element) -> bool:
-    """At least 80 % of the (2+) items are at least 80 % link text: a menu or related-links list."""
-    items = [li for li in lst if li.tag == "li"]
-    if len(items) < 2:
-        return False
-    linked = 0
-    for li in items:
-        total = _words_in(li)
-        if total and sum(_words_in(a) for a in li.iter("a")) >= 0.8 * total:
-            linked += 1
-    return linked >= 0.8 * len(items)
+# --------------------------------------------------------------------------- tree edits
 
 
 def drop_element(el: etree._Element) -> None:
