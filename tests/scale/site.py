@@ -28,6 +28,7 @@ import html
 import random
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -476,11 +477,14 @@ def feed_xml(site: Site, outlet: Outlet, base: str, listed: set[str] | None = No
 class ScaleSite(LocalSite):
     """Serves a generated :class:`Site` on ``host`` (a free port unless ``port`` is given)."""
 
-    def __init__(self, site: Site, host: str = "127.0.0.1", port: int = 0, *, staged: bool = False) -> None:
+    def __init__(self, site: Site, host: str = "127.0.0.1", port: int = 0, *, staged: bool = False,
+                 page_delay: float = 0.0) -> None:
         """``staged``: the feeds list only the articles :meth:`release` has released so far (in an
-        order shuffled from the site's seed), so that a test can let news arrive in waves."""
+        order shuffled from the site's seed), so that a test can let news arrive in waves.
+        ``page_delay``: seconds each article page takes to answer (a slow site)."""
         super().__init__(host, port)
         self.site = site
+        self.page_delay = page_delay
         self.page_hits: dict[str, int] = {}
         self.lock = threading.Lock()
         self.pending = list(site.pages)
@@ -518,6 +522,7 @@ class ScaleSite(LocalSite):
             else:
                 r.reply(200, body, {"Content-Type": "application/rss+xml; charset=utf-8", "ETag": etag})
         elif page is not None:
+            time.sleep(self.page_delay)
             self.page_hits[path] = self.page_hits.get(path, 0) + 1
             r.reply(200, page_html(self.site, page, self.base_url), {"Content-Type": "text/html; charset=utf-8"})
         else:
