@@ -66,7 +66,7 @@ async def check_one(source: str, http: HttpClient, settings: FetcherSettings, ba
         else:
             body, url, ctype = await _fetch(http, source, settings)
         try:
-            return [CheckResult(source, parsed=parse_safely(body, url, ctype))]
+            return [CheckResult(source, parsed=parse_safely(body, url, ctype, settings.max_feed_entries))]
         except FeedParseError:
             if not (looks_like_html(body, ctype) and url.startswith("http")):
                 raise
@@ -148,7 +148,7 @@ async def _discover(page_url: str, settings: FetcherSettings) -> list[str]:
     finally:
         await http.aclose()
     try:
-        parse_safely(body, url, ctype)
+        parse_safely(body, url, ctype, settings.max_feed_entries)
         return [url]  # already a feed
     except FeedParseError:
         return discover_feeds(body, url)

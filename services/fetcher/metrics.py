@@ -22,7 +22,8 @@ FETCHED_BYTES = FETCHER.counter("newsflow_fetched_bytes_total", "Body bytes down
 FETCH_REFUSALS = FETCHER.counter(
     "newsflow_fetch_refusals_total",
     "Fetches refused or cut off before completion, by reason (ssrf, size, timeout, scheme, "
-    "content_type, redirects).",
+    "content_type, binary (a body that is not text, e.g. a PNG served as text/html), redirects, "
+    "parse_timeout (a feed parse past NEWSFLOW_PARSE_TIMEOUT_SECONDS)).",
     ["reason"],
 )
 ENTRIES = FETCHER.counter(
@@ -31,6 +32,15 @@ ENTRIES = FETCHER.counter(
 ENTRIES_DEFERRED = FETCHER.counter(
     "newsflow_feed_entries_deferred_total",
     "Feed entries left for a later poll because one poll publishes at most NEWSFLOW_MAX_ENTRIES_PER_POLL.",
+)
+ENTRIES_CUT = FETCHER.counter(
+    "newsflow_feed_entries_cut_total",
+    "Feed entries not read because a document held more than NEWSFLOW_MAX_FEED_ENTRIES.",
+)
+PAGES_GIVEN_UP = FETCHER.counter(
+    "newsflow_pages_given_up_total",
+    "Entries whose page failed NEWSFLOW_MAX_PAGE_ATTEMPTS times in a row (timeouts, network errors) and "
+    "were given up.",
 )
 FEEDS = FETCHER.gauge("newsflow_feeds", "Feeds by state: active, backing_off, dead, retired.", ["state"])
 DISCOVERY_LATENCY = FETCHER.histogram(
@@ -53,7 +63,7 @@ HOST_WAITS = FETCHER.counter(
 
 LEASE_EVENTS = ("claimed", "taken_over", "lost")
 FETCH_KINDS = ("feed", "page")
-REFUSAL_REASONS = ("ssrf", "size", "timeout", "scheme", "content_type", "redirects")
+REFUSAL_REASONS = ("ssrf", "size", "timeout", "scheme", "content_type", "binary", "redirects", "parse_timeout")
 
 
 def init_series() -> None:

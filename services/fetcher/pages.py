@@ -44,6 +44,7 @@ class FetchedPage:
     page: PageMessage | None = None
     retry: bool = False
     validators: tuple[str | None, str | None] = (None, None)  # the page's, for the next conditional GET
+    error: str = ""  # why there is no page
 
 
 class PagePublisher:
@@ -71,8 +72,9 @@ class PagePublisher:
                     given_up.append(cand)  # too large for Kafka: given up, logged and counted in _send
                 else:
                     sent.append((cand, future, result.validators))
-            elif not result.retry:
+            elif not result.retry or self._out_of_attempts(cand, result.error):
                 given_up.append(cand)
+        self._record_given_up(given_up, results, candidates)
         if sent:
             await asyncio.to_thread(self.producer.flush)
         durable = [(cand, v) for cand, fut, v in sent if _succeeded(fut)]
@@ -81,6 +83,31 @@ class PagePublisher:
         for cand, _ in durable:
             metrics.ENTRIES.labels("updated" if cand.is_update else "new").inc()
         return [c for c, _ in durable], given_up
+
+    def _out_of_attempts(self, cand: Candidate, error: str) -> bool:
+        """Count a retryable failure of the candidate's page; True once it failed ``max_page_attempts`` times.
+
+        A page that trickles (a timeout every time) holds a host slot for the whole total timeout at each
+        attempt: it is given up after a few polls instead of at every poll forever.
+        """
+        attempts = self.state.page_failed(cand.article_id, cand.feed_url, error, time.time())
+        if attempts < self.settings.max_page_attempts:
+            return False
+        metrics.PAGES_GIVEN_UP.inc()
+        log.warning("page failed %d times in a row (NEWSFLOW_MAX_PAGE_ATTEMPTS): given up: %s", attempts, error,
+                    extra={"article_id": cand.article_id, "url": cand.entry.link})
+        return True
+
+    def _record_given_up(self, given_up: list[Candidate], results: list[FetchedPage],
+                         candidates: list[Candidate]) -> None:
+        """Pages given up, per feed, on the feed's row (``newsflow feeds status`` shows them)."""
+        errors = {c.article_id: r.error for c, r in zip(candidates, results, strict=True)}
+        by_feed: dict[str, list[str]] = {}
+        for cand in given_up:
+            if cand.feed_url:
+                by_feed.setdefault(cand.feed_url, []).append(errors.get(cand.article_id) or "given up")
+        for feed_url, reasons in by_feed.items():
+            self.state.pages_given_up(feed_url, len(reasons), reasons[-1])
 
     async def _fetch_page(self, cand: Candidate) -> FetchedPage:
         """GET the entry's page (conditional for an update) and judge the result."""
@@ -96,7 +123,7 @@ class PagePublisher:
             retry = classify_error(exc).action is Action.RETRY
             log.warning("page fetch failed (%s): %s", "retried at the next poll" if retry else "given up", exc,
                         extra={"article_id": aid, "url": entry.link})
-            return FetchedPage(retry=retry)
+            return FetchedPage(retry=retry, error=str(exc))
         return self._page_from(cand, resp, now)
 
     def _page_from(self, cand: Candidate, resp: Response, now: datetime) -> FetchedPage:
@@ -109,13 +136,13 @@ class PagePublisher:
             return FetchedPage()
         if decision.refusal:
             metrics.FETCH_REFUSALS.labels(decision.refusal).inc()
-            log.warning("not an HTML page (%s): not sent to the extractor", resp.content_type, extra=where)
-            return FetchedPage()
+            log.warning("not an HTML page (%s): not sent to the extractor", decision.message, extra=where)
+            return FetchedPage(error=decision.message)
         if decision.action is not Action.USE:
             retry = decision.action is Action.RETRY
             log.warning("page fetch failed: HTTP %d (%s)", resp.status, "retried at the next poll" if retry
                         else "given up", extra=where)
-            return FetchedPage(retry=retry)
+            return FetchedPage(retry=retry, error=decision.message)
         page = PageMessage(
             id=aid, url=entry.link, final_url=resp.url, status=resp.status,
             content_type=resp.headers.get("content-type"),

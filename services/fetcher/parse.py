@@ -7,10 +7,13 @@ feedparser cannot read, goes through a small adapter into the same model.
 Parsing is the fetcher's CPU cost, so :class:`ParsePool` runs it in worker
 processes that the event loop talks to over socket pairs (no helper threads).
 
-Before feedparser sees a document, :func:`refuse_entity_declarations` refuses
+Before feedparser sees a document, :mod:`services.fetcher.feedbounds` refuses
 DTD entity declarations that could expand (billion laughs, quadratic blow-up)
-or reach outside the document (external entities). feedparser would drop most
-of them itself; refusing them gives a clear error instead of half-parsed text.
+or reach outside the document (external entities), anywhere in it, and cuts the
+document after ``max_entries`` entries (a 200,000-item feed costs the parser
+``max_entries`` items). feedparser would drop most entities itself; refusing them
+gives a clear error instead of half-parsed text. A parse in a worker process has a
+time limit (:class:`ParsePool`): a worker past it is killed and replaced.
 
 Entry identity (:func:`entry_identity`): the GUID/id when present and stable
 (unique within the document and not the feed's own URL), else the normalised
@@ -22,12 +25,12 @@ from __future__ import annotations
 import asyncio
 import calendar
 import collections
+import dataclasses
 import hashlib
 import json
 import multiprocessing
 import os
 import pickle
-import re
 import signal
 import socket
 import struct
@@ -43,6 +46,7 @@ import feedparser
 
 from services.common.messages import FeedEntry
 from services.common.urls import BadURLError, normalize_url
+from services.fetcher.feedbounds import EntityRefused, cut_entries, refuse_entity_declarations
 
 
 class FeedParseError(ValueError):
@@ -58,51 +62,29 @@ class ParsedFeed:
     warning: str | None = None
     skipped: int = 0  # entries without a usable link: they have no page to fetch
     site_url: str | None = None
-
-
-# --- entity declarations ------------------------------------------------------------------------
-
-_PROLOG_BYTES = 65_536
-_ENTITY_DECL = re.compile(rb"<!ENTITY\s+(%\s*)?([^\s>]+)\s*([^>]*)>", re.IGNORECASE)
-_SAFE_ENTITY_VALUE = re.compile(rb"""^(["'])&#(x[0-9a-fA-F]{1,6}|[0-9]{1,7});\1\s*$""")
-
-
-def refuse_entity_declarations(body: bytes) -> None:
-    """Refuse internal DTD entities other than a single character reference.
-
-    ``<!ENTITY nbsp "&#160;">`` (seen in old RSS 0.91 feeds) is allowed; a
-    declaration whose value nests other entities, holds text, or points to a
-    SYSTEM/PUBLIC resource is refused. Only the prolog is scanned, so the
-    cost is bounded whatever the body size.
-    """
-    head = body[:_PROLOG_BYTES]
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16: scan the decoded prolog as UTF-8
-        head = head.decode("utf-16", "replace").encode("utf-8")
-    doctype = head.upper().find(b"<!DOCTYPE")
-    if doctype < 0:
-        return
-    for match in _ENTITY_DECL.finditer(head, doctype):
-        value = match.group(3).strip()
-        if match.group(1) or not _SAFE_ENTITY_VALUE.match(value):
-            name = match.group(2).decode("ascii", "replace")[:40]
-            raise FeedParseError(
-                f"refused: the document declares XML entity {name!r} (entity expansion and external "
-                "entities are not allowed in feeds)"
-            )
+    cut: int = 0  # entries past ``max_entries``, not read
 
 
 # --- XML feeds ----------------------------------------------------------------------------------
 
-def parse_feed(body: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
-    """Parse a feed document fetched from ``url``; raises :class:`FeedParseError`."""
+MAX_ENTRIES = 2000  # NEWSFLOW_MAX_FEED_ENTRIES
+
+
+def parse_feed(body: bytes, url: str, content_type: str | None = None, max_entries: int = MAX_ENTRIES) -> ParsedFeed:
+    """Parse a feed document fetched from ``url`` (its first ``max_entries`` entries); raises :class:`FeedParseError`."""
     if not body.strip():
         raise FeedParseError("empty document")
     head = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     media = (content_type or "").split(";", 1)[0].strip().lower()
     if head in (b"{", b"[") or media.endswith("json"):
-        return _parse_json_feed(body, url)
-    refuse_entity_declarations(body)
-    return _parse_xml_feed(body, url, content_type)
+        return _parse_json_feed(body, url, max_entries)
+    try:
+        refuse_entity_declarations(body)
+    except EntityRefused as exc:
+        raise FeedParseError(str(exc)) from None
+    body, cut = cut_entries(body, max_entries)
+    parsed = _parse_xml_feed(body, url, content_type)
+    return dataclasses.replace(parsed, cut=cut) if cut else parsed
 
 
 def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
@@ -216,7 +198,7 @@ def _from_feedparser(raw: Any, feed_url: str, feed_title: str | None, unique_ids
 
 # --- JSON Feed ----------------------------------------------------------------------------------
 
-def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
+def _parse_json_feed(body: bytes, url: str, max_entries: int = MAX_ENTRIES) -> ParsedFeed:
     try:
         doc = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -228,6 +210,8 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     items = doc.get("items")
     if not isinstance(items, list):
         raise FeedParseError("JSON Feed has no 'items' list")
+    cut = max(0, len(items) - max_entries)
+    items = items[:max_entries]
     title = _text(doc.get("title"))
     base = str(doc["feed_url"]) if isinstance(doc.get("feed_url"), str) else url
     ids = _unique_ids(_json_str(i.get("id")) for i in items if isinstance(i, dict))
@@ -236,7 +220,7 @@ def _parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     version = str(doc["version"]).rsplit("/", 1)[-1]
     return ParsedFeed(
         format=f"json{version.replace('.', '')}", title=title, entries=entries,
-        skipped=len(items) - len(entries), site_url=_text(doc.get("home_page_url")),
+        skipped=len(items) - len(entries), site_url=_text(doc.get("home_page_url")), cut=cut,
     )
 
 
@@ -300,10 +284,10 @@ def _from_json_item(item: object, feed_url: str, base: str, feed_title: str | No
 
 # --- parse processes ----------------------------------------------------------------------------
 
-def parse_safely(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
+def parse_safely(body: bytes, url: str, content_type: str | None, max_entries: int = MAX_ENTRIES) -> ParsedFeed:
     """:func:`parse_feed`, with any unexpected parser exception turned into a FeedParseError."""
     try:
-        return parse_feed(body, url, content_type)
+        return parse_feed(body, url, content_type, max_entries)
     except FeedParseError:
         raise
     except Exception as exc:  # noqa: BLE001 - a parser bug on one feed must not stop the others
@@ -322,9 +306,9 @@ def _serve_parses(conn: Connection) -> None:
             job = conn.recv_bytes()
         except (EOFError, OSError):
             return
-        body, url, content_type = pickle.loads(job)
+        body, url, content_type, max_entries = pickle.loads(job)
         try:
-            answer: tuple[bool, object] = (True, parse_safely(body, url, content_type))
+            answer: tuple[bool, object] = (True, parse_safely(body, url, content_type, max_entries))
         except FeedParseError as exc:
             answer = (False, str(exc))
         conn.send_bytes(pickle.dumps(answer, pickle.HIGHEST_PROTOCOL))
@@ -358,9 +342,10 @@ class _Worker:
         worker.reading = asyncio.create_task(worker._read_answers())
         return worker
 
-    def submit(self, body: bytes, url: str, content_type: str | None) -> asyncio.Future[ParsedFeed]:
+    def submit(self, body: bytes, url: str, content_type: str | None,
+               max_entries: int = MAX_ENTRIES) -> asyncio.Future[ParsedFeed]:
         future: asyncio.Future[ParsedFeed] = asyncio.get_running_loop().create_future()
-        self.writer.write(_frame(pickle.dumps((body, url, content_type), pickle.HIGHEST_PROTOCOL)))
+        self.writer.write(_frame(pickle.dumps((body, url, content_type, max_entries), pickle.HIGHEST_PROTOCOL)))
         self.waiting.append(future)
         return future
 
@@ -397,6 +382,11 @@ class _Worker:
         self.process.join(timeout=1)
 
 
+def _retrieve(future: asyncio.Future[ParsedFeed]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 _HEADER = struct.Struct("!i")
 _BIG_HEADER = struct.Struct("!Q")
 
@@ -418,17 +408,27 @@ class ParsePool:
     by the event loop itself; a job goes to the worker with the fewest waiting.
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, max_entries: int = MAX_ENTRIES, timeout: float = 30.0) -> None:
         self.workers = workers or os.cpu_count() or 1
+        self.max_entries = max_entries
+        self.timeout = timeout
         self._pool: list[_Worker] = []
         self._starting: asyncio.Lock | None = None
 
     async def parse(self, body: bytes, url: str, content_type: str | None) -> ParsedFeed:
+        """The parsed feed (its first ``max_entries`` entries); a worker past ``timeout`` is killed."""
         if self.workers <= 1:
-            return parse_safely(body, url, content_type)
+            return parse_safely(body, url, content_type, self.max_entries)
         pool = await self._running()
         worker = min(pool, key=lambda w: len(w.waiting))
-        return await worker.submit(body, url, content_type)
+        future = worker.submit(body, url, content_type, self.max_entries)
+        future.add_done_callback(_retrieve)  # an answer after a timeout is nobody's: no "never retrieved" warning
+        try:  # each job queued on the worker, this one included, has ``timeout``
+            return await asyncio.wait_for(asyncio.shield(future), self.timeout * len(worker.waiting))
+        except TimeoutError:
+            worker.close()  # its other jobs fail as "parser process died"; the next parse starts a new worker
+            raise FeedParseError(f"refused: parsing took longer than {self.timeout:g}s "
+                                 "(NEWSFLOW_PARSE_TIMEOUT_SECONDS); the parser was stopped") from None
 
     async def _running(self) -> list[_Worker]:
         """The live workers; dead ones are replaced first."""

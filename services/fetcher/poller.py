@@ -73,6 +73,8 @@ class FeedPoller:
             try:
                 outcome = await timed(metrics.POLL_DURATION, self._poll(feed))
             except (FetchError, FeedParseError) as exc:
+                if isinstance(exc, FeedParseError) and "NEWSFLOW_PARSE_TIMEOUT_SECONDS" in str(exc):
+                    metrics.FETCH_REFUSALS.labels("parse_timeout").inc()
                 self._failed(feed, exc)
                 outcome = "error"
         except LeaseLost as exc:
@@ -104,6 +106,10 @@ class FeedPoller:
                 metrics.FETCH_REFUSALS.labels(decision.refusal).inc()
             raise decision.error()  # recorded and scheduled by poll() -> _failed()
         parsed = await self.parser.parse(resp.body, resp.url, resp.headers.get("content-type"))
+        if parsed.cut:
+            metrics.ENTRIES_CUT.inc(parsed.cut)
+            log.info("%d entries past the first %d not read (NEWSFLOW_MAX_FEED_ENTRIES)", parsed.cut,
+                     self.settings.max_feed_entries, extra={"feed": feed.url})
         return await self._feed_fetched(feed, resp, parsed, now)
 
     def _not_modified(self, feed: FeedState, resp: Response, now: float) -> None:

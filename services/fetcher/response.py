@@ -9,6 +9,7 @@ result                                  action          notes
 ======================================  ==============  =====================================
 200, wanted content type                USE             parse the feed / publish the page
 200, unwanted content type              GIVE_UP         ``refusal="content_type"`` (a metric)
+200, a body that is not text (sniffed)  GIVE_UP         ``refusal="binary"``: a PNG as text/html
 304 Not Modified                        NOT_MODIFIED    what we have is current
 410 Gone                                GONE            a feed is retired, a page given up
 408, 429, 5xx                           RETRY           429 and 503 carry ``Retry-After``
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from services.fetcher.http import HTML_TYPES, FetchError, Response, parse_retry_after
+from services.fetcher.sniff import binary_kind
 
 #: Content types that are certainly not a feed (a feed may come as text/html, text/plain, ...).
 NOT_A_FEED_TYPES = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip")
@@ -93,6 +95,10 @@ def classify(resp: Response, requested_url: str, accepts: Callable[[str], bool],
     if not accepts(resp.content_type):
         return Decision(Action.GIVE_UP, status, f"{resp.url}: {resp.content_type} is not {expected}",
                         "content_type", moved_to=moved_to, refusal="content_type")
+    kind = binary_kind(resp.body)
+    if kind:  # the content type is a claim: a PNG served as text/html is not a page
+        return Decision(Action.GIVE_UP, status, f"{resp.url}: {kind} served as {resp.content_type or 'no type'}, "
+                        f"not {expected}", "binary", moved_to=moved_to, refusal="binary")
     return Decision(Action.USE, status, moved_to=moved_to)
 
 

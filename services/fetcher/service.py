@@ -62,7 +62,7 @@ class Fetcher:
         self.owner = owner or replica_id()
         self.state = open_state(settings, self.owner)
         self.http = HttpClient(settings, shared_hosts=self.state)
-        self.parser = ParsePool(settings.parse_workers)
+        self.parser = ParsePool(settings.parse_workers, settings.max_feed_entries, settings.parse_timeout_seconds)
         self.pages = PagePublisher(settings, self.http, self.state, producer)
         self.poller = FeedPoller(settings, self.http, self.state, self.pages.publish, self.parser)
         self.slots = asyncio.Semaphore(settings.concurrency)
@@ -73,6 +73,10 @@ class Fetcher:
         self._feeds_key: tuple[float, int] | None = None
         self._expired_at = 0.0
         self._reported_at = 0.0
+        for rule in self.http.policy.allowed.networks:
+            if rule.port is None and not rule.network.is_global:
+                log.warning("NEWSFLOW_ALLOWED_NETWORKS entry %s opens every port of a non-public network (a local "
+                            "broker, API, metrics and database too); %s:PORT opens one service", rule, rule)
 
     async def run(self) -> None:
         """Poll due feeds until stopped (or every feed once, with ``once``)."""

@@ -56,6 +56,16 @@ class FetcherSettings(CommonSettings):
         description="how long a replica holds a feed it polls (renewed while the poll runs); a replica that "
         "died has its feeds taken over by the others after this",
     )
+    max_feed_entries: int = Field(
+        2000, ge=1, description="entries read from one feed document (the first ones, newest by convention); "
+        "a feed of 200,000 items costs a poll this many"
+    )
+    parse_timeout_seconds: float = Field(
+        30, gt=0, description="time limit of one feed parse in a parse process (stopped and replaced past it)"
+    )
+    max_page_attempts: int = Field(
+        3, ge=1, description="fetches of one entry's page that time out or fail on the network before it is given up"
+    )
     parse_workers: int = Field(
         0, ge=0, le=64, description="processes parsing feeds; 0: one per CPU core (1: parse in the event loop)"
     )

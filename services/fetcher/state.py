@@ -59,6 +59,43 @@ class FeedState:
 
 
 @dataclass(frozen=True)
+class FeedReport:
+    """Everything the state knows of one feed, for ``newsflow feeds status``."""
+
+    url: str
+    listed: bool
+    state: str
+    moved_to: str | None
+    title: str | None
+    last_polled_at: float | None
+    last_success_at: float | None
+    last_status: int | None
+    last_error: str | None
+    error_count: int
+    next_poll_at: float
+    entries_per_day: float | None
+    etag: str | None
+    last_modified: str | None
+    lease_owner: str | None
+    lease_until: float | None
+    pages_given_up: int
+    last_page_error: str | None
+
+    @property
+    def never_succeeded(self) -> bool:
+        """Polled (or refused) at least once and never successfully: a feed an operator must look at."""
+        return self.last_success_at is None and (self.last_polled_at is not None or self.error_count > 0)
+
+    def leased(self, now: float) -> bool:
+        return self.lease_owner is not None and (self.lease_until or 0) > now
+
+
+REPORT_COLUMNS = ("url, listed, state, moved_to, title, last_polled_at, last_success_at, last_status, last_error, "
+                  "error_count, next_poll_at, entries_per_day, etag, last_modified, lease_owner, lease_until, "
+                  "pages_given_up, last_page_error")
+
+
+@dataclass(frozen=True)
 class KnownEntry:
     entry_id: str
     article_id: str
@@ -132,8 +169,10 @@ class FetcherState(SharedSchedule):
         self.guarded_feed_update(
             url, "next_poll_at = ?, last_status = ?, error_count = 0, state = 'active', "
             "last_error = NULL, etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified), "
-            "entries_per_day = COALESCE(?, entries_per_day), title = COALESCE(?, title), last_polled_at = ?",
-            (next_poll_at, status, etag, last_modified, entries_per_day, title, now or time.time()), release=True,
+            "entries_per_day = COALESCE(?, entries_per_day), title = COALESCE(?, title), last_polled_at = ?, "
+            "last_success_at = ?",
+            (next_poll_at, status, etag, last_modified, entries_per_day, title, now or time.time(), now or time.time()),
+            release=True,
         )
 
     def failed(self, url: str, *, next_poll_at: float, error: str, state: str,
@@ -156,9 +195,72 @@ class FetcherState(SharedSchedule):
         self.guarded_feed_update(url, "state = 'retired', last_error = ?, last_status = ?", (reason[:500], status),
                                  release=True)
 
+    def clamp_schedule(self, now: float, min_interval: float, max_interval: float, dead_interval: float) -> int:
+        """Make stored schedules obey the interval bounds of this start; returns the feeds rescheduled.
+
+        A lowered maximum brings far polls closer (``now + max``; a dead feed's probe within the
+        dead probe interval); a raised minimum pushes an active feed's next poll to at least its last
+        poll + min. Feeds being polled (leased) are left alone.
+        """
+        free = "(lease_owner IS NULL OR lease_until <= ?)"
+        with self.transaction():
+            n = self.db.execute(f"UPDATE feeds SET next_poll_at = ? WHERE {DUE} AND {free} AND state != 'dead' "
+                                "AND next_poll_at > ?", (now + max_interval, now, now + max_interval)).rowcount
+            n += self.db.execute(f"UPDATE feeds SET next_poll_at = ? WHERE {DUE} AND {free} AND state = 'dead' "
+                                 "AND next_poll_at > ?", (now + dead_interval, now, now + dead_interval)).rowcount
+            n += self.db.execute(f"UPDATE feeds SET next_poll_at = last_polled_at + ? WHERE {DUE} AND {free} "
+                                 "AND state = 'active' AND last_polled_at IS NOT NULL AND next_poll_at < last_polled_at + ?",
+                                 (min_interval, now, min_interval)).rowcount
+        return n
+
+    def poll_now(self, urls: list[str] | None, now: float) -> list[str]:
+        """Make feeds due now (all listed ones with None), for whichever replica claims them first.
+
+        Retired feeds and feeds being polled right now are left alone; returns the URLs made due.
+        """
+        where = f"{DUE} AND (lease_owner IS NULL OR lease_until <= ?)"
+        with self.transaction():
+            if urls is None:
+                rows = self.db.execute(f"SELECT url FROM feeds WHERE {where}", (now,)).fetchall()
+            else:
+                rows = [r for u in urls for r in self.db.execute(
+                    f"SELECT url FROM feeds WHERE {where} AND (url = ? OR moved_to = ?)", (now, u, u)).fetchall()]
+            due = [str(r[0]) for r in rows]
+            self.db.executemany("UPDATE feeds SET next_poll_at = ? WHERE url = ?", [(now, u) for u in due])
+        return due
+
+    # --- pages that keep failing ---------------------------------------------------------------
+
+    def page_failed(self, article_id: str, feed_url: str, error: str, now: float) -> int:
+        """One more failed attempt at an entry's page (a timeout, a network error); returns the attempts so far."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO page_attempts (article_id, feed_url, attempts, last_error, last_at) VALUES (?, ?, 1, ?, ?) "
+                "ON CONFLICT (article_id) DO UPDATE SET attempts = page_attempts.attempts + 1, "
+                "last_error = excluded.last_error, last_at = excluded.last_at",
+                (article_id, feed_url, error[:500], now))
+            row = self.db.execute("SELECT attempts FROM page_attempts WHERE article_id = ?", (article_id,)).fetchone()
+        return int(row[0]) if row else 1
+
+    def pages_given_up(self, feed_url: str, count: int, error: str) -> None:
+        """Pages of ``feed_url`` given up in this poll: counted on the feed's row with the last error."""
+        self.guarded_feed_update(feed_url, "pages_given_up = pages_given_up + ?, last_page_error = ?",
+                                 (count, error[:500]), release=False)
+
     def feed(self, url: str) -> FeedState | None:
         row = self.db.execute(f"SELECT {_FEED_COLUMNS} FROM feeds WHERE url = ?", (url,)).fetchone()
         return FeedState(*row) if row else None
+
+    def feed_report(self, url: str) -> FeedReport | None:
+        """One feed by its listed URL or the URL it moved to."""
+        row = self.db.execute(f"SELECT {REPORT_COLUMNS} FROM feeds WHERE url = ? OR moved_to = ? "
+                              "ORDER BY listed DESC LIMIT 1", (url, url)).fetchone()
+        return _report(row) if row else None
+
+    def feed_reports(self) -> list[FeedReport]:
+        """Every listed feed, by URL."""
+        return [_report(row) for row in self.db.execute(
+            f"SELECT {REPORT_COLUMNS} FROM feeds WHERE listed = 1 ORDER BY url").fetchall()]
 
     def feeds(self) -> list[FeedState]:
         return [FeedState(*row) for row in self.db.execute(f"SELECT {_FEED_COLUMNS} FROM feeds ORDER BY url")]
@@ -226,6 +328,7 @@ class FetcherState(SharedSchedule):
         now = now or time.time()
         validators = validators or {}
         with self.transaction():
+            self.db.executemany("DELETE FROM page_attempts WHERE article_id = ?", [(aid,) for aid, _ in items])
             self.db.executemany(
                 "INSERT INTO seen (article_id, entry_hash, first_seen_at, last_seen_at, page_etag, page_last_modified) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (article_id) DO UPDATE SET entry_hash = excluded.entry_hash, "
@@ -248,6 +351,7 @@ class FetcherState(SharedSchedule):
         with self.transaction():
             n = self.db.execute("DELETE FROM entries WHERE last_seen_at < ?", (older_than,)).rowcount
             n += self.db.execute("DELETE FROM seen WHERE last_seen_at < ?", (older_than,)).rowcount
+            n += self.db.execute("DELETE FROM page_attempts WHERE last_at < ?", (older_than,)).rowcount
         return n
 
     def expire_seen(self, older_than: float) -> int:
@@ -258,6 +362,12 @@ class FetcherState(SharedSchedule):
 
     def close(self) -> None:
         self.db.close()
+
+
+def _report(row: Iterable[object]) -> FeedReport:
+    values = list(row)
+    values[1] = bool(values[1])
+    return FeedReport(*values)  # type: ignore[arg-type]
 
 
 def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.fetcher.parse import FeedParseError, entry_identity, parse_feed, refuse_entity_declarations
+from services.fetcher.feedbounds import refuse_entity_declarations
+from services.fetcher.parse import FeedParseError, entry_identity, parse_feed
 from tests.conftest import shared_data
 
 URL = "https://site.example/feed"

@@ -57,3 +57,34 @@ def test_a_dead_worker_fails_its_jobs_clearly_and_is_replaced() -> None:
             pool.close()
 
     asyncio.run(run())
+
+
+def test_a_parse_past_its_time_limit_is_stopped_and_the_pool_goes_on() -> None:
+    """A document that takes the parser too long fails its feed with a clear error; the worker is replaced."""
+    async def run() -> None:
+        pool = ParsePool(2, max_entries=1_000_000, timeout=0.3)
+        try:
+            slow = rss(7).replace(b"</channel>", b"<item><title>t</title><link>/x</link></item>" * 40_000
+                                  + b"</channel>")
+            with pytest.raises(FeedParseError, match="NEWSFLOW_PARSE_TIMEOUT_SECONDS"):
+                await pool.parse(slow, "http://example.com/slow", None)
+            parsed = await asyncio.gather(*(pool.parse(rss(n), "http://example.com/f", None) for n in range(4)))
+            assert [p.title for p in parsed] == ["F0", "F1", "F2", "F3"]
+        finally:
+            pool.close()
+
+    asyncio.run(run())
+
+
+def test_the_pool_reads_only_the_first_max_entries() -> None:
+    async def run() -> None:
+        pool = ParsePool(2, max_entries=10)
+        try:
+            big = rss(1).replace(b"</channel>", b"".join(
+                b"<item><title>t</title><link>/x%d</link></item>" % i for i in range(5000)) + b"</channel>")
+            parsed = await pool.parse(big, "http://example.com/big", None)
+            assert len(parsed.entries) == 10 and parsed.cut > 4990
+        finally:
+            pool.close()
+
+    asyncio.run(run())
