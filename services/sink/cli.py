@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services.common.commands import running_overrides, settings_or_exit
+from services.common.messages import Article
 from services.sink.api import ApiServer, StoryOut, open_api_store
 from services.sink.backends import open_store
 from services.sink.settings import SinkSettings
@@ -106,7 +107,8 @@ def articles_search(query: str | None, limit: int, as_json: bool, **filters: Any
 @_filter_options
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
 def articles_export(fmt: str, **filters: Any) -> None:
-    """Every stored article, one JSON object per line (or CSV)."""
+    """Every stored article, one JSON object per line (or CSV: lists such as places and people in one
+    cell, joined with '; ')."""
     store = _store()
     try:
         rows = store.iter_articles(_filters(limit=-1, **filters))
@@ -116,14 +118,26 @@ def articles_export(fmt: str, **filters: Any) -> None:
         for article in rows:
             click.echo(article.model_dump_json())
         return
-    fields = ["id", "url", "source", "title", "authors", "published_at", "language", "story_id",
-              "duplicate_of", "extractor_version", "text"]
-    writer = csv.DictWriter(sys.stdout, fieldnames=fields)
+    writer = csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS)
     writer.writeheader()
     for article in rows:
-        doc = article.model_dump(mode="json")
-        doc["authors"] = "; ".join(article.authors)
-        writer.writerow({k: doc[k] for k in fields})
+        writer.writerow(csv_row(article))
+
+
+CSV_FIELDS = ["id", "url", "source", "title", "authors", "published_at", "language", "story_id", "duplicate_of",
+              "places", "people", "organisations", "topics", "extractor_version", "text"]
+CSV_LIST_SEPARATOR = "; "
+"""Joins a list in one CSV cell (authors, places, people, organisations, topics): docs/storage.md."""
+
+
+def csv_row(article: Article) -> dict[str, Any]:
+    """One article as a CSV row: lists joined with :data:`CSV_LIST_SEPARATOR`, places by name."""
+    doc = article.model_dump(mode="json", include={"id", "url", "source", "title", "published_at", "language",
+                                                   "story_id", "duplicate_of", "extractor_version", "text"})
+    lists = {"authors": article.authors, "places": [p.name for p in article.places],
+             "people": [p.name for p in article.people], "organisations": [o.name for o in article.organisations],
+             "topics": article.topics}
+    return {**doc, **{k: CSV_LIST_SEPARATOR.join(v) for k, v in lists.items()}}
 
 
 @articles.command("show")
