@@ -6,9 +6,11 @@
   with ``COPY`` (articles, revisions, tags). A constraint violation makes the batch redo itself
   one row per savepoint, so that only the culprit is rejected.
 * Language-aware full-text search: ``fts`` is a generated ``tsvector`` (GIN-indexed) of the title
-  and the first 2,000 characters of the text (migration 0002: the whole text capped writes near
-  1,000 articles/s), built with the text search configuration of the article's language when
-  PostgreSQL has one, else ``simple``. A query is parsed with every configuration in use and the parts ORed.
+  and the whole text (migration 0005; 0002 had cut it to the first 2,000 characters for write
+  speed, so SQLite found words PostgreSQL did not), built with the text search configuration of
+  the article's language when PostgreSQL has one, else ``simple``. A query has SQLite's FTS5
+  syntax, rendered as a ``tsquery`` (phrases, ``word*`` prefixes, ``OR``, ``NOT``), parsed with every
+  configuration in use and the parts ORed.
 * Outages: a lost connection raises ``psycopg.OperationalError`` (the sink retries it with its
   input paused); the next call reconnects.
 * Reads run on a pool of connections (``psycopg_pool``, up to ``readers``; each connection is
@@ -56,7 +58,7 @@ from services.sink.store import (
     tag_rows,
     write_isolating_rejects,
 )
-from services.sink.textquery import check_filters
+from services.sink.textquery import check_filters, tsquery_text
 from services.sink.upsert import Plan, plan_batch
 
 MIGRATIONS = "services.sink.migrations.postgres"
@@ -238,11 +240,16 @@ class PostgresStore(SqlReads):
                 raise QueryTimeout(f"query cancelled after {self._read_timeout:g} s") from None
 
     def _ranked_match(self, query: str) -> TextSearch:
-        """Parsed with every text search configuration in use, the parts ORed (``q.query``)."""
+        """Parsed with every text search configuration in use, the parts ORed (``q.query``); the
+        query's FTS5 syntax becomes tsquery syntax first (:func:`~services.sink.textquery.tsquery_text`)."""
         return TextSearch(
-            "a.fts @@ q.query", (query, sorted({"simple", *self._configs.values()})),
+            # the index finds the articles matching the query in any language in use; the second test
+            # keeps those matching it in their own language (else `a NOT b` parsed in German would keep
+            # an English article that has b: German stems b differently)
+            "a.fts @@ q.query AND a.fts @@ to_tsquery(a.fts_config, %s)",
+            (tsquery_text(query), sorted({"simple", *self._configs.values()}), tsquery_text(query)),
             tables="articles a, q",
-            with_q=("WITH q AS (SELECT newsflow_tsquery_any(websearch_to_tsquery(c, %s)) AS query "
+            with_q=("WITH q AS (SELECT newsflow_tsquery_any(to_tsquery(c, %s)) AS query "
                     "FROM unnest(%s::regconfig[]) AS c)"),
             snippet=f"ts_headline(a.fts_config, a.text, q.query, '{_HEADLINE}')",
             order="ts_rank_cd(a.fts, q.query) DESC, a.sort_at DESC, a.id",

@@ -244,7 +244,14 @@ class SqliteStore(SqlReads):
         return self._iter_articles(self._resolved(check_filters(filters)))
 
     def _iter_articles(self, filters: Filters) -> Iterator[Article]:
-        for doc, _ in self.db.execute(*select_articles(SQLITE, filters, self._text(filters), snippet=False)):
+        try:
+            rows = self.db.execute(*select_articles(SQLITE, filters, self._text(filters), snippet=False))
+        except sqlite3.OperationalError as exc:  # as search() does: not FTS5 syntax -> plain terms
+            if not filters.query or not _fts_syntax(exc):
+                raise
+            plain = replace(filters, query=_plain_terms(filters.query))
+            rows = self.db.execute(*select_articles(SQLITE, plain, self._text(plain), snippet=False))
+        for doc, _ in rows:
             yield Article.model_validate_json(doc)
 
     def close(self) -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "MIN_PREFIX_CHARS",
     "check_filters",
     "check_query",
+    "tsquery_text",
 ]
 
 MAX_QUERY_CHARS = 500
@@ -77,6 +78,28 @@ def check_filters(filters: Filters) -> Filters:
     if filters.query is not None:
         check_query(filters.query)
     return filters
+
+
+def tsquery_text(query: str) -> str:
+    """A checked query as PostgreSQL ``to_tsquery`` text with FTS5's meaning, so that both backends
+    answer it alike: words ANDed, ``"a phrase"`` and ``a-b`` as phrases (``<->``), ``word*`` a prefix
+    (``:*``), ``OR``, ``AND`` and ``NOT`` (binary: ``a NOT b``) in upper case, with FTS5's precedence
+    (NOT, then AND, then OR: to_tsquery's own)."""
+    out: list[str] = []
+    for token in _TOKEN.findall(query):
+        if token in OPERATORS:
+            out.append({"OR": "|", "NOT": "& !"}.get(token, "&"))
+            continue
+        words = _WORD.findall(token)
+        if not words:
+            continue
+        term = " <-> ".join(f"'{w}'" for w in words)
+        if not token.startswith('"') and token.endswith("*"):
+            term += ":*"
+        if out and out[-1] not in ("|", "&", "& !"):
+            out.append("&")
+        out.append(f"({term})" if len(words) > 1 else term)
+    return " ".join(out)
 
 
 def _no_control_characters(name: str, value: str) -> None:
