@@ -2,9 +2,9 @@
 
 FastAPI (on Starlette, served by uvicorn): the endpoints are typed functions, so the
 query parameters are validated and the OpenAPI schema (``/openapi.json``, browsable at
-``/docs``) is generated from the same types as the responses. Every value reaches the
-database as a bound parameter through :class:`~services.sink.store.Filters`; no SQL is
-built from request text.
+``/docs``, Swagger UI served from the ``fastapi-offline`` package: no CDN) is generated from
+the same types as the responses. Every value reaches the database as a bound parameter
+through :class:`~services.sink.store.Filters`; no SQL is built from request text.
 
 Guards, before any endpoint runs (:class:`Guard`): a request larger than
 ``NEWSFLOW_API_MAX_REQUEST_BYTES`` (target plus headers) or carrying a body gets 413; a
@@ -33,6 +33,7 @@ from typing import Annotated, Any
 import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
 from services import __version__
@@ -127,7 +128,9 @@ class StoryPage(Page):
 
 def create_app(store: Store, settings: SinkSettings) -> FastAPI:
     """The API over ``store`` (its own, opened by :func:`open_api_store`: reads run concurrently)."""
-    app = FastAPI(
+    # FastAPIOffline: /docs (Swagger UI) and /redoc with their assets served from the fastapi-offline
+    # package under /static-offline-docs, not from a CDN: the docs work on a machine without internet.
+    app = FastAPIOffline(
         title="newsflow articles API", version=__version__,
         description="Read-only access to the articles and stories newsflow stored. Paginated with "
                     "`limit`/`offset`; every list endpoint takes the same filters.",
