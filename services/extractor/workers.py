@@ -15,7 +15,8 @@ OOM kill) as ``ProcessExpired`` for its task alone.
 
 Workers start from a ``forkserver`` (on Linux) rather than a plain ``fork`` of the service,
 whose Kafka client threads may hold locks at fork time; the server preloads the extractor
-and tagger once, so replacing a killed worker is a cheap fork.
+and loads the tagger's data once (:mod:`services.extractor.preload`), so every worker shares
+those pages copy-on-write and replacing a killed worker is a cheap fork.
 
 Order: :meth:`AnalysePool.run` returns one outcome per input, in input order, whatever order
 the workers finish in; the stage then places them in stories in record order, in its own process.
@@ -41,8 +42,9 @@ from services.extractor.tagging import warm_up
 
 log = logging.getLogger(__name__)
 
-#: what the forkserver imports once, so that each new worker starts with the extractor and tagger loaded
-_PRELOAD = ["services.extractor.pipeline"]
+#: what the forkserver imports once, so that each new worker starts with the extractor and the tagger's
+#: data loaded, in memory shared with the forkserver and the other workers (see that module)
+_PRELOAD = ["services.extractor.preload"]
 
 
 class ExtractionTimeout(TimeoutError):
@@ -60,9 +62,10 @@ def _worker_init() -> None:
     Ctrl-C reaches the whole process group: only the service decides when workers stop,
     so a page in flight is finished, not failed, while the stage drains its batch.
 
-    Warm-up: the tagger loads its gazetteer and language model on first use (~1.4 s, more on
-    a loaded machine); loading them here keeps that out of the first page's time limit, for
-    the first workers and for each one that replaces a killed worker. A failed warm-up is
+    Warm-up: the forkserver has loaded the tagger's data before forking (shared memory), so
+    this is a short no-op there; without a forkserver (``spawn``), or when its warm-up failed,
+    the tagger loads here (~1.4 s, more on a loaded machine), out of the first page's time
+    limit, for the first workers and for each one that replaces a killed worker. A failed warm-up is
     logged and the worker still starts (pebble would otherwise respawn it in a loop): the
     pages then fail with the real error, and are dead-lettered with it.
     """
