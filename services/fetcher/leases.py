@@ -76,20 +76,25 @@ class SharedSchedule:
 
     # --- leases --------------------------------------------------------------------------------
 
-    def claim(self, now: float, limit: int | None, due_by: float | None = None) -> tuple[list[Any], int]:
-        """Lease up to ``limit`` feeds due by ``due_by`` (default ``now``), oldest first.
+    def claim(self, now: float, limit: int | None, due_by: float | None = None,
+              unpolled_since: float | None = None) -> tuple[list[Any], int]:
+        """Lease up to ``limit`` feeds due by ``due_by`` (default ``now``), oldest first; with
+        ``unpolled_since``, only feeds nobody polled since then (one pass of ``--once``).
 
         Returns the rows (``FEED_COLUMNS``) and how many were taken over from an expired lease.
         """
         owner = self._owner()
         until = now + self.lease_seconds
         limit_sql = " LIMIT ?" if limit is not None else ""
-        params: tuple[Any, ...] = (now if due_by is None else due_by, now) + ((limit,) if limit is not None else ())
+        pass_sql = " AND (last_polled_at IS NULL OR last_polled_at < ?)" if unpolled_since is not None else ""
+        params: tuple[Any, ...] = ((now if due_by is None else due_by, now)
+                                   + ((unpolled_since,) if unpolled_since is not None else ())
+                                   + ((limit,) if limit is not None else ()))
         with self.transaction():
             rows = self.db.execute(
                 f"SELECT {FEED_COLUMNS}, lease_owner FROM feeds WHERE {DUE} AND next_poll_at <= ? "
-                f"AND (lease_owner IS NULL OR lease_until <= ?) ORDER BY next_poll_at{limit_sql}{self.skip_locked}",
-                params).fetchall()
+                f"AND (lease_owner IS NULL OR lease_until <= ?){pass_sql} ORDER BY next_poll_at{limit_sql}"
+                f"{self.skip_locked}", params).fetchall()
             if rows:
                 self.db.executemany("UPDATE feeds SET lease_owner = ?, lease_until = ?, next_poll_at = ? WHERE url = ?",
                                     [(owner, until, until, row[0]) for row in rows])
@@ -130,6 +135,14 @@ class SharedSchedule:
                                  (*params, url, self.owner))
         if cursor.rowcount != 1:
             raise LeaseLost(url)
+
+    def unpolled_since(self, since: float) -> tuple[int, float | None]:
+        """How many listed feeds nobody polled since ``since``, and when the first lease on one of
+        them ends (None: none is leased): what a ``--once`` pass still waits for."""
+        left, lease_end = self.db.execute(
+            f"SELECT COUNT(*), MIN(lease_until) FROM feeds WHERE {DUE} "
+            "AND (last_polled_at IS NULL OR last_polled_at < ?)", (since,)).fetchone()
+        return int(left), (float(lease_end) if lease_end is not None else None)
 
     def next_due_at(self) -> float | None:
         """When the next listed feed is due (a leased one: when its lease ends)."""

@@ -71,6 +71,8 @@ class Fetcher:
         self.polling: set[str] = set()
         self.tasks: set[asyncio.Task[str]] = set()
         self._feeds_key: tuple[float, int] | None = None
+        self._pass_started = time.time()  # --once: the pass is over when every feed was polled since
+        self._pass_stuck = 0
         self._expired_at = 0.0
         self._reported_at = 0.0
         for rule in self.http.policy.allowed.networks:
@@ -88,8 +90,10 @@ class Fetcher:
                 more_due = await self._claim_and_dispatch()
                 if self.settings.once:
                     await asyncio.gather(*self.tasks)
-                    self._report_states(force=True)
-                    break
+                    if await self._once_pass_done():
+                        self._report_states(force=True)
+                        break
+                    continue
                 self._report_states()
                 self._expire()
                 await self._wait(more_due)
@@ -135,7 +139,7 @@ class Fetcher:
         """Claim due feeds for the free slots and start their polls; True when more may be due."""
         now = time.time()
         if self.settings.once:  # --once polls every feed now (conditional GET keeps that cheap), whatever its schedule
-            claimed, taken_over = self.state.claim_due(now, None, due_by=float("inf"))
+            claimed, taken_over = self.state.claim_due(now, None, due_by=float("inf"), unpolled_since=self._pass_started)
             free = len(claimed) + 1
         else:
             free = self.settings.concurrency - len(self.tasks)
@@ -188,6 +192,28 @@ class Fetcher:
             task.cancel()
         if pending:
             await asyncio.wait(pending)
+
+    async def _once_pass_done(self) -> bool:
+        """``--once``: done when every listed feed was polled during this pass, by any replica. Feeds
+        another replica leased are waited for: polled by it, or taken over here when its lease ends
+        (a replica killed mid-pass). Feeds that keep failing without a recorded poll end the pass
+        after a few rounds, with a warning, instead of holding it forever."""
+        left, lease_end = self.state.unpolled_since(self._pass_started)
+        if not left or self.stopping.is_set():
+            return True
+        if lease_end is None:
+            self._pass_stuck += 1
+            if self._pass_stuck > 3:
+                log.warning("--once: %d feeds could not be polled in this pass; ending it", left)
+                return True
+        delay = 0.5 if lease_end is None else min(max(lease_end - time.time(), 0.2), 5.0)
+        log.info("--once: %d feeds not polled yet in this pass (leased by another replica); checking again "
+                 "in %.1fs", left, delay)
+        try:
+            await asyncio.wait_for(self.stopping.wait(), timeout=delay)
+        except TimeoutError:
+            pass
+        return False
 
     async def _wait(self, more_due: bool) -> None:
         """Until a slot frees (when more feeds are due) or the next feed is due; short enough to beat and see stops."""

@@ -155,9 +155,10 @@ class FetcherState(SharedSchedule):
         wanted = set(urls)
         return [FeedState(*row) for row in rows if row[0] in wanted]
 
-    def claim_due(self, now: float, limit: int | None, due_by: float | None = None) -> tuple[list[FeedState], int]:
+    def claim_due(self, now: float, limit: int | None, due_by: float | None = None,
+                  unpolled_since: float | None = None) -> tuple[list[FeedState], int]:
         """:meth:`claim` as :class:`FeedState` rows (and how many were taken over from expired leases)."""
-        rows, taken_over = self.claim(now, limit, due_by)
+        rows, taken_over = self.claim(now, limit, due_by, unpolled_since)
         return [FeedState(*row) for row in rows], taken_over
 
     def polled(
