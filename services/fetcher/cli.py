@@ -1,4 +1,4 @@
-"""``newsflow feeds ...``: check, discover, add, import and export feeds, without Kafka.
+"""``newsflow feeds ...``: check, discover, add, import and export feeds, without Kafka; status and poll.
 
 ``feeds check`` never prints a traceback for a bad feed: every argument gives
 either a summary or one ``ERROR`` line, and the exit status says whether any
@@ -19,6 +19,7 @@ import click
 from services.common.commands import settings_or_exit
 from services.fetcher.discover import discover_feeds, looks_like_html
 from services.fetcher.feedlist import FeedListError, append_feeds, outlines, to_opml
+from services.fetcher.feedstatus import poll, status
 from services.fetcher.http import FetchError, HttpClient
 from services.fetcher.parse import FeedParseError, ParsedFeed, parse_safely
 from services.fetcher.pgstate import open_state
@@ -27,7 +28,11 @@ from services.fetcher.settings import FetcherSettings
 
 @click.group()
 def feeds() -> None:
-    """Check, discover, import and export feeds (the list is NEWSFLOW_FEEDS_FILE)."""
+    """Check, discover, import, export, see and poll feeds (the list is NEWSFLOW_FEEDS_FILE)."""
+
+
+feeds.add_command(status)
+feeds.add_command(poll)
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,7 @@ class CheckResult:
     source: str
     parsed: ParsedFeed | None = None
     error: str | None = None
-    discovered: tuple[str, ...] = ()
+    discovered: tuple[str, ...] = ()  # a site page: the feeds it announces (checked after it)
 
 
 def _settings() -> FetcherSettings:
@@ -73,7 +78,7 @@ async def check_one(source: str, http: HttpClient, settings: FetcherSettings, ba
             found = discover_feeds(body, url)
             if not found:
                 raise FeedParseError("an HTML page that announces no feed (no <link rel=\"alternate\">)") from None
-            results = [CheckResult(source, error="an HTML page, not a feed", discovered=tuple(found))]
+            results = [CheckResult(source, discovered=tuple(found))]
             if follow:
                 for feed_url in found[:5]:
                     results += await check_one(feed_url, http, settings, None, follow=False)
@@ -85,10 +90,15 @@ async def check_one(source: str, http: HttpClient, settings: FetcherSettings, ba
 
 
 def _print(result: CheckResult, items: int) -> None:
-    if result.error:
-        click.echo(f"{result.source}: ERROR {result.error}")
+    if result.discovered:
+        checked = " (the first 5 are checked below)" if len(result.discovered) > 5 else " (checked below)"
+        click.echo(f"{result.source}: an HTML page, not a feed; it announces {len(result.discovered)} "
+                   f"feed(s){checked}:")
         for url in result.discovered:
             click.echo(f"  feed: {url}")
+        return
+    if result.error:
+        click.echo(f"{result.source}: ERROR {result.error}")
         return
     parsed = result.parsed
     assert parsed is not None
@@ -117,7 +127,7 @@ def check(sources: tuple[str, ...], items: int, base_url: str | None) -> None:
         try:
             for source in sources:
                 for result in await check_one(source, http, settings, base_url):
-                    failed += result.error is not None and not result.discovered
+                    failed += result.error is not None
                     _print(result, items)
         finally:
             await http.aclose()

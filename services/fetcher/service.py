@@ -82,6 +82,7 @@ class Fetcher:
 
     async def run(self) -> None:
         """Poll due feeds until stopped (or every feed once, with ``once``)."""
+        self._clamp_schedules()
         renewing = asyncio.create_task(self._renew_leases())
         try:
             while not self.stopping.is_set():
@@ -105,6 +106,15 @@ class Fetcher:
             await self.http.aclose()
             self.parser.close()
             self.state.close()
+
+    def _clamp_schedules(self) -> None:
+        """Stored schedules obey this start's interval bounds (a lowered maximum applies now, not after a day)."""
+        s = self.settings
+        moved = self.state.clamp_schedule(time.time(), s.min_poll_interval_seconds, s.max_poll_interval_seconds,
+                                          s.dead_probe_interval_seconds)
+        if moved:
+            log.info("%d stored feed schedules moved within the poll interval bounds (%gs..%gs)", moved,
+                     s.min_poll_interval_seconds, s.max_poll_interval_seconds)
 
     def _sync_feed_list(self) -> None:
         """Re-read the list when the file changes and make the shared table match it.

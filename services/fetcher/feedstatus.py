@@ -1,0 +1,183 @@
+"""``newsflow feeds status [URL]`` and ``newsflow feeds poll URL|--all``: see and steer feeds.
+
+Both read or write the state the fetcher replicas share (:func:`~services.fetcher.pgstate.open_state`:
+the SQLite file in the data directory, or PostgreSQL with ``NEWSFLOW_FETCHER_STATE_URL``), so they
+work the same with one fetcher or many, and need no running fetcher to answer.
+
+``feeds poll`` does not fetch anything itself: it makes the feeds due now in the shared state, and
+whichever running replica claims them first polls them (a fetcher looks for due feeds at least
+every 5 seconds). Feeds being polled right now (leased) and retired ones are left alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from datetime import UTC, datetime
+
+import click
+
+from services.common.commands import settings_or_exit
+from services.fetcher.pgstate import open_state
+from services.fetcher.settings import FetcherSettings
+from services.fetcher.state import FeedReport, FetcherState
+
+NO_STATE_EXIT = 3
+
+
+def _open(settings: FetcherSettings) -> FetcherState:
+    if not settings.fetcher_state_url.get_secret_value() and not (settings.data_dir / "fetcher.db").exists():
+        click.echo(f"no fetcher state yet ({settings.data_dir / 'fetcher.db'}): start the fetcher "
+                   "(`newsflow up` or `newsflow fetcher`) to poll the feed list", err=True)
+        sys.exit(NO_STATE_EXIT)
+    try:
+        return open_state(settings)
+    except Exception as exc:  # noqa: BLE001 - a database that cannot be opened: one line, not a traceback
+        click.echo(f"cannot open the fetcher state: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(NO_STATE_EXIT)
+
+
+def when(stamp: float | None, now: float) -> str:
+    """``2025-01-06 10:00:00Z (3m ago)`` / ``(in 4m)``; ``never`` for None."""
+    if stamp is None:
+        return "never"
+    if stamp <= 0:
+        return "before this was recorded"
+    delta = stamp - now
+    span = _span(abs(delta))
+    rel = "now" if abs(delta) < 1 else (f"in {span}" if delta > 0 else f"{span} ago")
+    return f"{datetime.fromtimestamp(stamp, UTC):%Y-%m-%d %H:%M:%S}Z ({rel})"
+
+
+def _span(seconds: float) -> str:
+    for unit, size in (("d", 86_400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def outcome(report: FeedReport) -> str:
+    """The last poll's outcome in a few words."""
+    if report.last_polled_at is None and report.error_count == 0:
+        return "not polled yet"
+    if report.error_count:
+        status = f"HTTP {report.last_status}: " if report.last_status else ""
+        return f"failed: {status}{report.last_error or 'error'}"
+    return f"ok (HTTP {report.last_status})" if report.last_status else "ok"
+
+
+def next_poll(report: FeedReport, now: float) -> str:
+    if report.state == "retired":
+        return "never (retired: HTTP 410; remove it from and add it back to the feed list to poll again)"
+    if not report.listed:
+        return "never (not in the feed list)"
+    if report.leased(now):
+        return f"being polled now by {report.lease_owner}"
+    return "due now" if report.next_poll_at <= now else when(report.next_poll_at, now)
+
+
+def describe(report: FeedReport, now: float) -> list[str]:
+    """The long form of one feed, as lines."""
+    state = report.state + ("" if report.listed else ", not listed")
+    lines = [report.url, f"  state:          {state}"]
+    if report.moved_to:
+        lines.append(f"  moved to:       {report.moved_to} (permanent redirect; polled there)")
+    if report.title:
+        lines.append(f"  title:          {report.title}")
+    lines += [
+        f"  last poll:      {when(report.last_polled_at, now)}: {outcome(report)}",
+        f"  last success:   {'NEVER SUCCEEDED' if report.never_succeeded else when(report.last_success_at, now)}",
+        f"  next poll:      {next_poll(report, now)}",
+        f"  errors in a row: {report.error_count}",
+        f"  entries/day:    {'unknown' if report.entries_per_day is None else f'{report.entries_per_day:.2f}'}",
+        f"  validators:     ETag {report.etag or '-'}, Last-Modified {report.last_modified or '-'}",
+    ]
+    if report.lease_owner:
+        lines.append(f"  lease:          {report.lease_owner} until {when(report.lease_until, now)}")
+    if report.pages_given_up:
+        lines.append(f"  pages given up: {report.pages_given_up} (last: {report.last_page_error})")
+    return lines
+
+
+def table(reports: list[FeedReport], now: float) -> list[str]:
+    """One line per feed, then the counts by state and the feeds that never succeeded."""
+    lines = [f"{'STATE':<12} {'LAST POLL':<10} {'NEXT POLL':<10} {'ERR':>3} {'/DAY':>6}  URL  (OUTCOME)"]
+    for r in reports:
+        last = _ago(r.last_polled_at, now)
+        nxt = "polling" if r.leased(now) else ("-" if r.state == "retired" else
+                                                ("due" if r.next_poll_at <= now else _span(r.next_poll_at - now)))
+        per_day = "-" if r.entries_per_day is None else f"{r.entries_per_day:.1f}"
+        state = r.state + ("*" if r.never_succeeded else "")
+        lines.append(f"{state:<12} {last:<10} {nxt:<10} {r.error_count:>3} {per_day:>6}  {r.url}  ({outcome(r)[:200]})")
+    counts: dict[str, int] = {}
+    for r in reports:
+        counts[r.state] = counts.get(r.state, 0) + 1
+    never = [r for r in reports if r.never_succeeded]
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    lines.append(f"{len(reports)} feeds: {summary or 'none'}; {len(never)} never succeeded"
+                 + (" (marked *)" if never else ""))
+    return lines
+
+
+def _ago(stamp: float | None, now: float) -> str:
+    return "never" if stamp is None else f"{_span(max(0.0, now - stamp))} ago"
+
+
+def as_json(report: FeedReport) -> dict[str, object]:
+    return {**dataclasses.asdict(report), "never_succeeded": report.never_succeeded}
+
+
+@click.command("status")
+@click.argument("url", required=False)
+@click.option("--json", "as_json_", is_flag=True, help="One JSON object per feed (a list without URL).")
+def status(url: str | None, as_json_: bool) -> None:
+    """Per-feed state: last poll and its outcome, next poll, errors, entries/day, validators, leases."""
+    settings = settings_or_exit(FetcherSettings)
+    state = _open(settings)
+    now = time.time()
+    try:
+        if url is None:
+            reports = state.feed_reports()
+            click.echo(json.dumps([as_json(r) for r in reports], indent=1) if as_json_ else "\n".join(table(reports, now)))
+            return
+        report = state.feed_report(url)
+    finally:
+        state.close()
+    if report is None:
+        click.echo(f"{url}: not in the fetcher's state (is it in {settings.feeds_file}? the fetcher adds listed "
+                   "feeds when it starts or sees the file change)", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(as_json(report), indent=1) if as_json_ else "\n".join(describe(report, now)))
+
+
+@click.command("poll")
+@click.argument("urls", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Every listed feed.")
+def poll(urls: tuple[str, ...], all_: bool) -> None:
+    """Poll feeds now, through the running fetcher: they become due in the shared state."""
+    if bool(urls) == all_:
+        raise click.UsageError("give feed URLs or --all")
+    settings = settings_or_exit(FetcherSettings)
+    state = _open(settings)
+    now = time.time()
+    try:
+        due = state.poll_now(None if all_ else list(urls), now)
+        missing = [(u, state.feed_report(u)) for u in urls if u not in due and not _moved_in(state, u, due)]
+    finally:
+        state.close()
+    click.echo(f"{len(due)} feed(s) due now: a running fetcher (any replica) polls them within a few seconds; "
+               "see `newsflow feeds status`")
+    for url, report in missing:
+        if report is None:
+            click.echo(f"{url}: not in the fetcher's state (not in {settings.feeds_file}?)", err=True)
+        else:
+            click.echo(f"{url}: not made due: {next_poll(report, now)}", err=True)
+    if any(report is None for _, report in missing):
+        sys.exit(1)
+
+
+def _moved_in(state: FetcherState, url: str, due: list[str]) -> bool:
+    report = state.feed_report(url)
+    return report is not None and report.url in due
