@@ -197,7 +197,7 @@ class Stage:
         """Pause the input and wait ``delay``; False when a stop was requested meanwhile."""
         metrics.WRITE_RETRIES.labels(self.name).inc()
         self.health.set("storage", False)
-        log.error("batch not durable, pausing input and retrying in %.1fs: %s", delay, exc)
+        log.error("write failed, pausing input and retrying in %.1fs: %s", delay, exc)
         self.consumer.pause(*self.consumer.assignment())
         if self.clock.wait(self.stopping, delay):
             return False
