@@ -15,11 +15,18 @@ Scoring, per page:
   marks removed, dashes unified, whitespace collapsed);
 * authors: equal as sets of casefolded, whitespace-collapsed names;
 * date: equal calendar day (YYYY-MM-DD, in the page's own offset).
+
+Two dev sets (issue 19): the fundus pages are split by :func:`dev_half`, a fixed rule on the
+file name (fixed before any tuning on the split): the SHA-256 of ``country/publisher`` (the file
+name without its date), even first byte -> ``"tune"``, odd -> ``"heldback"``. All pages of one
+publisher fall in the same half, so the held-back half has only sites never looked at while
+tuning. Rules are developed on ``tune``; ``heldback`` is only measured, and reported apart.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import re
 import statistics
@@ -70,6 +77,29 @@ class Page:
 
     def html(self) -> bytes:
         return gzip.decompress(self.path.read_bytes())
+
+    @property
+    def half(self) -> str:
+        return dev_half(self.country, self.publisher)
+
+
+#: the two dev sets of :func:`dev_half`
+HALVES = ("tune", "heldback")
+
+
+def dev_half(country: str, publisher: str) -> str:
+    """``"tune"`` or ``"heldback"``: the split rule of the module docstring (by publisher)."""
+    digest = hashlib.sha256(f"{country}/{publisher}".encode()).digest()
+    return HALVES[digest[0] % 2]
+
+
+def select_half(pages: Sequence[Page], half: str | None) -> list[Page]:
+    """The pages of one dev half (``None`` or ``"all"``: every page)."""
+    if half in (None, "all"):
+        return list(pages)
+    if half not in HALVES:
+        raise ValueError(f"unknown dev half {half!r} (one of {', '.join(HALVES)}, all)")
+    return [p for p in pages if p.half == half]
 
 
 def reference_body(ref: dict[str, Any]) -> str:
