@@ -28,7 +28,7 @@ text, so ``ExtractOptions.drop_headings`` stays off. Using JSON-LD articleBody a
 from __future__ import annotations
 
 from copy import deepcopy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +40,7 @@ from trafilatura.xml import xmltotxt
 from services.common.messages import FeedEntry
 from services.extractor.access import Access, detect_access
 from services.extractor.boilerplate import clean_text
+from services.extractor.ensemble import second_opinion, without_title_line
 from services.extractor.furniture import preclean
 from services.extractor.htmlprocessing import bounded_text, drop_element, html_to_text, parse_bounded
 from services.extractor.json_metadata import LdArticle, parse_jsonld
@@ -91,6 +92,10 @@ class ExtractOptions:
     drop_headings: bool = False
     #: keep only the lines the JSON-LD articleBody contains, when it is complete
     ld_filter: bool = True
+    #: let trafilatura's precision mode and JSON-LD vote on short lines (services/extractor/ensemble.py)
+    second_opinion: bool = True
+    #: drop the headline repeated at the top of the text (it is the title)
+    drop_title_line: bool = True
 
 
 DEFAULT_OPTIONS = ExtractOptions()
@@ -116,7 +121,10 @@ def extract_page(
     text, method = choose_text(tree, url, ld, entry, options)
     if not text:
         raise ExtractionError(f"no article text found for {url or '(no url)'}")
-    return _with_metadata(text, method, tree, ld, entry, url)
+    article = _with_metadata(text, method, tree, ld, entry, url)
+    if options.drop_title_line:
+        article = replace(article, text=without_title_line(article.text, article.title))
+    return article
 
 
 # --------------------------------------------------------------------------- the text
@@ -133,6 +141,8 @@ def choose_text(
     the feed or the JSON-LD already gave us; ``("", "")`` when nothing has article text."""
     doc = _tf_extract(tree, url) if tree is not None else None  # bare_extraction copies the tree
     text = _body_text(doc, options)
+    if text and tree is not None and options.second_opinion:
+        text = _voted(text, doc, tree, url, ld, options)
     method = "trafilatura" if text else ""
     feed_text = clean_text(html_to_text(entry.content)) if entry is not None and entry.content else ""
     best_known = max(_words(feed_text), _words(ld.body if ld else None))
@@ -155,6 +165,17 @@ def choose_text(
     if not text and entry is not None and entry.summary:
         text, method = clean_text(html_to_text(entry.summary)), "feed_summary"
     return text, method
+
+
+def _voted(
+    text: str, doc: Any, tree: lxml.html.HtmlElement, url: str | None, ld: LdArticle | None, options: ExtractOptions
+) -> str:
+    """The second opinion (see :mod:`services.extractor.ensemble`): precision mode and JSON-LD vote."""
+
+    def precise() -> str:
+        return _body_text(_tf_extract(tree, url, favor_precision=True), options)
+
+    return second_opinion(text, doc, precise, ld.body if ld else None)
 
 
 def _words(text: str | None) -> int:
