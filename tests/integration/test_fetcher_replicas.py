@@ -65,10 +65,13 @@ class Site:
                     first = site.requests[self.path] == 1
                 try:
                     time.sleep(30 if first and self.path in site.hang_first else DELAY)
-                    self._answer()
                 finally:
+                    # counted until the answer is ready, not until this thread is done writing it: the
+                    # client may get the answer, free its slot and start the next request before this
+                    # thread runs again, which a busy machine would count as one request too many
                     with site.lock:
                         site.in_flight[host] -= 1
+                self._answer()
 
             def _answer(self) -> None:
                 match = re.fullmatch(r"/feed/(\d+)\.xml", self.path)
