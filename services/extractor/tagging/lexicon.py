@@ -6,6 +6,15 @@ Everything here is plain data; the code that uses it lives in ``names.py``,
 
 from __future__ import annotations
 
+from .multilingual import (
+    CORE_TITLES_INTL,
+    FIRST_NAMES_INTL,
+    KNOWN_ORGS_INTL,
+    ROLE_CUES_INTL,
+    SPEECH_VERBS_INTL,
+    STOPWORDS_INTL,
+)
+
 
 def _words(s: str) -> frozenset[str]:
     return frozenset(w for w in s.split() if w)
@@ -683,3 +692,13 @@ REGIONS: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("UA-63", "07", "Kharkiv Oblast", ()),
     ("RU-KRS", "41", "Kursk Oblast", ()),
 ]
+
+# The other languages' lists (issue 18), merged in: name particles stay out of the stop words
+# ("Marine Le Pen", "Ursula von der Leyen").
+_PARTICLES = _words("de la le du da di do dos das del der den von van al el y")
+STOPWORDS = STOPWORDS | (STOPWORDS_INTL - _PARTICLES)
+ROLE_CUES = ROLE_CUES | ROLE_CUES_INTL
+CORE_TITLES = CORE_TITLES | CORE_TITLES_INTL
+SPEECH_VERBS = SPEECH_VERBS | SPEECH_VERBS_INTL
+FIRST_NAMES = FIRST_NAMES | FIRST_NAMES_INTL
+KNOWN_ORGS.update(KNOWN_ORGS_INTL)

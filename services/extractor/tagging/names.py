@@ -31,9 +31,7 @@ from .lexicon import (
 from .spans import Segment, Token
 
 _AFTER_PERSON = re.compile(
-    r"^(?:'s|’s)?,? (?:"
-    + "|".join(sorted(SPEECH_VERBS))
-    + r")\b|^, (?:a|an|the|who|whose|his|her|[0-9]{1,3})\b|^ \([0-9]{1,3}\)"
+    r"^(?:'s|’s)?,? (?:" + "|".join(sorted(SPEECH_VERBS)) + r")\b|^, (?:a|an|the|who|whose|his|her|[0-9]{1,3})\b|^ \([0-9]{1,3}\)"
 )
 _BEFORE_PERSON = re.compile(r"\b(?:" + "|".join(sorted(SPEECH_VERBS)) + r"),? $|\bby $|\bBy $")
 _CREDIT_AFTER = re.compile(
@@ -65,6 +63,7 @@ def _titlecase_word(t: Token) -> bool:
     return w[:1].isupper() and (any(c.islower() for c in w) or (len(w) <= 2 and w.endswith(".")) or len(w) == 1)
 
 
+_SENTENCE_ARTICLES = frozenset(("la", "le", "les", "el", "los", "las", "il", "lo", "der", "die", "das", "het"))
 _NAME_PARTICLES = frozenset(("van", "von", "de", "bin", "al", "der", "da", "del", "di", "du", "le", "la"))
 
 
@@ -81,6 +80,8 @@ def _personish(seg: Segment, text: str, prev: Token | None, part: bool = False) 
         return False
     if not all(_titlecase_word(t) or t.low in _NAME_PARTICLES for t in toks):
         return False
+    if toks[0].sent_start and toks[0].low in _SENTENCE_ARTICLES:
+        return False  # "La Russie a réagi", "Der Kanzler"
     if any(
         t.low in ORG_SUFFIXES
         or t.low in NON_PERSON

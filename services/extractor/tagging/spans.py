@@ -53,9 +53,7 @@ def tokenize(text: str) -> list[Token]:
         poss = brk = False
         if w.endswith(_POSS) and len(w) > 3:
             w, e, poss = w[:-2], e - 2, True
-        elif (
-            e < len(text) and text[e] in "'’" and w.endswith("s") and (e + 1 >= len(text) or not text[e + 1].isalnum())
-        ):
+        elif e < len(text) and text[e] in "'’" and w.endswith("s") and (e + 1 >= len(text) or not text[e + 1].isalnum()):
             poss = True
         if "-" in w and w[0].isupper():
             head, _, tail = w.rpartition("-")
@@ -146,7 +144,12 @@ def runs(text: str, toks: list[Token], is_name: Callable[[str], bool] | None = N
 
 
 def _title_word(t: Token) -> bool:
-    return t.cap and (t.low in CORE_TITLES or t.low in TITLE_MODIFIERS)
+    return t.cap and (t.low in CORE_TITLES or t.low in TITLE_MODIFIERS or _hyphen_title(t))
+
+
+def _hyphen_title(t: Token) -> bool:
+    """ "Siemens-Chef", "EZB-Präsidentin": a compound ending in a title (German)."""
+    return "-" in t.low and t.low.rsplit("-", 1)[1] in CORE_TITLES
 
 
 def split_titles(run: list[Token]) -> list[Segment]:
@@ -163,7 +166,7 @@ def split_titles(run: list[Token]) -> list[Segment]:
             has_core = False
             while j < n:
                 if _title_word(run[j]):
-                    has_core = has_core or run[j].low in CORE_TITLES
+                    has_core = has_core or run[j].low in CORE_TITLES or _hyphen_title(run[j])
                     j += 1
                 elif run[j].low in ("of", "for") and has_core and j + 1 < n:
                     j += 2
@@ -189,7 +192,20 @@ def _looks_given(t: Token) -> bool:
     return t.low in FIRST_NAMES
 
 
-def trim(seg: Segment) -> Segment | None:
+def _date_word(t: Token, text: str) -> bool:
+    """A day or month name; a three-letter form ("Jun", "Mar") only when a period or a number follows
+    (else it ends a name: "Dong Jun")."""
+    if t.low not in DAYS_MONTHS:
+        return False
+    return (
+        len(t.text) > 3
+        or not text
+        or text[t.end : t.end + 2].lstrip(" ")[:1] in (".", "")
+        or text[t.end : t.end + 2].strip()[:1].isdigit()
+    )
+
+
+def trim(seg: Segment, text: str = "") -> Segment | None:
     """Drop sentence-initial function words, day/month names and dangling connectors at the edges."""
     toks = list(seg.toks)
     while toks and (
@@ -198,7 +214,7 @@ def trim(seg: Segment) -> Segment | None:
         or not toks[0].cap
     ):
         toks.pop(0)
-    while toks and (toks[-1].low in DAYS_MONTHS or not toks[-1].cap):
+    while toks and (_date_word(toks[-1], text) or not toks[-1].cap):
         toks.pop()
     if not toks:
         return None
@@ -222,7 +238,9 @@ def headline_lines(text: str, toks: list[Token]) -> None:
         while j < n and toks[j].start < line_end:
             j += 1
         words = [t for t in toks[i:j] if len(t.text) > 3]
-        if len(words) >= 4 and sum(t.cap for t in words) >= 0.75 * len(words):
+        line = text[toks[i].start : line_end]
+        # a headline is one short line without a sentence break (German prose capitalises its nouns)
+        if len(words) >= 4 and sum(t.cap for t in words) >= 0.75 * len(words) and (len(line) <= 160 and ". " not in line):
             for t in toks[i:j]:
                 t.sent_start = True
                 t.headline = True
@@ -236,7 +254,7 @@ def segments(text: str, toks: list[Token], is_name: Callable[[str], bool] | None
     out: list[Segment] = []
     for run in runs(text, toks, is_name):
         for seg in split_titles(run):
-            s = trim(seg)
+            s = trim(seg, text)
             if s is not None:
                 out.append(s)
     return out

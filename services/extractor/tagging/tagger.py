@@ -14,7 +14,8 @@ from . import topics as _topics
 from .gazetteer import get_gazetteer
 from .language import detect
 from .lexicon import CONNECTORS, COUNTRY_ALIASES, DEMONYMS, FAMOUS, REGION_ABBREVS, STOPWORDS
-from .names import EntityGroup, PersonIndex, acronym_of, classify, known_org
+from .multilingual import INFLECTIONS, SPORTS_WORDS
+from .names import EntityGroup, PersonIndex, acronym_of, classify, given_name, known_org
 from .places import PlaceCandidate, demonyms, resolve
 from .spans import Segment, Token, segments, tokenize
 
@@ -44,6 +45,23 @@ _DATELINE_AFTER = re.compile(r"^\s*(?:,[^\n]{0,40})?\s*(?:-|—|–|\(|$)")
 _ACRONYM_DEF = re.compile(r"^,? \(([A-Z][A-Za-z]{1,7})\)")
 _PAREN_ACRONYM = re.compile(r"\(([A-Z][A-Z&]{1,7})\)")
 _ACR_SKIP = frozenset(("of", "and", "for", "the", "on", "in", "de", "&"))
+# sports text: a score ("2-1", "3:0") or a results line ("Liverpool 3 Brentford 0")
+_SCORE = re.compile(r"\b\d{1,2} ?[-:–] ?\d{1,2}\b")
+_TEAM_AFTER = re.compile(
+    r"^(?:'s)? (?:\d{1,2}\b|beat|beats|drew|draw|lost|won|defeated|v|vs\.?|gegen|contre|contra|против|проти|mot)\b"
+)
+_TEAM_BEFORE = re.compile(
+    r"\b(?:beat|beating|against|vs\.?|v|gegen|contre|contra|face à|против|проти|mot|bei|vor|dei|des|do|da)$"
+)
+# articles that are also name particles ("Marine Le Pen"): dropped only from an unknown sequence ("La Russie")
+_ARTICLES = frozenset(("la", "le", "les", "el", "los", "las", "il", "lo", "der", "die", "das", "den", "de", "het"))
+# acronyms that are no organisation
+_NOT_ORG_ACRONYMS = frozenset(
+    str.split(
+        "CEO CFO COO CTO GDP GP TV AI EV PM AM UTC GMT BST EST PST COVID HIV AIDS DNA ID IT OK PR UN US UK EU "
+        "LTE SMS PDF USB VIP MVP NLZ XXL FAQ PS MP MEP KO WM EM FILE PHOTO VIDEO"
+    )
+)
 
 
 def _acronym_definitions(text: str, toks: list[Token]) -> list[tuple[int, int, str]]:
@@ -114,6 +132,7 @@ class _EntityFinder:
         self.pending: list[Segment] = []
         self.unresolved: list[Segment] = []
         self.taken: list[tuple[int, int]] = []
+        self.lang: str | None = None
 
     def prev(self, seg: Segment) -> Token | None:
         i = self.idx.get(seg.start, 0)
@@ -136,6 +155,9 @@ class _EntityFinder:
         if all(t.allcaps for t in seg.toks):
             if surface in COUNTRY_ALIASES:
                 return list(self.gaz.lookup(surface))
+            if self.caps_line(seg.start):
+                # an all-caps headline ("ZELENSKIY MEETS MACRON IN PARIS"): well-known places only
+                return [e for e in self.gaz.lookup(surface) if e.kind != "city" or e.population >= 100_000]
             # a dateline ("WASHINGTON -"), at the start of a line
             line_start = seg.start == 0 or self.text[seg.start - 1] == "\n"
             if line_start and _DATELINE_AFTER.match(self.text[seg.end : seg.end + 50]):
@@ -143,7 +165,27 @@ class _EntityFinder:
             return []
         if surface.lower() in STOPWORDS and surface not in COUNTRY_ALIASES:
             return []
-        return list(self.gaz.lookup(surface))
+        found: list[object] = list(self.gaz.lookup(surface))
+        if not found and self.lang in INFLECTIONS:
+            found = self.inflected(surface)
+        return list(found)
+
+    def inflected(self, surface: str) -> list[object]:
+        """ "w Warszawie" -> Warszawa, "в Москве" -> Москва: the nominative of a case form."""
+        for end, base in INFLECTIONS[self.lang or ""]:
+            if surface.endswith(end) and len(surface) - len(end) >= 3:
+                found = self.gaz.lookup(surface[: len(surface) - len(end)] + base)
+                if found:
+                    return list(found)
+        return []
+
+    def caps_line(self, pos: int) -> bool:
+        """Whether the line around ``pos`` is written in capitals (a headline, a dateline)."""
+        a = self.text.rfind("\n", 0, pos) + 1
+        b = self.text.find("\n", pos)
+        line = self.text[a : b if b >= 0 else len(self.text)]
+        letters = [c for c in line if c.isalpha()]
+        return len(letters) >= 12 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
 
     def add_place(self, seg: Segment, entries: list[object], weak: bool = False) -> None:
         prev = self.prev(seg)
@@ -180,6 +222,13 @@ class _EntityFinder:
             if head.surface(text) in COUNTRY_ALIASES and known_org(rest.surface(text)):
                 self.segment(head, depth + 1)
                 self.add_org(rest.surface(text), rest)
+                return
+        # "России Сергей Лавров", "Chinese Defence Minister ...": a place before a given name is no part of the name
+        if not entries and len(seg.toks) >= 3 and given_name(seg.toks[1]) and not given_name(seg.toks[0]):
+            head = Segment(seg.toks[:1], False)
+            if head.toks[0].text in DEMONYMS or self.place_entries(head, head.surface(text)):
+                self.segment(head, depth + 1)
+                self.segment(Segment(seg.toks[1:], seg.cue), depth + 1)
                 return
         kind = max((e.kind for e in entries), key=("city", "region", "country").index) if entries else None  # type: ignore[attr-defined]
         label = classify(seg, text, self.prev(seg), kind, part=depth > 0)
@@ -220,7 +269,7 @@ class _EntityFinder:
         if len(seg.toks) < 2:
             # a lone cued word ("Mr I", "President Der"): nothing is left once the word is dropped
             return
-        if first.text in _COMPASS or first.text in DEMONYMS or first.low in STOPWORDS:
+        if first.text in _COMPASS or first.text in DEMONYMS or first.low in STOPWORDS or first.low in _ARTICLES:
             rest = Segment(seg.toks[1:], False)
             if first.text in _COMPASS:
                 e2 = self.place_entries(rest, rest.surface(text))
@@ -235,7 +284,7 @@ class _EntityFinder:
         for seg in self.unresolved:
             last = seg.toks[-1].text
             if last in alone and not self.gaz.lookup(seg.surface(self.text)) and not known_org(last):
-                if any(t.low in STOPWORDS or t.text in DEMONYMS for t in seg.toks):
+                if any(t.low in STOPWORDS or t.text in DEMONYMS for t in seg.toks) or seg.toks[0].low in _ARTICLES:
                     continue
                 self.persons.add_full(_clean_name(seg), seg.start, seg.end, seg.surface(self.text))
 
@@ -267,11 +316,15 @@ class _EntityFinder:
             return
         if self.abbreviation_place(seg):
             return
-        gi = self.persons.find_surname(w) if not t.allcaps else None
+        caps = t.allcaps and self.caps_line(seg.start)
+        gi = self.persons.find_surname(w) if not t.allcaps or (caps and len(w) >= 4) else None
         if gi is not None:
             self.persons.groups[gi].mentions.append((seg.start, seg.end, surface))
             return
-        org = known_org(surface)
+        if caps and len(w) >= 4 and w.title() in FAMOUS:
+            self.persons.add_full(FAMOUS[w.title()], seg.start, seg.end, surface)
+            return
+        org = known_org(surface) or (known_org(w.title()) if caps and len(w) >= 4 else None)
         if org:
             self.add_org(surface, seg)
             return
@@ -287,6 +340,44 @@ class _EntityFinder:
         entries = self.place_entries(seg, surface)
         if entries:
             self.add_place(seg, entries)
+            return
+        if caps and len(w) >= 4 and w.title() in self.orgs:
+            self.add_org(w.title(), seg)
+            return
+        if t.allcaps and not caps and 2 <= len(w) <= 6 and w.isalpha() and w not in _NOT_ORG_ACRONYMS and not t.sent_start:
+            # an acronym that is no place: an organisation ("the GDL", "CSU")
+            self.add_org(w, seg)
+
+    def sports_teams(self) -> None:
+        """In a sports report a place named with a score or an opponent is a club or a national
+        side ("Spain beat England 2-1", "Liverpool 3 Brentford 0"); its other mentions follow."""
+        text = self.text
+        if len(_SCORE.findall(text)) + sum(1 for t in self.toks if t.low in SPORTS_WORDS) < 2:
+            return
+        teams = set()
+        for c in self.place_cands:
+            after = text[c.end : c.end + 16]
+            before = text[max(0, c.start - 12) : c.start].rstrip()
+            if _TEAM_AFTER.match(after) or _TEAM_BEFORE.search(before) or _SCORE.match(text[c.end + 1 : c.end + 8]):
+                teams.add(c.surface)
+        if not teams:
+            return
+        keep = []
+        for c in self.place_cands:
+            if c.surface in teams:
+                self.add_org(c.surface, Segment([Token(c.surface, c.start, c.end, True, False, False, c.surface.lower())]))
+            else:
+                keep.append(c)
+        self.place_cands = keep
+
+    def demonym_links(self) -> None:
+        """ "Russian officials": a nationality adjective stands for its country (a weak mention)."""
+        for t in self.toks:
+            cc = DEMONYMS.get(t.text)
+            if cc and not t.allcaps:
+                e = self.gaz.countries.get(cc)
+                if e is not None and not self.inside_taken(Segment([t])):
+                    self.place_cands.append(PlaceCandidate(t.start, t.end, t.text, [e], "", False, False, True))
 
 
 def _clean_name(seg: Segment) -> str:
@@ -298,6 +389,7 @@ def find_entities(text: str, language_hint: str | None = None, title: str | None
     lang = detect(text if len(text) >= 20 else (title or "") + " " + text, language_hint)
     toks = tokenize(text)
     run = _EntityFinder(text, toks)
+    run.lang = lang
     for start, end, acr in _acronym_definitions(text, toks):
         long_form = text[start:end]
         canonical = known_org(long_form) or long_form
@@ -310,6 +402,8 @@ def find_entities(text: str, language_hint: str | None = None, title: str | None
     run.coreference()
     for seg in run.pending:
         run.single(seg)
+    run.sports_teams()
+    run.demonym_links()
     places = resolve(text, run.place_cands, demonyms([t.text for t in toks if t.cap]))
     # an organisation named like a place ("Ukraine Defense Contact Group") is the organisation
     return FoundEntities(
