@@ -33,20 +33,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import heapq
-import math
 import threading
 import time
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 import numpy as np
 
 from services.common.messages import StoryFeatures
+from services.stories.items import INDEX_TERMS, NUM_PERM, SIG_BYTES, Item, pack, sections, segment_cosines, segment_dots
 from services.stories.vocab import Vocabulary
 
-NUM_PERM = 64
 BANDS, ROWS = 16, 4
 DUP_THRESHOLD = 0.7
 DUP_CONTAINMENT = 0.8
@@ -56,7 +56,6 @@ STORY_THRESHOLD = 0.28
 MIN_COSINE = 0.20
 MAX_CANDIDATES = 60
 MAX_POSTING = 5000  # a key shared by more stored articles than this is too common to find candidates
-INDEX_TERMS = 12  # top terms that go into the inverted index (all terms are scored)
 TERM_VOTE = 0.5
 _DAY = 86400.0
 _SLOT_BITS = 24
@@ -102,39 +101,18 @@ class Placement:
         return "new_story" if self.new_story else "joined_story"
 
 
-@dataclass(slots=True)
-class _Item:
-    article_id: str
-    slot: int
-    order: int
-    story_id: str
-    duplicate_of: str | None
-    signature: bytes  # NUM_PERM little-endian uint32
-    size: int  # distinct shingles
-    ts: float  # published
-    seen_ms: int  # fetched (eviction clock), milliseconds
-    term_ids: np.ndarray  # int32 vocabulary ids, most frequent first
-    term_w: np.ndarray  # float32
-    ent_ids: np.ndarray
-    ent_w: np.ndarray
-    ent_norm: float
-
-    def index_keys(self) -> list[int]:
-        top = np.argsort(-self.term_w, kind="stable")[:INDEX_TERMS]
-        return [int(k) for k in self.ent_ids] + [int(self.term_ids[i]) for i in top]
-
-
 def _band_keys(signature: bytes) -> list[int]:
     step = 4 * ROWS
     return [int.from_bytes(signature[i * step : (i + 1) * step], "little") << 4 | i for i in range(BANDS)]
 
 
 def _jaccard(a: bytes, b: bytes) -> float:
-    return float(np.count_nonzero(np.frombuffer(a, np.uint32) == np.frombuffer(b, np.uint32))) / NUM_PERM
+    """Of two signatures (or records, which start with theirs)."""
+    return float(np.count_nonzero(np.frombuffer(a, np.uint32, NUM_PERM) == np.frombuffer(b, np.uint32, NUM_PERM))) / NUM_PERM
 
 
-def _near_duplicate(signature: bytes, size: int, other: _Item) -> bool:
-    j = _jaccard(signature, other.signature)
+def _near_duplicate(signature: bytes, size: int, other: Item) -> bool:
+    j = _jaccard(signature, other.record)
     if j >= DUP_THRESHOLD:
         return True
     small = min(size, other.size)
@@ -149,8 +127,8 @@ def _signature(features: StoryFeatures) -> bytes:
         raise FeaturesRefused(f"story features of format {features.format!r} (this index compares "
                               f"{StoryFeatures.FORMAT!r})")
     raw = base64.b64decode(features.signature)
-    if len(raw) != 4 * NUM_PERM:
-        raise FeaturesRefused(f"a signature of {len(raw)} bytes ({4 * NUM_PERM} expected)")
+    if len(raw) != SIG_BYTES:
+        raise FeaturesRefused(f"a signature of {len(raw)} bytes ({SIG_BYTES} expected)")
     return raw
 
 
@@ -172,13 +150,13 @@ class StoryIndex:
             if capacity > 1 << _SLOT_BITS:
                 raise ValueError(f"max_items {self.max_items} is too large")
             self._mask = capacity - 1
-            self._slots: list[_Item | None] = [None] * capacity
+            self._slots: list[Item | None] = [None] * capacity
             self._slot_seq = np.full(capacity, -1, dtype=np.int64)  # seq in each slot; -1 free
             self._slot_order = np.zeros(capacity, dtype=np.int64)  # the order of the item in each slot
             self._scratch_at = np.zeros(capacity, dtype=np.int32)  # _tally's
             self._scratch_votes = np.zeros(capacity, dtype=np.float64)
             self._seq = 0
-            self._items: dict[str, _Item] = {}
+            self._items: dict[str, Item] = {}
             self._lsh: dict[int, str | list[str]] = {}
             self._post: dict[int, array[int]] = {}  # key id -> seqs (lazily cleaned)
             self._vocab = Vocabulary()
@@ -250,9 +228,9 @@ class StoryIndex:
         return (item.story_id, item.duplicate_of) if item else None
 
     # candidates --------------------------------------------------------------------------------
-    def _first_copy(self, article_id: str, signature: bytes, size: int, ts: float) -> _Item | None:
+    def _first_copy(self, article_id: str, signature: bytes, size: int, ts: float) -> Item | None:
         """The first (lowest order) stored near-duplicate published within the window, if any."""
-        best: _Item | None = None
+        best: Item | None = None
         for key in _band_keys(signature):
             bucket = self._lsh.get(key)
             for aid in (bucket,) if isinstance(bucket, str) else bucket or ():
@@ -266,7 +244,7 @@ class StoryIndex:
         return best
 
     def _votes(self, q_terms: np.ndarray, q_term_w: np.ndarray, q_ents: np.ndarray,
-               q_ent_w: np.ndarray) -> list[_Item]:
+               q_ent_w: np.ndarray) -> list[Item]:
         """The stored articles sharing the most (weighted) index keys: at most ``MAX_CANDIDATES``,
         most votes first, ties by order."""
         top = np.argsort(-q_term_w, kind="stable")[:INDEX_TERMS]
@@ -294,7 +272,8 @@ class StoryIndex:
             keep = votes >= -np.partition(-votes, MAX_CANDIDATES - 1)[MAX_CANDIDATES - 1]
             found, votes = found[keep], votes[keep]
         ranked = np.lexsort((found, self._slot_order[found], -votes))[:MAX_CANDIDATES]
-        return [self._slot_item(int(found[i])) for i in ranked]  # alive: every one is there
+        held = self._slots
+        return cast("list[Item]", [held[slot] for slot in found[ranked].tolist()])  # alive: all there
 
     def _tally(self, slots: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The distinct ``slots`` and the sum of their ``weights`` (added in array order), without
@@ -308,17 +287,12 @@ class StoryIndex:
         nonzero = votes != 0
         return found[nonzero], votes[nonzero]
 
-    def _slot_item(self, slot: int) -> _Item:
-        item = self._slots[slot]
-        assert item is not None
-        return item
-
     def _best_story(self, article_id: str, ts: float, features: StoryFeatures, q_terms: np.ndarray,
                     q_ents: np.ndarray) -> str | None:
         q_term_w = np.fromiter(features.terms.values(), dtype=np.float32, count=len(features.terms))
         q_ent_w = np.fromiter(features.entities.values(), dtype=np.float32, count=len(features.entities))
         candidates = [c for c in self._votes(q_terms, q_term_w, q_ents, q_ent_w)
-                      if c.article_id != article_id and abs(c.ts - ts) <= self.story_window and len(c.term_ids)]
+                      if c.article_id != article_id and abs(c.ts - ts) <= self.story_window and c.n_terms]
         if not candidates or not len(q_terms):
             return None
         scores = self._scores(candidates, q_terms, q_term_w, q_ents, q_ent_w)
@@ -326,16 +300,16 @@ class StoryIndex:
         return candidates[best].story_id if scores[best] >= STORY_THRESHOLD else None
 
     # scoring -----------------------------------------------------------------------------------
-    def _scores(self, cands: list[_Item], q_terms: np.ndarray, q_term_w: np.ndarray, q_ents: np.ndarray,
+    def _scores(self, cands: list[Item], q_terms: np.ndarray, q_term_w: np.ndarray, q_ents: np.ndarray,
                 q_ent_w: np.ndarray) -> np.ndarray:
         """``0.65 * cosine(TF-IDF terms) + 0.35 * cosine(entities)`` per candidate; 0 under ``MIN_COSINE``."""
         idf = self._vocab.idf_function(len(self._items) + 1)
         q_wi = q_term_w.astype(np.float64) * idf(q_terms)
-        cos = _segment_cosines([c.term_ids for c in cands], [c.term_w for c in cands], idf, q_terms, q_wi)
-        ent_dots = _segment_dots([c.ent_ids for c in cands], [c.ent_w for c in cands], q_ents,
-                                 q_ent_w.astype(np.float64))
+        sec = sections(cands)
+        cos = segment_cosines(sec.term_ids, sec.term_w, sec.term_len, idf, q_terms, q_wi)
+        ent_dots = segment_dots(sec.ent_ids, sec.ent_w, sec.ent_len, q_ents, q_ent_w.astype(np.float64))
         q_ent_norm = float(np.sqrt(np.dot(q_ent_w, q_ent_w)))
-        norms = np.array([c.ent_norm for c in cands]) * q_ent_norm
+        norms = sec.ent_norm * q_ent_norm
         overlap = np.divide(ent_dots, norms, out=np.zeros_like(ent_dots), where=norms > 0)
         return np.where(cos >= MIN_COSINE, 0.65 * cos + 0.35 * overlap, 0.0)
 
@@ -354,10 +328,9 @@ class StoryIndex:
         term_ids = self._vocab.add(["t:" + w for w in features.terms])
         ent_ids = self._vocab.add(list(features.entities))
         ent_w = np.fromiter(features.entities.values(), dtype=np.float32, count=len(features.entities))
-        item = _Item(article_id, slot, order, story_id, duplicate_of, signature, features.shingles, ts,
-                     int(seen * 1000), term_ids,
-                     np.fromiter(features.terms.values(), dtype=np.float32, count=len(features.terms)),
-                     ent_ids, ent_w, float(np.sqrt(np.dot(ent_w, ent_w))))
+        term_w = np.fromiter(features.terms.values(), dtype=np.float32, count=len(features.terms))
+        item = Item(article_id, slot, order, story_id, duplicate_of, features.shingles, ts, int(seen * 1000),
+                    len(term_ids), pack(signature, term_ids, term_w, ent_ids, ent_w))
         self._items[article_id] = item
         self._slots[slot] = item
         self._slot_seq[slot] = seq
@@ -378,12 +351,12 @@ class StoryIndex:
         self._newest_seen = max(self._newest_seen, item.seen_ms)
         self._evict()
 
-    def _remove(self, item: _Item) -> None:
+    def _remove(self, item: Item) -> None:
         del self._items[item.article_id]
         self._slots[item.slot] = None
         seq = int(self._slot_seq[item.slot])
         self._slot_seq[item.slot] = -1
-        for key in _band_keys(item.signature):
+        for key in _band_keys(item.record):
             bucket = self._lsh[key]
             if isinstance(bucket, str):
                 del self._lsh[key]
@@ -419,7 +392,7 @@ class StoryIndex:
                 heap[:] = [getattr(it, field) << _SLOT_BITS | it.slot for it in self._items.values()]
                 heapq.heapify(heap)
 
-    def _pop_while(self, heap: list[int], evict: Callable[[int], bool], key_of: Callable[[_Item], int]) -> None:
+    def _pop_while(self, heap: list[int], evict: Callable[[int], bool], key_of: Callable[[Item], int]) -> None:
         """Remove the items at the top of ``heap`` while ``evict(their key)``; stale entries go too."""
         mask = (1 << _SLOT_BITS) - 1
         while heap:
@@ -434,54 +407,9 @@ class StoryIndex:
             self._remove(item)
 
 
-def _seen_of(item: _Item) -> int:
+def _seen_of(item: Item) -> int:
     return item.seen_ms
 
 
-def _order_of(item: _Item) -> int:
+def _order_of(item: Item) -> int:
     return item.order
-
-
-def _segments(ids: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    lengths = np.fromiter((len(a) for a in ids), dtype=np.int64, count=len(ids))
-    starts = np.zeros(len(ids), dtype=np.int64)
-    np.cumsum(lengths[:-1], out=starts[1:])
-    return np.concatenate(ids), starts
-
-
-def _matches(q_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each of ``ids``: its position in ``q_ids`` (sorted positions via argsort) and whether it is there."""
-    order = np.argsort(q_ids)
-    sorted_q = q_ids[order]
-    pos = np.searchsorted(sorted_q, ids)
-    pos[pos >= len(sorted_q)] = 0
-    hit = (sorted_q[pos] == ids) & (ids >= 0)
-    return order[pos], hit
-
-
-def _segment_cosines(ids: list[np.ndarray], weights: list[np.ndarray], idf: Callable[[np.ndarray], np.ndarray],
-                     q_ids: np.ndarray,
-                     q_wi: np.ndarray) -> np.ndarray:
-    """TF-IDF cosine of the query with each candidate (every candidate has at least one term)."""
-    all_ids, starts = _segments(ids)
-    wi = np.concatenate(weights).astype(np.float64) * idf(all_ids)
-    where, hit = _matches(q_ids, all_ids)
-    dots = np.add.reduceat(np.where(hit, wi * q_wi[where], 0.0), starts)
-    norms = np.sqrt(np.add.reduceat(wi * wi, starts)) * math.sqrt(float(np.dot(q_wi, q_wi)))
-    return np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
-
-
-def _segment_dots(ids: list[np.ndarray], weights: list[np.ndarray], q_ids: np.ndarray,
-                  q_w: np.ndarray) -> np.ndarray:
-    """Dot product of the query's entity weights with each candidate's."""
-    out = np.zeros(len(ids))
-    if not len(q_ids):
-        return out
-    nonempty = [i for i, a in enumerate(ids) if len(a)]
-    if not nonempty:
-        return out
-    all_ids, starts = _segments([ids[i] for i in nonempty])
-    w = np.concatenate([weights[i] for i in nonempty]).astype(np.float64)
-    where, hit = _matches(q_ids, all_ids)
-    out[nonempty] = np.add.reduceat(np.where(hit, w * q_w[where], 0.0), starts)
-    return out
