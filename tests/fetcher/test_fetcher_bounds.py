@@ -47,7 +47,7 @@ def refusals(reason: str) -> float:
     (PNG, "PNG"), (b"\xff\xd8\xff\xe0\x00\x10JFIF", "JPEG"), (b"GIF89a\x01\x00", "GIF"), (b"%PDF-1.7\n", "PDF"),
     (b"PK\x03\x04\x14\x00", "ZIP"), (b"\x1f\x8b\x08\x00", "gzip"), (b"\x7fELF\x02\x01", "executable"),
     (b"RIFF\x10\x00\x00\x00WEBPVP8 ", "RIFF"), (b"\x00\x00\x00\x18ftypmp42", "MP4"),
-    (b"<html>\x00\x01\x02</html>", "NUL"), (bytes(range(1, 32)) * 20, "control"),
+    (bytes(range(256)) * 8, "control"), (bytes(range(1, 32)) * 20, "control"), (b"\x00" * 100, "NUL"),
 ])
 def test_binary_bodies_are_recognised(body: bytes, kind: str) -> None:
     found = binary_kind(body)
@@ -59,6 +59,7 @@ def test_binary_bodies_are_recognised(body: bytes, kind: str) -> None:
     "\ufeff<html>x</html>".encode("utf-16"), "<html>x</html>".encode("utf-16-le"), b"",
     "<html>\u65e5\u672c</html>".encode("iso-2022-jp"), "<p>\u65e5\u672c</p>".encode("shift_jis"),
     b"\t\r\n<rss version='2.0'/>\x0c",
+    b"<html><p>Control\x00characters\x07here</p>" + b"<p>text</p>" * 100 + b"</html>",  # stray: the extractor strips
 ])
 def test_text_in_any_encoding_is_not_binary(body: bytes) -> None:
     assert binary_kind(body) is None
