@@ -108,9 +108,9 @@ def _value(prom: Prometheus, promql: str) -> float | None:
 
 
 def test_every_service_is_scraped(prometheus: Prometheus) -> None:
-    wait_for("three healthy targets", lambda: _value(prometheus, 'sum(up{job=~"fetcher|extractor|sink"})') == 3, 30)
+    wait_for("four healthy targets", lambda: _value(prometheus, 'sum(up{job=~"fetcher|extractor|stories|sink"})') == 4, 30)
     targets = prometheus.get("/api/v1/targets")["activeTargets"]
-    assert sorted(t["labels"]["job"] for t in targets) == ["extractor", "fetcher", "sink"]
+    assert sorted(t["labels"]["job"] for t in targets) == ["extractor", "fetcher", "sink", "stories"]
     assert all(t["health"] == "up" for t in targets), targets
 
 
@@ -158,7 +158,8 @@ def test_alert_rules_load_and_stay_quiet(prometheus: Prometheus) -> None:
         return [rule for group in prometheus.get("/api/v1/rules")["groups"] for rule in group["rules"]]
 
     wait_for("every rule evaluated", lambda: all(r["health"] != "unknown" for r in rules()), 30)
-    assert len(rules()) == 8
+    rule_file = yaml.safe_load((Path(__file__).resolve().parents[2] / "deploy/prometheus/alerts.yml").read_text())
+    assert len(rules()) == sum(len(group["rules"]) for group in rule_file["groups"])
     assert all(rule["health"] == "ok" for rule in rules()), rules()
     firing = [r["name"] for r in rules() if r["type"] == "alerting" and r["state"] == "firing"]
     assert firing == []

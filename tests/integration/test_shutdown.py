@@ -94,7 +94,7 @@ def test_sigterm_mid_batch_loses_nothing(topic_env: dict[str, str], tmp_path: Pa
         while metric(port, "newsflow_messages_consumed_total") == 0:  # a batch is in hand
             assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.05)
-        produced_before = len(read_topic(settings.kafka_bootstrap_servers, settings.topic_articles))
+        produced_before = len(read_topic(settings.kafka_bootstrap_servers, settings.topic_extracted))
         assert produced_before < len(sent), "SIGTERM must land before the work is done"
         stopped_at = time.monotonic()
         proc.send_signal(signal.SIGTERM)
@@ -112,7 +112,7 @@ def test_sigterm_mid_batch_loses_nothing(topic_env: dict[str, str], tmp_path: Pa
     committed = ofs.committed_offsets(admin, settings.group_id, settings.topic_pages)
     admin.close()
     assert sum(committed.values()) > 0, "the batch in hand was finished and committed, not abandoned"
-    stored = {key.decode() for *_, key in read_topic(settings.kafka_bootstrap_servers, settings.topic_articles)
+    stored = {key.decode() for *_, key in read_topic(settings.kafka_bootstrap_servers, settings.topic_extracted)
               if key}
     for page_id, (partition, offset) in offsets.items():
         if offset < committed.get(partition, 0):
@@ -126,7 +126,7 @@ def test_sigterm_mid_batch_loses_nothing(topic_env: dict[str, str], tmp_path: Pa
         deadline = time.monotonic() + 120
         while True:
             stored = {k.decode() for *_, k in read_topic(settings.kafka_bootstrap_servers,
-                                                          settings.topic_articles) if k}
+                                                          settings.topic_extracted) if k}
             if stored >= set(offsets):
                 break
             assert time.monotonic() < deadline, f"missing {len(set(offsets) - stored)} article(s)"
