@@ -36,6 +36,7 @@ from services.extractor.settings import ExtractorSettings
 from services.fetcher.feedlist import FeedListError, read_feed_list
 from services.fetcher.settings import FetcherSettings
 from services.fetcher.state import FetcherState
+from services.ops.status import never_succeeded_feeds
 from services.sink.backends import open_store
 from services.sink.settings import SinkSettings
 from services.stories.settings import StoriesSettings
@@ -362,12 +363,15 @@ def _supervise(sup: Supervisor, settings: UpSettings, broker: EmbeddedBroker | N
     deadline = time.monotonic() + settings.once_timeout_seconds
     warned = False
     checks = itertools.count(1)
+    feed_checks, announced = itertools.count(1), set[str]()
     while not stop.wait(1.0):
         if broker and not broker.running():
             sup.kill_all()  # their producer ids, group memberships and positions belong to the dead broker
             revive_broker(broker, settings)
             sup.restart_all()
         sup.check(once)
+        if next(feed_checks) % 15 == 0:  # every ~15 s: a refused or dead feed is said on the console
+            _say_failing_feeds(settings, announced)
         if broker and not warned and broker.rss_bytes() > settings.broker_memory_warn_bytes:
             warned = True
             log.warning("the embedded broker holds %d MB in memory and never frees it; "
@@ -390,6 +394,19 @@ def _supervise(sup: Supervisor, settings: UpSettings, broker: EmbeddedBroker | N
             return 1
     print("stopping newsflow: each service finishes its batch, flushes and commits ...", flush=True)
     return 0
+
+
+def _say_failing_feeds(settings: UpSettings, announced: set[str]) -> None:
+    """Print, once each, the feeds that were polled and never succeeded (with why: a refusal names
+    the setting that allows it), so a refused feed does not fail silently."""
+    try:
+        failing = never_succeeded_feeds(load(FetcherSettings, data_dir=settings.data_dir))
+    except ConfigError:
+        return  # checked before start; nothing new to say
+    for line in failing:
+        if line not in announced:
+            announced.add(line)
+            print(f"feed never succeeded: {line} (`newsflow feeds status` for more)", flush=True)
 
 
 def revive_broker(broker: EmbeddedBroker, settings: UpSettings) -> None:

@@ -22,7 +22,9 @@ from kafka.errors import KafkaError
 from services.common import offsets as ofs
 from services.common.kafka import make_admin, make_consumer
 from services.common.runinfo import RunInfo
-from services.common.settings import CommonSettings
+from services.common.settings import CommonSettings, ConfigError, load
+from services.fetcher.pgstate import open_state
+from services.fetcher.settings import FetcherSettings
 
 
 @dataclass(frozen=True)
@@ -50,10 +52,11 @@ class Status:
     lags: list[PartitionLag] = field(default_factory=list)
     services: list[ServiceHealth] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    failing_feeds: list[str] = field(default_factory=list)  # "URL: last error" of feeds that never succeeded
 
     def healthy(self) -> bool:
-        """No errors, and every service up and ready."""
-        return not self.errors and all(s.up and s.ready for s in self.services)
+        """No errors, no feed that never succeeded, and every service up and ready."""
+        return not self.errors and not self.failing_feeds and all(s.up and s.ready for s in self.services)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=str)
@@ -130,7 +133,27 @@ def collect(settings: CommonSettings, info: RunInfo | None) -> Status:
                              "service health unknown")
     else:
         status.services = service_health(info, settings.metrics_host)
+    try:
+        status.failing_feeds = never_succeeded_feeds(load(FetcherSettings, data_dir=settings.data_dir))
+    except ConfigError as exc:
+        status.errors.append(f"fetcher settings: {exc}")
     return status
+
+
+def never_succeeded_feeds(settings: FetcherSettings) -> list[str]:
+    """``"URL: last error"`` of every listed feed that was polled and never succeeded (its error names
+    the setting that would allow a refused feed). Nothing when there is no fetcher state yet."""
+    url = settings.fetcher_state_url.get_secret_value()
+    if not url and not (settings.data_dir / "fetcher.db").exists():
+        return []
+    try:
+        state = open_state(settings)
+    except Exception as exc:  # noqa: BLE001 - status reports what it cannot read, it does not crash
+        return [f"(fetcher state unreadable: {type(exc).__name__}: {exc})"]
+    try:
+        return [f"{r.url}: {r.last_error or f'HTTP {r.last_status}'}" for r in state.feed_reports() if r.never_succeeded]
+    finally:
+        state.close()
 
 
 def render(status: Status) -> Any:
@@ -151,7 +174,8 @@ def render(status: Status) -> Any:
     for svc in status.services:
         detail = svc.error or (("failing: " + ", ".join(svc.failing)) if svc.failing else "")
         services.add_row(svc.service, str(svc.port), _yes(svc.up), _yes(svc.ready), detail)
-    parts: list[Any] = [lags, services] + [Text(e, style="red") for e in status.errors]
+    feeds = [Text(f"feed never succeeded: {line}", style="yellow") for line in status.failing_feeds]
+    parts: list[Any] = [lags, services, *feeds] + [Text(e, style="red") for e in status.errors]
     return Group(*parts)
 
 
