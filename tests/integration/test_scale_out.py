@@ -6,10 +6,11 @@ articles, about 10% syndicated copies), once with a SQLite sink and once with a 
 * run A: ``newsflow up --feeds FILE --once``, one process of each service;
 * run B: ``newsflow up --feeds FILE --scale fetcher=2 --scale extractor=3 --scale sink=2
   --scale stories=2``, the news arriving in four waves, and during the run kill -9 of
-  fetcher-1 and extractor-2, then of sink-1 and of the story member that is active (the one
-  consuming); ``up`` restarts them, and placing goes on without an operator (the group protocol
-  gives the single input partition to the standby, or to the restarted member when it rejoins
-  in the same rebalance: which one is not the test's business; the output says which);
+  fetcher-1 and extractor-2 (first wave), of sink-1 (second wave) and of the story member
+  that is active, the one consuming (third wave, while the extractors still produce). ``up``
+  restarts them, and placing goes on without an operator: the group protocol gives the single
+  input partition to the standby, or to the restarted member when it rejoins within the same
+  rebalance (which one is not the test's business; the output says which);
 
 then both stores must hold every article of the site exactly once (none lost, none extra, no
 second revision), and their story ids and duplicate marks must partition the articles the same
@@ -308,12 +309,14 @@ def run_scaled(site: Site, data_dir: Path, sink_url: str) -> tuple[Stored, float
             served.release(wave)
             wait_for("a second wave stored", lambda: run.alive() and stored_count(sink_url) >= wave + 10, DEADLINE)
             kill_and_await_restart(run, "sink-1", killed)
-            if STORIES:
+            served.release(wave)
+            if STORIES:  # killed while the third wave flows through it
                 active = active_story_member(run)
+                wait_for(f"{active} placing the third wave",
+                         lambda: run.alive() and run.consumed(active) >= 2 * wave + 5, DEADLINE)
                 before = {m: run.consumed(m) for m, s in run.names.items() if s == "stories"}
                 kill_and_await_restart(run, active, killed)
                 standby = next(m for m in before if m != active)
-                served.release(wave)
                 wait_for("a story member consuming again after the kill",
                          lambda: run.alive() and (run.consumed(standby) > before[standby] or run.consumed(active) > 0),
                          DEADLINE)
