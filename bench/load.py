@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/load.py                          # 1,000 feeds x 10 = 10,000 articles
     .venv/bin/python bench/load.py --feeds 10000 --per-feed 10   # 100,000 articles
+    .venv/bin/python bench/load.py --real 120 --workers 1 2      # 120 real pages, 1 then 2 workers
 
 Runs the real ``newsflow up --feeds`` (embedded broker, SQLite) against a generated news
 site (tests/hostile/sites.py). Two phases:
@@ -34,6 +35,7 @@ from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hostile.pipeline import UpRun, ids_of, metric_value, rss_bytes, tree_rss_bytes
 from hostile.sites import NewsSite
@@ -131,15 +133,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-feed", type=int, default=10)
     ap.add_argument("--steady-seconds", type=float, default=60)
     ap.add_argument("--timeout", type=float, default=1800)
-    ap.add_argument("--workers", type=int, default=1, help="NEWSFLOW_WORKERS of the extractor")
+    ap.add_argument("--workers", type=int, nargs="+", default=[1], help="NEWSFLOW_WORKERS of the extractor "
+                    "(with --real: one run per value, e.g. 1 2)")
+    ap.add_argument("--real", type=int, default=0, metavar="N",
+                    help="N real fundus pages instead of generated ones; prints CPU per article and PSS per "
+                         "service tree and compares with standalone analyse (bench/load_real.py)")
+    ap.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                    help="with --real: py-spy record each service tree into DIR (collapsed stacks)")
     args = ap.parse_args(argv)
+    if args.real:
+        from bench import load_real  # only this mode needs the extractor and the fundus data
+
+        return load_real.main(args.real, args.workers, args.timeout, args.profile)
 
     data = Path(tempfile.mkdtemp(prefix="newsflow-load-"))
     site = NewsSite(args.feeds, args.per_feed, window=max(args.per_feed, 20)).start()
     total = args.feeds * args.per_feed
     run = UpRun(data / "data", site.feed_urls(), env={
         "NEWSFLOW_CONCURRENCY": "64", "NEWSFLOW_PER_HOST_CONCURRENCY": "64", "NEWSFLOW_PARSE_WORKERS": "0",
-        "NEWSFLOW_WORKERS": str(args.workers), "NEWSFLOW_LOG_LEVEL": "WARNING",
+        "NEWSFLOW_WORKERS": str(args.workers[0]), "NEWSFLOW_LOG_LEVEL": "WARNING",
     })
     print(f"load: {args.feeds} feeds x {args.per_feed} = {total} articles; data in {data}", flush=True)
     started = time.monotonic()
