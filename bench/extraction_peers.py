@@ -10,7 +10,7 @@ Same pages, same run, same metric (:mod:`bench.extraction_eval`), reported per d
 * ``readability``: readability-lxml's ``Document.summary()`` as text (when installed:
   ``pip install readability-lxml``; it is not a dependency of the product);
 * ``newsflow``: ``extract_page``; ``newsflow-single``: the same with the second opinion
-  (the ensemble) switched off.
+  (the ensemble), the title line and the lead switched off.
 
 ``worse`` counts the pages where newsflow's F1 is more than 0.02 under the best single
 extractor on that half (by mean non-CJK F1).
@@ -87,7 +87,7 @@ SYSTEMS: dict[str, System] = {
     "tf-precision": _tf(include_comments=False, favor_precision=True),
     "tf-recall": _tf(include_comments=False, favor_recall=True),
     "readability": _readability,
-    "newsflow-single": _newsflow(ExtractOptions(second_opinion=False, drop_title_line=False)),
+    "newsflow-single": _newsflow(ExtractOptions(second_opinion=False, drop_title_line=False, add_lead=False)),
     "newsflow": _newsflow(ExtractOptions()),
 }
 OURS = "newsflow"

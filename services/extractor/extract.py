@@ -44,6 +44,7 @@ from services.extractor.ensemble import second_opinion, without_title_line
 from services.extractor.furniture import preclean
 from services.extractor.htmlprocessing import bounded_text, drop_element, html_to_text, parse_bounded
 from services.extractor.json_metadata import LdArticle, parse_jsonld
+from services.extractor.lead import with_lead
 from services.extractor.metadata import (
     PageMeta,
     canonical_url,
@@ -96,6 +97,8 @@ class ExtractOptions:
     second_opinion: bool = True
     #: drop the headline repeated at the top of the text (it is the title)
     drop_title_line: bool = True
+    #: prepend the visible lead that carries the page's description when trafilatura missed it
+    add_lead: bool = True
 
 
 DEFAULT_OPTIONS = ExtractOptions()
@@ -124,6 +127,8 @@ def extract_page(
     article = _with_metadata(text, method, tree, ld, entry, url)
     if options.drop_title_line:
         article = replace(article, text=without_title_line(article.text, article.title))
+    if options.add_lead and method.startswith("trafilatura"):
+        article = replace(article, text=with_lead(article.text, tree, article.description))
     return article
 
 

@@ -3,9 +3,9 @@
 Scores ``extract_page`` and plain ``trafilatura.extract`` on the whole fundus set
 (258 real pages, ``../shared/data/extraction/fundus/test_data``; ~20 s) and fails when
 quality drops below the pinned floors. Floors sit a little under the figures measured
-with EXTRACTOR_VERSION 2025.3-tf2.3.1 (F1 0.958, CJK F1 0.901, title 0.845 with the
+with EXTRACTOR_VERSION 2025.3-tf2.3.1 and the visible lead (F1 0.961, CJK F1 0.901, title 0.845 with the
 typography-insensitive title comparison of ``bench.extraction_eval.norm_title``, authors 0.866,
-date 0.981, worse-than-plain 1.2 %). Raise them when quality improves.
+date 0.981, worse-than-plain 2.3 %). Raise them when quality improves.
 
 The data lives outside the repository. Without it the gate is skipped locally but
 fails under CI (``CI=true``), where ``../shared`` must be checked out beside the clone.
@@ -19,7 +19,7 @@ import pytest
 
 from bench.extraction_eval import DEFAULT_DATA, Comparison, compare, load_pages
 
-F1_FLOOR = 0.956
+F1_FLOOR = 0.959
 CJK_F1_FLOOR = 0.895
 WORSE_THAN_PLAIN_MAX = 0.03
 TITLE_FLOOR = 0.835
