@@ -152,6 +152,50 @@ def run_fetcher(urls: list[str], etag: str | None, concurrency: int, workers: in
         return elapsed, outcomes, published, workers_mb
 
 
+def steady(base: str, feeds: int, active: int, seconds: float, workers: int) -> tuple[float, float]:
+    """``feeds`` in the table, ``active`` of them due every second (304), the rest not due for a day.
+
+    Runs the real loop (not ``once``) for ``seconds`` after a warm-up second; returns (polls/s, CPU ms of
+    this process per poll): the main process' work per wake-up should not grow with the table.
+    """
+    urls = [f"{base}/s/{i}" for i in range(feeds)]
+    with tempfile.TemporaryDirectory() as tmp:
+        feeds_file = Path(tmp) / "feeds.txt"
+        feeds_file.write_text("\n".join(urls) + "\n")
+        settings = FetcherSettings(
+            data_dir=Path(tmp), feeds_file=feeds_file, allow_private_networks=True, concurrency=256,
+            per_host_concurrency=256, per_host_min_delay_seconds=0, parse_workers=workers, log_level="WARNING",
+            poll_interval_seconds=1, min_poll_interval_seconds=1, max_poll_interval_seconds=172_800,
+        )
+
+        async def main() -> tuple[float, float]:
+            fetcher = Fetcher(settings, NullProducer(), Health())  # type: ignore[arg-type]
+            fetcher.state.sync_feeds(urls)
+            fetcher.state.db.execute("UPDATE feeds SET etag = ?", ('"v1"',))
+            fetcher.state.db.execute("UPDATE feeds SET next_poll_at = ?", (time.time() + 86_400,))
+            fetcher.state.db.executemany("UPDATE feeds SET next_poll_at = 0 WHERE url = ?", [(u,) for u in urls[:active]])
+            fetcher.state.db.commit()
+            task = asyncio.create_task(fetcher.run())
+            await asyncio.sleep(0.1)  # past the start-up clamp of every schedule to the max interval, then
+            object.__setattr__(settings, "max_poll_interval_seconds", 1.0)  # the due ones poll every second
+            await asyncio.sleep(2.0)
+            polls0, cpu0, t0 = sum(_polls(k) for k in ("new", "not_modified", "error")), time.process_time(), \
+                time.perf_counter()
+            await asyncio.sleep(seconds)
+            polls = sum(_polls(k) for k in ("new", "not_modified", "error")) - polls0
+            cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
+            (touched,) = fetcher.state.db.execute("SELECT COUNT(*) FROM feeds WHERE last_polled_at IS NOT NULL").fetchone()
+            print(f"  feeds polled at least once: {touched}", flush=True)
+            fetcher.stopping.set()
+            try:
+                await asyncio.wait_for(task, 30)
+            except (asyncio.CancelledError, Exception):
+                pass
+            return polls / wall, cpu / max(polls, 1) * 1000
+
+        return asyncio.run(main())
+
+
 def _peak_mb_of(pid: int | None) -> float:
     """VmHWM (peak resident set) of a process, in MB; 0 where /proc cannot tell."""
     try:
@@ -201,6 +245,11 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.05, help="server delay per response, seconds")
     ap.add_argument("--concurrency", type=int, default=256, help="feeds in flight (NEWSFLOW_CONCURRENCY)")
     ap.add_argument("--workers", type=int, default=0, help="parse processes (0: one per core)")
+    ap.add_argument("--steady", type=int, nargs="*", default=None, metavar="FEEDS",
+                    help="only the steady-state mode: main-process CPU per poll with FEEDS feeds in the table "
+                         "(e.g. 1000 10000 100000), --active of them polled every second")
+    ap.add_argument("--active", type=int, default=50, help="feeds due every second in --steady")
+    ap.add_argument("--seconds", type=float, default=10, help="measured seconds per --steady size")
     args = ap.parse_args()
 
     ctx = multiprocessing.get_context("spawn")
@@ -211,6 +260,16 @@ def main() -> None:
     try:
         print(f"server: {base}, {args.latency * 1000:.0f} ms per response; {os.cpu_count()} cores; "
               f"concurrency {args.concurrency}", flush=True)
+        if args.steady:
+            figures = {}
+            for n in args.steady:
+                rate, ms = steady(base, n, args.active, args.seconds, args.workers)
+                figures[n] = ms
+                print(f"steady, {n:>7} feeds ({args.active} due every second): {rate:6.1f} polls/s, "
+                      f"{ms:.2f} ms CPU of the main process per poll", flush=True)
+            lo, hi = figures[min(figures)], figures[max(figures)]
+            print(f"{max(figures)} / {min(figures)} feeds: {hi / lo:.2f}x per poll (target <= 1.5x)")
+            return
 
         secs, outcomes, _, workers_a = run_fetcher([f"{base}/a/{i}" for i in range(args.feeds_304)], '"v1"',
                                         args.concurrency, args.workers)
