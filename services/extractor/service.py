@@ -18,14 +18,14 @@ import logging
 from collections.abc import Sequence
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError, MessageSizeTooLargeError
-from kafka.producer.future import FutureRecordMetadata
+from kafka.errors import KafkaError
 
 from services.common.deadletters import DeadLetter
 from services.common.health import Health
 from services.common.kafka import make_consumer, make_producer
 from services.common.messages import Article, PageMessage, decode, encode
-from services.common.metrics import MESSAGES_PRODUCED, TopDomains
+from services.common.metrics import TopDomains
+from services.common.produce import producing_writer
 from services.common.records import Record
 from services.common.stage import Stage, build_stage
 from services.common.steps import Processed, ProcessFn, StepWrapper, WriteFn, retry_on
@@ -106,23 +106,8 @@ def make_processor(pool: AnalysePool) -> ProcessFn[Item]:
 
 
 def make_writer(producer: KafkaProducer, topic: str) -> WriteFn[Item]:
-    """Step 3: produce every article (acks=all) and wait until all are durable."""
-
-    def write(items: list[Item]) -> list[DeadLetter]:
-        sent: list[tuple[Record, FutureRecordMetadata]] = []
-        dead: list[DeadLetter] = []
-        for rec, article in items:
-            try:
-                sent.append((rec, producer.send(topic, key=article.id.encode(), value=encode(article))))
-            except MessageSizeTooLargeError as exc:
-                dead.append(DeadLetter(rec, exc))
-        producer.flush()
-        for _rec, fut in sent:
-            fut.get(timeout=60)  # a broker failure raises: the stage pauses and retries the batch
-        MESSAGES_PRODUCED.labels(STAGE, topic).inc(len(sent))
-        return dead
-
-    return write
+    """Step 3: produce every article (acks=all, keyed by article id) and wait until all are durable."""
+    return producing_writer(producer, topic, STAGE, lambda _rec, article: (article.id.encode(), encode(article), []))
 
 
 def build(settings: ExtractorSettings, health: Health, steps: Sequence[StepWrapper] = ()) -> Stage:

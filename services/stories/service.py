@@ -15,14 +15,13 @@ import logging
 from collections.abc import Sequence
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError, MessageSizeTooLargeError
-from kafka.producer.future import FutureRecordMetadata
+from kafka.errors import KafkaError
 
 from services.common.deadletters import DeadLetter
 from services.common.health import Health
 from services.common.kafka import make_consumer, make_producer
 from services.common.messages import Article, MessageError, decode, encode
-from services.common.metrics import MESSAGES_PRODUCED
+from services.common.produce import producing_writer
 from services.common.records import Record
 from services.common.stage import Stage, build_stage
 from services.common.steps import Processed, ProcessFn, StepWrapper, WriteFn, retry_on
@@ -59,24 +58,10 @@ def make_processor(index: StoryIndex) -> ProcessFn[Item]:
 
 
 def make_writer(producer: KafkaProducer, topic: str) -> WriteFn[Item]:
-    """Step 3: produce every placed article (acks=all) and wait until all are durable."""
-
-    def write(items: list[Item]) -> list[DeadLetter]:
-        sent: list[FutureRecordMetadata] = []
-        dead: list[DeadLetter] = []
-        for rec, article in items:
-            try:
-                sent.append(producer.send(topic, key=article.id.encode(), value=encode(article),
-                                          headers=[(ORDER_HEADER, str(rec.offset).encode("ascii"))]))
-            except MessageSizeTooLargeError as exc:
-                dead.append(DeadLetter(rec, exc))
-        producer.flush()
-        for fut in sent:
-            fut.get(timeout=60)  # a broker failure raises: the stage pauses and retries the batch
-        MESSAGES_PRODUCED.labels(STAGE, topic).inc(len(sent))
-        return dead
-
-    return write
+    """Step 3: produce every placed article (acks=all, keyed by article id, its input offset in the
+    order header) and wait until all are durable."""
+    return producing_writer(producer, topic, STAGE, lambda rec, article: (
+        article.id.encode(), encode(article), [(ORDER_HEADER, str(rec.offset).encode("ascii"))]))
 
 
 def build(settings: StoriesSettings, health: Health, steps: Sequence[StepWrapper] = (),
