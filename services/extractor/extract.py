@@ -12,7 +12,8 @@ The core is ``trafilatura.bare_extraction``; around it:
 
 Each concern has its module: :mod:`~services.extractor.htmlprocessing` (decoding, bounds,
 pre-cleaning), :mod:`~services.extractor.json_metadata`, :mod:`~services.extractor.metadata`
-(bylines, dates, meta tags), :mod:`~services.extractor.titles`, :mod:`~services.extractor.access`.
+(bylines, dates, meta tags), :mod:`~services.extractor.titles`, :mod:`~services.extractor.access`,
+:mod:`~services.extractor.lead` (the visible lead trafilatura misses).
 Here: the choice of the text and :func:`extract_page`, which runs the steps in order.
 
 Measured on the fundus set (bench/extraction_quality.py, non-CJK mean token F1;
