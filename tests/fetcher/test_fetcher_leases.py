@@ -10,12 +10,10 @@ import asyncio
 import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from werkzeug import Response
@@ -28,6 +26,7 @@ from services.fetcher.pgstate import PostgresFetcherState
 from services.fetcher.poller import FeedPoller
 from services.fetcher.settings import FetcherSettings
 from services.fetcher.state import FetcherState
+from tests.sink.test_store import postgres_schema
 
 POSTGRES_URL = os.environ.get("NEWSFLOW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -35,26 +34,6 @@ LEASE = 10.0
 T0 = 1_000_000.0
 
 Opener = Callable[[str | None], FetcherState]
-
-
-@contextmanager
-def postgres_schema() -> Iterator[str]:
-    """A fresh schema on the real server (as tests/sink/test_store.py does); dropped after."""
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        if IN_CI:
-            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is required in CI: {exc}")
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}")
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{sep}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        admin.execute(f"DROP SCHEMA {schema} CASCADE")
-        admin.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
