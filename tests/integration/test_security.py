@@ -93,7 +93,9 @@ def test_postgres_tls_parameters_reach_libpq() -> None:
 # SQL f-strings in services/sink may only splice fragments built from literals (placeholders,
 # clause lists, column lists), never a value: values always go as parameters.
 STRUCTURAL = {"with_q", "columns", "marks", "mark", "ARTICLE_COLUMNS", "clause", "tables", "order", "where_sql",
-              "doc", "sort_at", "lock_rows"}
+              "doc", "sort_at", "lock_rows",
+              "REVISION_COLUMNS", "d.mark", "SQLITE.marks(REVISION_COLUMNS.count(',') + 1)",
+              "column"}  # query.resolve: "id" or "story_id", chosen by a Literal, never a value
 SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|WHERE|FROM|VALUES)\b")
 
 
