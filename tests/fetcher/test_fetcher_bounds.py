@@ -32,6 +32,7 @@ from services.fetcher.response import Action, classify_feed, classify_page
 from services.fetcher.settings import FetcherSettings
 from services.fetcher.sniff import binary_kind
 from services.fetcher.state import FetcherState
+from tests.fetcher.test_fetcher_leases import RecordingProducer
 
 URL = "http://example.com/feed"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 40
@@ -164,20 +165,6 @@ def test_a_200000_item_feed_costs_bounded_time_per_parse() -> None:
 
 
 # --- pages that trickle ----------------------------------------------------------------------------
-
-class RecordingProducer:
-    def __init__(self) -> None:
-        self.sent: list[bytes] = []
-
-    def send(self, topic: str, key: bytes, value: bytes) -> object:
-        self.sent.append(key)
-        return self
-
-    def get(self, timeout: float = 0) -> None:
-        return None
-
-    def flush(self, timeout: float | None = None) -> None:
-        pass
 
 
 def publish_pages(server: HTTPServer, tmp_path: Path, paths: list[str], polls: int = 1,
