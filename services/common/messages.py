@@ -31,7 +31,12 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""Version history (all additive so far; the upcaster of an additive change is ``dict``):
+
+1. the first versioned messages
+2. media: ``FeedEntry.image``/``media``/``tags``/``language_hint``, ``Article.image``/``media``/``tags``
+"""
 
 
 class MessageError(ValueError):
@@ -56,6 +61,7 @@ class _Model(BaseModel):
 
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+ADDITIVE: dict[int, Upcaster] = {1: dict}  # version n -> n+1 of the changes listed under SCHEMA_VERSION
 
 
 class _Versioned(BaseModel):
@@ -63,7 +69,7 @@ class _Versioned(BaseModel):
 
     SCHEMA_VERSION: ClassVar[int] = SCHEMA_VERSION
     #: version n -> a function turning a version-n dict into a version n+1 dict
-    UPCASTERS: ClassVar[dict[int, Upcaster]] = {}
+    UPCASTERS: ClassVar[dict[int, Upcaster]] = ADDITIVE
 
     schema_version: int = SCHEMA_VERSION
 
@@ -96,6 +102,17 @@ class _TextModel(_Model):
         return _clean_text(value)
 
 
+class Media(_Model):
+    """A media object of an item: an RSS ``<enclosure>``, a Media RSS ``media:content``/``media:thumbnail``,
+    a JSON Feed attachment, or the page's lead image."""
+
+    url: str
+    type: str | None = Field(None, description="MIME type, e.g. 'audio/mpeg'")
+    length: int | None = Field(None, ge=0, description="size in bytes, as the feed states it")
+    duration: float | None = Field(None, ge=0, description="seconds")
+    medium: Literal["image", "audio", "video", "document", "executable"] | None = None
+
+
 class FeedEntry(_TextModel):
     """One item of a feed, as the fetcher saw it (the feed's own metadata)."""
 
@@ -111,6 +128,10 @@ class FeedEntry(_TextModel):
     categories: list[str] = Field(default_factory=list)
     feed_title: str | None = None
     first_seen_at: datetime | None = None
+    image: str | None = Field(None, description="the entry's lead image URL (media:thumbnail, an image enclosure)")
+    media: list[Media] = Field(default_factory=list, description="enclosures and media:content of the entry")
+    tags: list[str] = Field(default_factory=list, description="the feed's category tags (per-feed option tags=)")
+    language_hint: str | None = Field(None, description="the feed's language option (per-feed option language=)")
 
 
 class PageMessage(_Versioned, _Model):
@@ -213,6 +234,9 @@ class Article(_Versioned, _TextModel):
     content_hash: str = Field(description="hash of title + text: what makes a revision")
     fetched_at: datetime
     first_seen_at: datetime | None = None
+    image: str | None = Field(None, description="lead image URL: the page's og:image / JSON-LD image, else the feed's")
+    media: list[Media] = Field(default_factory=list, description="the feed entry's enclosures and media:content")
+    tags: list[str] = Field(default_factory=list, description="category tags of the feed it came from")
     story_features: StoryFeatures | None = Field(
         None, exclude_if=lambda v: v is None,
         description="what the story stage places the article by (set by the extractor; left out when None: "

@@ -63,6 +63,11 @@ class ParsedFeed:
     skipped: int = 0  # entries without a usable link: they have no page to fetch
     site_url: str | None = None
     cut: int = 0  # entries past ``max_entries``, not read
+    #: the document's own links by relation: ``hub`` and ``self`` (WebSub), ``next``, ``prev-archive``
+    #: (RFC 5005 paging and archives); hrefs absolute
+    links: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: a sitemap index: the sitemaps it lists (absolute URLs); entries are empty then
+    sitemaps: list[str] = dataclasses.field(default_factory=list)
 
 
 # --- XML feeds ----------------------------------------------------------------------------------

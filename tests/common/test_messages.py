@@ -22,7 +22,7 @@ def test_article_round_trip_defaults() -> None:
     art = Article(id="a", url="http://x/a", source="x", text="t", extractor_version="v",
                   content_hash="h", fetched_at=datetime.now(UTC))
     back = decode(Article, encode(art))
-    assert back == art and back.schema_version == 1 and back.places == [] and back.story_id is None
+    assert back == art and back.schema_version == 2 and back.places == [] and back.story_id is None
 
 
 @pytest.mark.parametrize("raw", [b"", b"not json", b"[]", b'{"schema_version": 1}', None])
@@ -32,7 +32,7 @@ def test_bad_messages_raise_message_error(raw: bytes | None) -> None:
 
 
 def test_unknown_schema_version_is_refused_with_the_field_named() -> None:
-    doc = encode(_page()).replace(b'"schema_version":1', b'"schema_version":99')
+    doc = encode(_page()).replace(b'"schema_version":2', b'"schema_version":99')
     with pytest.raises(MessageError, match="schema_version"):
         decode(PageMessage, doc)
 
