@@ -114,7 +114,21 @@ def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFe
         warning=warning,
         skipped=len(raws) - len(entries),
         site_url=_text(parsed.feed.get("link")),
+        links=_feed_links(parsed.feed.get("links", []), url),
     )
+
+
+LINK_RELS = ("self", "hub", "next", "previous", "prev-archive", "next-archive", "current", "first", "last")
+
+
+def _feed_links(raws: Any, base: str) -> dict[str, str]:
+    """The feed's own links by relation (the first of each known ``rel``), absolute."""
+    links: dict[str, str] = {}
+    for raw in raws if isinstance(raws, list) else []:
+        rel, href = str(raw.get("rel") or ""), raw.get("href")
+        if rel in LINK_RELS and rel not in links and isinstance(href, str) and href.strip():
+            links[rel] = urljoin(base, href.strip())
+    return links
 
 
 def _warning(parsed: Any) -> str | None:
@@ -226,7 +240,20 @@ def _parse_json_feed(body: bytes, url: str, max_entries: int = MAX_ENTRIES) -> P
     return ParsedFeed(
         format=f"json{version.replace('.', '')}", title=title, entries=entries,
         skipped=len(items) - len(entries), site_url=_text(doc.get("home_page_url")), cut=cut,
+        links=_json_feed_links(doc, url),
     )
+
+
+def _json_feed_links(doc: dict[str, Any], url: str) -> dict[str, str]:
+    """JSON Feed's ``feed_url`` (self), ``next_url`` (next) and its first WebSub hub."""
+    links = {rel: urljoin(url, value) for rel, key in (("self", "feed_url"), ("next", "next_url"))
+             if isinstance(value := doc.get(key), str) and value.strip()}
+    hubs = doc.get("hubs")
+    for hub in hubs if isinstance(hubs, list) else []:
+        if isinstance(hub, dict) and str(hub.get("type", "")).lower() == "websub" and isinstance(hub.get("url"), str):
+            links["hub"] = urljoin(url, hub["url"])
+            break
+    return links
 
 
 def _json_str(value: object) -> str | None:

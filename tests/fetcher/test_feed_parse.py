@@ -232,3 +232,20 @@ def test_every_real_feed_gives_items_or_a_clear_error() -> None:
         for entry in feed.entries:
             assert entry.link.startswith("http") and entry.entry_id
     assert with_items >= 20
+
+
+def test_feed_links_by_relation_are_absolute() -> None:
+    rss = (b'<?xml version="1.0"?><rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>t</title>'
+           b'<atom:link rel="hub" href="http://hub.example/"/><atom:link rel="self" href="/feed.xml"/>'
+           b'<item><link>http://a.example/1</link><title>x</title></item></channel></rss>')
+    assert parse_feed(rss, "http://a.example/feed").links == {"hub": "http://hub.example/",
+                                                              "self": "http://a.example/feed.xml"}
+    atom = (b'<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><link rel="self" href="http://a.example/f"/>'
+            b'<link rel="prev-archive" href="/arch/2"/><link rel="next" href="?page=2"/>'
+            b'<entry><id>1</id><link href="http://a.example/1"/><title>x</title></entry></feed>')
+    assert parse_feed(atom, "http://a.example/f").links == {
+        "self": "http://a.example/f", "prev-archive": "http://a.example/arch/2", "next": "http://a.example/f?page=2"}
+    json_feed = (b'{"version":"https://jsonfeed.org/version/1.1","feed_url":"http://a/f.json","next_url":"/p2",'
+                 b'"hubs":[{"type":"WebSub","url":"http://h/"}],"items":[]}')
+    assert parse_feed(json_feed, "http://a/f.json").links == {"self": "http://a/f.json", "next": "http://a/p2",
+                                                              "hub": "http://h/"}
