@@ -110,16 +110,21 @@ def split_of(ids_by_lang: dict[str, list[str]]) -> dict[str, str]:
 
 
 def load_multi(path: Path = MULTI) -> list[dict[str, Any]]:
+    """Texts of the multilingual gold file. A ``## batch <n>`` line starts a batch of texts added
+    later; the split rule is applied within each language *and batch*, so that adding texts never
+    moves an earlier text from one split to the other (texts before the first marker: batch 1)."""
     rows: list[dict[str, Any]] = []
-    blocks = re.split(r"^### ", path.read_text(encoding="utf-8"), flags=re.M)[1:]
-    for block in blocks:
-        head, _, body = block.partition("\n")
-        rid, lang, source = ([*head.split(maxsplit=2), ""])[:3]
-        text, spans = parse_marked(body.strip("\n"))
-        rows.append({"id": rid, "lang": lang, "source": source, "text": text, "entities": spans})
+    parts = re.split(r"^## batch (\d+).*$", path.read_text(encoding="utf-8"), flags=re.M)
+    for batch, chunk in zip(["1", *parts[1::2]], parts[0::2], strict=True):
+        for block in re.split(r"^### ", chunk, flags=re.M)[1:]:
+            head, _, body = block.partition("\n")
+            rid, lang, source = ([*head.split(maxsplit=2), ""])[:3]
+            text, spans = parse_marked(body.strip("\n"))
+            row = {"id": rid, "lang": lang, "source": source, "text": text, "entities": spans, "batch": batch}
+            rows.append(row)
     by_lang: dict[str, list[str]] = {}
     for r in rows:
-        by_lang.setdefault(r["lang"], []).append(r["id"])
+        by_lang.setdefault(f"{r['lang']}/{r['batch']}", []).append(r["id"])
     splits = split_of(by_lang)
     for r in rows:
         r["split"] = splits[r["id"]]
