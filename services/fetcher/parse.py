@@ -47,6 +47,7 @@ import feedparser
 from services.common.messages import FeedEntry
 from services.common.urls import BadURLError, normalize_url
 from services.fetcher.feedbounds import EntityRefused, cut_entries, refuse_entity_declarations
+from services.fetcher.media import feedparser_media, json_item_media
 
 
 class FeedParseError(ValueError):
@@ -200,6 +201,7 @@ def _from_feedparser(raw: Any, feed_url: str, feed_title: str | None, unique_ids
     published = _when(raw.get("published_parsed"))
     updated = _when(dict.get(raw, "updated_parsed"))  # plain get: feedparser's would fall back to published
     title = _text(raw.get("title"))
+    image, media = feedparser_media(raw, feed_url)
     return FeedEntry(
         feed_url=feed_url,
         entry_id=entry_identity(raw.get("id"), link, title, published or updated, feed_url, unique_ids),
@@ -212,6 +214,7 @@ def _from_feedparser(raw: Any, feed_url: str, feed_title: str | None, unique_ids
         updated_at=updated,
         categories=[t["term"] for t in raw.get("tags", []) if t.get("term")],
         feed_title=feed_title,
+        image=image, media=media,
     )
 
 
@@ -299,6 +302,7 @@ def _from_json_item(item: object, feed_url: str, base: str, feed_title: str | No
     title = _text(item.get("title"))
     published = _json_date(item.get("date_published"))
     updated = _json_date(item.get("date_modified"))
+    image, media = json_item_media(item, base)
     return FeedEntry(
         feed_url=feed_url,
         entry_id=entry_identity(_json_str(item.get("id")), link, title, published or updated, feed_url, unique_ids),
@@ -311,6 +315,7 @@ def _from_json_item(item: object, feed_url: str, base: str, feed_title: str | No
         updated_at=updated,
         categories=[t for t in tags if isinstance(t, str)],
         feed_title=feed_title,
+        image=image, media=media,
     )
 
 
