@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from urllib.parse import urldefrag, urlsplit
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 from courlan import normalize_url as _courlan_normalize
 
@@ -32,6 +32,31 @@ def normalize_url(url: str) -> str:
     except (ValueError, AttributeError) as exc:
         raise BadURLError(f"cannot normalise URL {raw[:200]!r}: {exc}") from exc
     return urldefrag(normalised).url
+
+
+MAX_LINK_CHARS = 2000
+_UNSAFE_IN_URL = re.compile(r"[\x00-\x20\x7f]")
+
+
+def absolute_http_url(value: object, base: str | None) -> str | None:
+    """``value`` (a link from a feed or a page) as an absolute http(s) URL, resolved against ``base``;
+    None when it is not one: not a string, another scheme (``javascript:``, ``data:``), no host,
+    whitespace or control characters inside, longer than :data:`MAX_LINK_CHARS`. Not normalised: a
+    media or image URL is kept as the publisher wrote it (signed CDN URLs depend on every character)."""
+    if not isinstance(value, str):
+        return None
+    raw = value.strip()
+    if not raw or len(raw) > MAX_LINK_CHARS or _UNSAFE_IN_URL.search(raw):
+        return None
+    try:
+        url = urljoin(base, raw) if base else raw
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # an invalid IPv6 literal, a bad port
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host or len(url) > MAX_LINK_CHARS:
+        return None
+    return url
 
 
 def article_id(url: str) -> str:

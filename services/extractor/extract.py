@@ -52,6 +52,7 @@ from services.extractor.metadata import (
     choose_authors,
     choose_dates,
     choose_description,
+    choose_image,
     choose_site_name,
     language_hint,
 )
@@ -80,6 +81,7 @@ class Extracted:
     language_hint: str | None
     access: Access
     method: str
+    image: str | None = None
 
 
 @dataclass(frozen=True)
@@ -257,4 +259,5 @@ def _with_metadata(
         language_hint=language_hint(tree, ld) if tree is not None else None,
         access=detect_access(tree, text, ld, url),
         method=method,
+        image=choose_image(ld, meta, url),
     )

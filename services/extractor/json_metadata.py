@@ -1,7 +1,7 @@
 """JSON-LD metadata: the best article-like node of a page's ``application/ld+json`` scripts.
 
 Headline, body, authors (incl. schema.org ``givenName``/``familyName``), dates, publisher,
-description, ``isAccessibleForFree``, url and language of ``NewsArticle`` and its relatives.
+description, ``isAccessibleForFree``, url, language and image of ``NewsArticle`` and its relatives.
 """
 
 from __future__ import annotations
@@ -48,6 +48,9 @@ class LdArticle:
     url: str | None = None
     in_language: str | None = None
     kind: str = ""
+    image: str | None = None
+    """the article's ``image`` (a URL, an ``ImageObject``'s ``url``/``contentUrl``, the first of a list),
+    else its ``thumbnailUrl``; as written (maybe relative)"""
 
 
 def _iter_ld_nodes(obj: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
@@ -107,11 +110,14 @@ def parse_jsonld(tree: lxml.html.HtmlElement) -> LdArticle | None:
     """The best article-like JSON-LD node on the page, if any."""
     best: tuple[int, LdArticle] | None = None
     for data in _ld_documents(tree):
+        refs: dict[str, dict[str, Any]] | None = None
         for node in _iter_ld_nodes(data):
             kinds = _ld_types(node) & _ARTICLE_TYPES
             if not kinds:
                 continue
-            art = _ld_article(node, min(kinds))
+            if refs is None:  # the document's nodes by @id, for an image given by reference
+                refs = {n["@id"]: n for n in _iter_ld_nodes(data) if isinstance(n.get("@id"), str)}
+            art = _ld_article(node, min(kinds), refs)
             score = (0 if art.kind == "webpage" else 4) + (2 if art.body else 0)
             score += 1 if art.published else 0
             if best is None or score > best[0]:
@@ -134,7 +140,7 @@ def _ld_documents(tree: lxml.html.HtmlElement) -> Iterator[Any]:
                 continue
 
 
-def _ld_article(node: dict[str, Any], kind: str) -> LdArticle:
+def _ld_article(node: dict[str, Any], kind: str, refs: dict[str, dict[str, Any]]) -> LdArticle:
     art = LdArticle(
         headline=_ld_str(node.get("headline")) or _ld_str(node.get("name")),
         body=_ld_str(node.get("articleBody")),
@@ -146,6 +152,7 @@ def _ld_article(node: dict[str, Any], kind: str) -> LdArticle:
         url=_ld_str(node.get("url")),
         in_language=_ld_str(node.get("inLanguage")),
         kind=kind,
+        image=_ld_image(node.get("image"), refs) or _ld_image(node.get("thumbnailUrl"), refs),
     )
     free = node.get("isAccessibleForFree")
     if isinstance(free, bool):
@@ -153,3 +160,22 @@ def _ld_article(node: dict[str, Any], kind: str) -> LdArticle:
     elif isinstance(free, str):
         art.free = free.strip().lower() not in {"false", "no", "0"}
     return art
+
+
+def _ld_image(value: Any, refs: dict[str, dict[str, Any]], depth: int = 0) -> str | None:
+    """The first image URL of a schema.org ``image``: a URL, an ``ImageObject`` (``url``, ``contentUrl``),
+    a reference to one elsewhere in the document (``{"@id": ...}``, as Yoast writes it), or a list of them."""
+    if depth > 3:
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, list):
+        return next((found for v in value[:20] if (found := _ld_image(v, refs, depth + 1))), None)
+    if isinstance(value, dict):
+        for key in ("url", "contentUrl"):
+            if found := _ld_image(value.get(key), refs, depth + 1):
+                return found
+        target = refs.get(value["@id"]) if isinstance(value.get("@id"), str) else None
+        if target is not None and target is not value:
+            return _ld_image(target, refs, depth + 1)
+    return None

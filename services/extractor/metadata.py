@@ -1,4 +1,4 @@
-"""Page metadata besides the title: bylines, dates, site name, description, canonical URL, language.
+"""Page metadata besides the title: bylines, dates, site name, description, canonical URL, language, image.
 
 Each field is taken from the first source that has it, in the order JSON-LD (see
 :mod:`services.extractor.json_metadata`), meta tags, trafilatura's own heuristics (:class:`PageMeta`,
@@ -22,6 +22,7 @@ from trafilatura import metadata as tf_metadata
 from trafilatura.settings import DEFAULT_CONFIG, set_date_params
 
 from services.common.messages import FeedEntry
+from services.common.urls import absolute_http_url
 from services.extractor.dates import as_aware, parse_datetime
 from services.extractor.htmlprocessing import html_to_text
 from services.extractor.json_metadata import LdArticle
@@ -119,6 +120,11 @@ class PageMeta:
     @cached_property
     def description(self) -> str | None:
         return self._field("description")
+
+    @cached_property
+    def image(self) -> str | None:
+        """``og:image`` (``:url``, ``:secure_url``), else ``twitter:image`` or an ``image`` meta tag."""
+        return self._field("image")
 
 
 # --------------------------------------------------------------------------- bylines
@@ -264,6 +270,16 @@ def choose_site_name(tree: lxml.html.HtmlElement | None, ld: LdArticle | None, m
         or (ld.publisher if ld else None)
         or meta.sitename
     )
+
+
+def choose_image(ld: LdArticle | None, meta: PageMeta, url: str | None) -> str | None:
+    """The page's lead image: its ``og:image`` / ``twitter:image`` meta tag, else the JSON-LD article's
+    ``image``; absolute against the page's URL, http(s) only (the feed's image is the fallback:
+    :func:`services.extractor.pipeline.build_article`)."""
+    for candidate in (meta.image, ld.image if ld else None):
+        if found := absolute_http_url(candidate, url):  # not unescaped again: `&region=` is no `®ion=`
+            return found
+    return None
 
 
 def choose_description(ld: LdArticle | None, meta: PageMeta, entry: FeedEntry | None) -> str | None:

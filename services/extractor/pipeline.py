@@ -77,5 +77,7 @@ def build_article(page: PageMessage, extracted: Extracted, tags: Tags) -> Articl
         content_hash=content_hash(title, extracted.text),
         fetched_at=page.fetched_at,
         first_seen_at=entry.first_seen_at,
+        image=extracted.image or entry.image,
+        media=entry.media,
         story_features=story_features(extracted.text, title, tags),
     )

@@ -15,8 +15,9 @@ From a JSON Feed item: ``image`` and ``banner_image``, and ``attachments`` (``ur
 ``image`` is the entry's lead image: its first ``media:thumbnail`` (JSON Feed: ``image``, then
 ``banner_image``), else its first image among ``media``. URLs are made absolute against the
 feed's URL and kept only when they are http(s) without whitespace or control characters, at
-most :data:`MAX_URL_CHARS` long; a URL seen twice is kept once; at most :data:`MAX_MEDIA` objects
-per entry. A size, duration, type or medium that does not parse is left out (the object stays).
+most 2,000 characters long (:func:`~services.common.urls.absolute_http_url`); a URL seen twice
+is kept once; at most :data:`MAX_MEDIA` objects per entry. A size, duration, type or medium that
+does not parse is left out (the object stays).
 These are an entry's attributes, not items of the feed: what is left out is not counted.
 """
 
@@ -26,13 +27,12 @@ import math
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal, cast, get_args
-from urllib.parse import urljoin, urlsplit
 
 from services.common.messages import Media
+from services.common.urls import absolute_http_url
 
 MAX_MEDIA = 20
 """The most media objects one entry keeps (a feed listing 500 images per item keeps 20)."""
-MAX_URL_CHARS = 2000
 MAX_BYTES = 2**62
 """Sizes beyond this are not sizes (PostgreSQL's bigint, and JSON readers, end near 2**63)."""
 MAX_SECONDS = 1e7
@@ -41,25 +41,7 @@ MAX_SECONDS = 1e7
 Medium = Literal["image", "audio", "video", "document", "executable"]
 MEDIUMS: frozenset[str] = frozenset(get_args(Medium))
 _MIME = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
-_UNSAFE = re.compile(r"[\x00-\x20\x7f]")
 _CLOCK = re.compile(r"^(?:(\d{1,4}):)?(\d{1,4}):(\d{1,2}(?:\.\d+)?)$")
-
-
-def absolute_url(value: object, base: str) -> str | None:
-    """``value`` as an absolute http(s) URL against ``base``, or None when it is not one."""
-    if not isinstance(value, str):
-        return None
-    raw = value.strip()
-    if not raw or len(raw) > MAX_URL_CHARS or _UNSAFE.search(raw):
-        return None
-    try:
-        url = urljoin(base, raw)
-        parts = urlsplit(url)
-    except ValueError:  # an invalid IPv6 literal, say
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or len(url) > MAX_URL_CHARS:
-        return None
-    return url
 
 
 def mime_type(value: object) -> str | None:
@@ -112,7 +94,7 @@ def medium_of(stated: object, kind: str | None) -> Medium | None:
 def media_object(url: object, base: str, kind: object = None, length: object = None, duration: object = None,
                  medium: object = None) -> Media | None:
     """One :class:`Media`, or None when its URL is not an absolute http(s) URL."""
-    found = absolute_url(url, base)
+    found = absolute_http_url(url, base)
     if found is None:
         return None
     mime = mime_type(kind)
@@ -157,7 +139,7 @@ def feedparser_media(raw: Any, base: str) -> tuple[str | None, list[Media]]:
     duration = seconds(raw.get("itunes_duration"))
     if len(playable) == 1 and playable[0].duration is None and duration is not None:
         media = [m.model_copy(update={"duration": duration}) if m is playable[0] else m for m in media]
-    thumbnails = (absolute_url(t.get("url"), base) for t in _dicts(raw.get("media_thumbnail")))
+    thumbnails = (absolute_http_url(t.get("url"), base) for t in _dicts(raw.get("media_thumbnail")))
     image = next((url for url in thumbnails if url), None)
     return image or next((m.url for m in media if _is_image(m)), None), media
 
@@ -170,5 +152,5 @@ def json_item_media(item: dict[str, Any], base: str) -> tuple[str | None, list[M
         media_object(a.get("url"), base, a.get("mime_type"), a.get("size_in_bytes"), a.get("duration_in_seconds"))
         for a in _dicts(item.get("attachments"))
     )
-    image = absolute_url(item.get("image"), base) or absolute_url(item.get("banner_image"), base)
+    image = absolute_http_url(item.get("image"), base) or absolute_http_url(item.get("banner_image"), base)
     return image or next((m.url for m in media if _is_image(m)), None), media

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 from services.common.messages import Media
-from services.fetcher.media import MAX_MEDIA, absolute_url, byte_size, mime_type, seconds
+from services.common.urls import absolute_http_url
+from services.fetcher.media import MAX_MEDIA, byte_size, mime_type, seconds
 from services.fetcher.parse import parse_feed
 from tests.conftest import shared_data
 
@@ -154,9 +155,9 @@ def test_json_feed_image_banner_and_attachments() -> None:
 # --- the value parsers ----------------------------------------------------------------------------
 
 def test_value_parsers() -> None:
-    assert absolute_url(" /a b.jpg", URL) is None and absolute_url("//cdn.example/x.jpg", URL) == "https://cdn.example/x.jpg"
-    assert absolute_url("https://[::1/x", URL) is None and absolute_url("https://x.example/" + "a" * 3000, URL) is None
-    assert absolute_url(None, URL) is None and absolute_url("mailto:a@b.example", URL) is None
+    assert absolute_http_url(" /a b.jpg", URL) is None and absolute_http_url("//cdn.example/x.jpg", URL) == "https://cdn.example/x.jpg"
+    assert absolute_http_url("https://[::1/x", URL) is None and absolute_http_url("https://x.example/" + "a" * 3000, URL) is None
+    assert absolute_http_url(None, URL) is None and absolute_http_url("mailto:a@b.example", URL) is None
     assert mime_type("Audio/MPEG; charset=x") == "audio/mpeg" and mime_type("audio") is None and mime_type(3) is None
     assert byte_size("12") == 12 and byte_size(12.0) == 12 and byte_size("0") is None and byte_size(True) is None
     assert byte_size("²") is None and byte_size("9" * 40) is None and byte_size(2**70) is None
