@@ -48,6 +48,7 @@ from services.common.messages import FeedEntry
 from services.common.urls import BadURLError, normalize_url
 from services.fetcher.feedbounds import EntityRefused, cut_entries, refuse_entity_declarations
 from services.fetcher.media import feedparser_media, json_item_media
+from services.fetcher.sitemaps import SitemapError, is_sitemap, parse_sitemap
 
 
 class FeedParseError(ValueError):
@@ -86,7 +87,9 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None, max_entri
         return _parse_json_feed(body, url, max_entries)
     try:
         refuse_entity_declarations(body)
-    except EntityRefused as exc:
+        if is_sitemap(body):  # a sitemap's URLs as entries (services.fetcher.sitemaps)
+            return ParsedFeed(**parse_sitemap(body, url, max_entries))
+    except (EntityRefused, SitemapError) as exc:
         raise FeedParseError(str(exc)) from None
     body, cut = cut_entries(body, max_entries)
     parsed = _parse_xml_feed(body, url, content_type)
