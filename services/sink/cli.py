@@ -125,18 +125,18 @@ def articles_export(fmt: str, **filters: Any) -> None:
 
 
 CSV_FIELDS = ["id", "url", "source", "title", "authors", "published_at", "language", "story_id", "duplicate_of",
-              "places", "people", "organisations", "topics", "extractor_version", "text"]
+              "places", "people", "organisations", "topics", "tags", "image", "media", "extractor_version", "text"]
 CSV_LIST_SEPARATOR = "; "
-"""Joins a list in one CSV cell (authors, places, people, organisations, topics): docs/storage.md."""
+"""Joins a list in one CSV cell (authors, places, people, organisations, topics, tags, media URLs): docs/storage.md."""
 
 
 def csv_row(article: Article) -> dict[str, Any]:
-    """One article as a CSV row: lists joined with :data:`CSV_LIST_SEPARATOR`, places by name."""
+    """One article as a CSV row: lists joined with :data:`CSV_LIST_SEPARATOR`, places by name, media by URL."""
     doc = article.model_dump(mode="json", include={"id", "url", "source", "title", "published_at", "language",
-                                                   "story_id", "duplicate_of", "extractor_version", "text"})
+                                                   "story_id", "duplicate_of", "extractor_version", "text", "image"})
     lists = {"authors": article.authors, "places": [p.name for p in article.places],
              "people": [p.name for p in article.people], "organisations": [o.name for o in article.organisations],
-             "topics": article.topics}
+             "topics": article.topics, "tags": article.tags, "media": [m.url for m in article.media]}
     return {**doc, **{k: CSV_LIST_SEPARATOR.join(v) for k, v in lists.items()}}
 
 

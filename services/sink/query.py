@@ -26,7 +26,7 @@ from services.sink.upsert import Plan, Stored
 
 ARTICLE_COLUMNS = ("id, url, canonical_url, source, feed_url, title, authors, published_at, updated_at, "
                    "language, text, summary, access, story_id, duplicate_of, extractor_version, "
-                   "content_hash, fetched_at, first_seen_at, stored_at, revision, doc")
+                   "content_hash, fetched_at, first_seen_at, stored_at, revision, doc, image, media, tags")
 TAG_KINDS = ("place", "person", "organisation", "topic")
 """Filters that match an article's tags (by name, any case, or by reference such as a gazetteer id)."""
 
@@ -208,7 +208,8 @@ def article_row(d: Dialect, a: Article, revision: int, stored_at: datetime) -> t
     return (a.id, a.url, a.canonical_url, a.source, a.feed_url, a.title, json.dumps(a.authors),
             d.bind_time(a.published_at), d.bind_time(a.updated_at), a.language, a.text, a.summary, a.access,
             a.story_id, a.duplicate_of, a.extractor_version, a.content_hash, d.bind_time(a.fetched_at),
-            d.bind_time(a.first_seen_at), d.bind_time(stored_at), revision, a.model_dump_json())
+            d.bind_time(a.first_seen_at), d.bind_time(stored_at), revision, a.model_dump_json(), a.image,
+            json.dumps([m.model_dump(mode="json") for m in a.media]), json.dumps(a.tags))
 
 
 def chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:

@@ -77,6 +77,10 @@ def test_the_cli_history_shows_when_each_revision_was_stored(store_url: str, tmp
 
 # --- migration 0003 on a database an older version wrote ----------------------------------------------
 
+OLD_COLUMNS = ARTICLE_COLUMNS.removesuffix(", image, media, tags")
+"""The articles columns before migration 0004/0006 (media) added three."""
+
+
 def _old_rows(d: Dialect) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     """What the sink before migration 0003 stored after an update: first_seen_at overwritten, and
     revision 1 timed by its replacement only."""
@@ -84,7 +88,7 @@ def _old_rows(d: Dialect) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     new = make("a1", "second text", first_seen_at=T2, fetched_at=T2)
     stored_at = datetime(2024, 6, 6, 13, tzinfo=UTC)
     revision = ("a1", 1, old.content_hash, "v1", d.bind_time(T1), d.bind_time(stored_at), old.model_dump_json())
-    return article_row(d, new, 2, stored_at), revision
+    return article_row(d, new, 2, stored_at)[:OLD_COLUMNS.count(",") + 1], revision
 
 
 def _check_migrated(store: Store) -> None:
@@ -100,7 +104,7 @@ def test_migration_0003_on_an_old_sqlite_database(tmp_path: Path) -> None:
     db = sqlite3.connect(path, isolation_level=None)
     sqlite_migrations.migrate(db, [m for m in sqlite_migrations.migrations_in(sqlite.MIGRATIONS) if m.version <= 2])
     row, revision = _old_rows(sqlite.SQLITE)
-    db.execute(f"INSERT INTO articles ({ARTICLE_COLUMNS}) VALUES ({sqlite.SQLITE.marks(len(row))})", row)
+    db.execute(f"INSERT INTO articles ({OLD_COLUMNS}) VALUES ({sqlite.SQLITE.marks(len(row))})", row)
     db.execute("INSERT INTO article_revisions VALUES (?, ?, ?, ?, ?, ?, ?)", revision)
     db.close()
     store = open_store(f"sqlite:///{path}")
@@ -127,5 +131,5 @@ def _old_postgres_schema(db: psycopg.Connection[Any]) -> None:
         db.execute(migration.sql.encode())
         db.execute("INSERT INTO schema_migrations VALUES (%s, now())", (migration.version,))
     row, revision = _old_rows(postgres.POSTGRES)
-    db.execute(f"INSERT INTO articles ({ARTICLE_COLUMNS}) VALUES ({postgres.POSTGRES.marks(len(row))})".encode(), row)
+    db.execute(f"INSERT INTO articles ({OLD_COLUMNS}) VALUES ({postgres.POSTGRES.marks(len(row))})".encode(), row)
     db.execute("INSERT INTO article_revisions VALUES (%s, %s, %s, %s, %s, %s, %s)", revision)
