@@ -18,6 +18,20 @@ retry the whole batch with backoff). SIGTERM/SIGINT finish the batch in hand
 (drain, flush, commit) and a watchdog bounds that to
 ``shutdown_timeout_seconds`` (past it the process exits without committing,
 so the batch is redelivered: nothing is lost).
+
+**Pipelined** (a stage built with a ``start``, the extractor): a batch is *started*
+when it is consumed (its pages go to the worker pool; nothing is produced) and
+*finished* later (the step: wait for the results, produce, flush, dead letters,
+commit). At most :data:`PIPELINE_DEPTH` batches are in flight: batch N+1 is
+consumed and started before batch N is finished, so the workers extract N+1 while
+the main process writes N. Batches finish strictly in consumption order, so offsets
+are committed in order and only for durable output. A batch retried with
+:class:`RetryBatch` keeps the later batch in flight (the input is paused) and the
+later one finishes after it. A batch that ends without being durable (a stop during
+its retries, the dead-letter limit, an error) drops every later batch in flight
+uncommitted: the stage stops, and the next run gets them again from the committed
+offsets. A stop drains what is in flight (:meth:`Stage.close`). Stages without a
+``start`` run one batch at a time (depth 1), exactly as before.
 """
 
 from __future__ import annotations
@@ -27,7 +41,9 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -45,6 +61,7 @@ from services.common.steps import (
     ProcessFn,
     RetryBatch,
     StageStopped,
+    StartFn,
     Step,
     StepWrapper,
     WriteFn,
@@ -53,6 +70,9 @@ from services.common.steps import (
 )
 
 log = logging.getLogger(__name__)
+
+#: batches in flight in a pipelined stage: one being finished, the next one started
+PIPELINE_DEPTH = 2
 
 
 class Clock(Protocol):
@@ -89,6 +109,14 @@ def consume(consumer: KafkaConsumer, max_records: int, max_seconds: float, clock
     return records
 
 
+@dataclass
+class _InFlight:
+    """A batch consumed (and started) but not yet committed."""
+
+    records: list[Record]
+    consumed_at: float
+
+
 class Stage:
     """A running consumer stage. Build it with :func:`build_stage`, then :meth:`run`."""
 
@@ -96,12 +124,16 @@ class Stage:
     MAX_RETRY_DELAY_SECONDS = 30.0
 
     def __init__(self, *, name: str, settings: ConsumerSettings, consumer: KafkaConsumer,
-                 producer: KafkaProducer, step: Step, health: Health, clock: Clock | None = None) -> None:
+                 producer: KafkaProducer, step: Step, health: Health, clock: Clock | None = None,
+                 start: StartFn | None = None) -> None:
         self.name = name
         self.settings = settings
         self.consumer = consumer
         self.producer = producer
         self.step = step
+        self.start = start
+        self.depth = PIPELINE_DEPTH if start is not None else 1
+        self._in_flight: deque[_InFlight] = deque()
         self.health = health
         self.clock = clock or SystemClock()
         self.stopping = threading.Event()
@@ -111,16 +143,16 @@ class Stage:
         self._watchdog: threading.Timer | None = None
 
     def install_signal_handlers(self) -> None:
-        """SIGTERM/SIGINT: finish the batch in hand, flush, commit, leave the group; a watchdog
+        """SIGTERM/SIGINT: finish the batches in hand, flush, commit, leave the group; a watchdog
         ends the process if that takes longer than ``shutdown_timeout_seconds``."""
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda signum, _frame: self.request_stop(signal.Signals(signum).name))
 
     def request_stop(self, reason: str = "stop requested") -> None:
-        """Finish the current batch and stop; bounded by the shutdown watchdog."""
+        """Finish the batches in hand and stop; bounded by the shutdown watchdog."""
         if self.stopping.is_set():
             return
-        log.info("stage %s stopping (%s): draining the batch in hand", self.name, reason)
+        log.info("stage %s stopping (%s): draining the batches in hand", self.name, reason)
         self.stopping.set()
         self._watchdog = threading.Timer(self.settings.shutdown_timeout_seconds, self._shutdown_overdue)
         self._watchdog.daemon = True
@@ -150,24 +182,58 @@ class Stage:
             self.close()
 
     def run_once(self) -> int:
-        """One batch through all four steps; returns the number of records consumed.
+        """Consume a batch (and start it, when pipelined); then finish the oldest batch in flight
+        (process/write, dead letters, commit) once ``depth`` batches are in flight or nothing new
+        came. Depth 1: one batch through all four steps. Returns the number of records consumed.
         Raises :class:`StageStopped` when a step stopped the stage (nothing of the batch committed)."""
-        started = self.clock.monotonic()
+        consumed_at = self.clock.monotonic()
         records = consume(self.consumer, self.settings.batch_max_records, self.settings.batch_max_seconds,
                           self.clock)
         self._probe_broker()
-        if not records:
-            return 0
-        metrics.MESSAGES_CONSUMED.labels(self.name).inc(len(records))
-        dead = self._run_step_until_durable(records)
+        if records:
+            metrics.MESSAGES_CONSUMED.labels(self.name).inc(len(records))
+            if self.start is not None:
+                self.start(records)
+            self._in_flight.append(_InFlight(records, consumed_at))
+        if self._in_flight and (not records or len(self._in_flight) >= self.depth):
+            self._finish_oldest()
+        return len(records)
+
+    def _finish_oldest(self) -> None:
+        """Steps 2-4 for the oldest batch in flight. When it ends without being committed, every
+        later batch in flight is dropped uncommitted too (committing one would skip this one)."""
+        batch = self._in_flight.popleft()
+        try:
+            dead = self._run_step_until_durable(batch.records)
+            if dead is not None:
+                send_dead_letters(self.producer, self.settings.topic_dlq, self.name, dead,
+                                  self.settings.max_message_bytes)
+        except BaseException:
+            self._drop_in_flight()
+            raise
         if dead is None:
             log.warning("stopped before the batch was durable: %d record(s) not committed, they will be "
-                        "redelivered", len(records))
-            return len(records)
-        send_dead_letters(self.producer, self.settings.topic_dlq, self.name, dead, self.settings.max_message_bytes)
-        self._commit(records)
-        metrics.BATCH_DURATION.labels(self.name).observe(self.clock.monotonic() - started)
-        return len(records)
+                        "redelivered", len(batch.records))
+            self._drop_in_flight()
+            return
+        self._commit(batch.records)
+        metrics.BATCH_DURATION.labels(self.name).observe(self.clock.monotonic() - batch.consumed_at)
+
+    def _drop_in_flight(self) -> None:
+        """Forget the later batches in flight, uncommitted: only when the stage stops (stop request, the
+        dead-letter limit, an error), so the next run consumes them again from the committed offsets."""
+        if self._in_flight:
+            log.warning("%d later record(s) in flight not committed, they will be redelivered",
+                        sum(len(b.records) for b in self._in_flight))
+        self._in_flight.clear()
+
+    def drain(self) -> None:
+        """Finish every batch in flight, in order (a stop, the end of a replay)."""
+        while self._in_flight:
+            try:
+                self._finish_oldest()
+            except StageStopped as exc:
+                self._report_stopped(exc)
 
     def _run_step_until_durable(self, records: list[Record]) -> list[DeadLetter] | None:
         """Run the step. A raised :class:`DeadLetter` takes its record out and runs the rest again;
@@ -246,7 +312,14 @@ class Stage:
         self.clock.wait(self.stopping, 1.0)
 
     def close(self) -> None:
-        """Flush the producer and leave the group (pending offsets were committed per batch)."""
+        """Finish the batches in flight (:meth:`drain`), flush the producer and leave the group
+        (offsets are committed per batch)."""
+        try:
+            self.drain()
+        finally:
+            self._close_clients()
+
+    def _close_clients(self) -> None:
         try:
             self.producer.flush(timeout=self.settings.shutdown_timeout_seconds)
         finally:
@@ -272,6 +345,7 @@ def build_stage(
     steps: Sequence[StepWrapper] = (),
     clock: Clock | None = None,
     on_assigned: Callable[[], None] | None = None,
+    start: StartFn | None = None,
 ) -> Stage:
     """Assemble a consumer stage from its steps:
 
@@ -289,7 +363,11 @@ def build_stage(
     ``steps`` wrap process-then-write, first one innermost (a replay's range bound, a
     crash drill); around them, records over ``max_message_bytes`` are refused before
     processing, and the dead-letter limit wraps it all. A stop request
-    (:meth:`Stage.request_stop`, SIGTERM) lets the batch in hand finish all four steps.
+    (:meth:`Stage.request_stop`, SIGTERM) lets the batches in hand finish all four steps.
+
+    ``start`` pipelines the stage (see the module docstring): it is called with each batch as
+    it is consumed (without the records over ``max_message_bytes``, which are refused anyway),
+    returns at once, and ``process`` later takes what it started.
     """
     step = process_then_write(process, write)
     for wrap in (*steps, refuse_oversized(settings.max_message_bytes)):
@@ -297,7 +375,15 @@ def build_stage(
     step = DeadLetterLimit(settings.dlq_max_ratio, settings.dlq_window)(step)
     consumer.subscribe([input_topic], listener=_RebalanceCounter(name, on_assigned))
     return Stage(name=name, settings=settings, consumer=consumer, producer=producer, step=step, health=health,
-                 clock=clock)
+                 clock=clock,
+                 start=None if start is None else _without_oversized(start, settings.max_message_bytes))
+
+
+def _without_oversized(start: StartFn, max_bytes: int) -> StartFn:
+    def start_fitting(records: Sequence[Record]) -> None:
+        start([r for r in records if len(r.value or b"") <= max_bytes])
+
+    return start_fitting
 
 
 class _RebalanceCounter(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -48,6 +48,9 @@ class Processed(Generic[T]):
 
 
 ProcessFn = Callable[[Sequence[Record]], Processed[T]]
+StartFn = Callable[[Sequence[Record]], None]
+"""Starts a batch's processing ahead of its step (submits it to a worker pool) and returns at once; the
+stage's ``process`` later takes the results (a pipelined stage, :mod:`services.common.stage`)."""
 WriteFn = Callable[[list[T]], list[DeadLetter]]
 """Makes items durable; returns per-item dead letters; raises :class:`RetryBatch` when it cannot."""
 

@@ -3,7 +3,9 @@
 Covers the loop's promises: offsets are committed only after the output is durable, a
 batch that cannot be made durable pauses the input and is retried whole, dead letters go
 out before the commit, the dead-letter limit stops the stage, and SIGTERM drains the
-batch in hand. The same loop runs against the real broker in tests/integration.
+batch in hand. Pipelined (a stage with a ``start``, two batches in flight): commits stay in
+order and only for durable output, a retried batch keeps the later one waiting, a stop drains
+both or drops the one not durable. The same loop runs against the real broker in tests/integration.
 """
 
 from __future__ import annotations
@@ -40,7 +42,12 @@ class Output:
         self.events = events
         self.fail_times = fail_times
         self.written: list[bytes] = []
+        self.started: list[bytes] = []
         self.before_write: Callable[[], None] = lambda: None
+
+    def start(self, records: Sequence[Record]) -> None:
+        self.started.extend(r.value or b"" for r in records)
+        self.events.append(("start", len(records)))
 
     def process(self, records: Sequence[Record]) -> Processed[Record]:
         out: Processed[Record] = Processed()
@@ -62,7 +69,7 @@ class Output:
         return []
 
 
-def make_stage(values: dict[int, list[bytes]], fail_times: int = 0,
+def make_stage(values: dict[int, list[bytes]], fail_times: int = 0, pipelined: bool = False,
                **overrides: object) -> tuple[Stage, FakeConsumer, FakeProducer, Output, FakeClock]:
     clock = FakeClock()
     consumer = FakeConsumer(clock, TOPIC, values)
@@ -70,7 +77,7 @@ def make_stage(values: dict[int, list[bytes]], fail_times: int = 0,
     output = Output(consumer.events, fail_times)
     stage = build_stage(name="test", settings=settings(**overrides), input_topic=TOPIC, process=output.process,
                         write=output.write, health=Health(), consumer=consumer, producer=producer,  # type: ignore[arg-type]
-                        clock=clock)
+                        clock=clock, start=output.start if pipelined else None)
     return stage, consumer, producer, output, clock
 
 
@@ -156,14 +163,113 @@ def test_sigterm_drains_the_batch_in_hand_then_closes() -> None:
     assert consumer.closed and producer.closed
 
 
+@pytest.mark.parametrize("pipelined", [False, True])
 @pytest.mark.parametrize("partitions", [1, 3])
-def test_everything_is_committed_once_across_batches(partitions: int) -> None:
+def test_everything_is_committed_once_across_batches(partitions: int, pipelined: bool) -> None:
     values = {p: [f"{p}-{i}".encode() for i in range(25)] for p in range(partitions)}
-    stage, consumer, _, output, _ = make_stage(values, batch_max_records=7)
+    stage, consumer, _, output, _ = make_stage(values, batch_max_records=7, pipelined=pipelined)
     while stage.run_once():
         pass
     assert sorted(output.written) == sorted(v for vals in values.values() for v in vals)
     assert consumer.committed == dict.fromkeys(range(partitions), 25)
+    commits = [offsets for kind, offsets in consumer.events if kind == "commit"]
+    assert len(commits) == 4 * partitions - (partitions - 1) // 2, "one commit per batch, nothing twice"
+    if pipelined:
+        assert sorted(output.started) == sorted(output.written), "every record started once, and only once"
+
+
+# --- pipelined: two batches in flight ---------------------------------------------------------
+
+def committed_in_order(consumer: FakeConsumer) -> list[int]:
+    """The partition-0 offsets of the commits, in order (asserting they only grow)."""
+    offsets = [off[0] for kind, off in consumer.events if kind == "commit" and isinstance(off, dict)]
+    assert offsets == sorted(set(offsets)), "commits strictly in order, none repeated"
+    return offsets
+
+
+def test_pipelined_the_next_batch_starts_before_this_one_is_written_and_commits_stay_in_order() -> None:
+    stage, consumer, _, output, _ = make_stage({0: [str(i).encode() for i in range(10)]}, batch_max_records=4,
+                                               pipelined=True)
+    assert stage.run_once() == 4 and kinds(consumer.events) == ["start"], "started, nothing written yet"
+    assert stage.run_once() == 4
+    assert kinds(consumer.events) == ["start", "start", "durable", "commit"], "batch 2 started before 1 is written"
+    assert consumer.committed == {0: 4}, "only the durable batch is committed, not the one in flight"
+    while stage.run_once():
+        pass
+    assert kinds(consumer.events) == ["start", "start", "durable", "commit", "start", "durable", "commit",
+                                      "durable", "commit"]
+    assert committed_in_order(consumer) == [4, 8, 10]
+    assert output.written == [str(i).encode() for i in range(10)], "nothing lost, nothing reordered"
+
+
+def test_pipelined_a_retried_batch_keeps_the_later_one_waiting_and_it_finishes_after() -> None:
+    stage, consumer, _, output, clock = make_stage({0: [str(i).encode() for i in range(9)]}, fail_times=2,
+                                                   batch_max_records=3, pipelined=True)
+    stage.run_once()
+    stage.run_once()  # batch 1 fails twice while batch 2 is in flight
+    assert kinds(consumer.events) == ["start", "start", "write_failed", "pause", "write_failed", "pause",
+                                      "durable", "resume", "commit"]
+    assert consumer.committed == {0: 3} and clock.waits == [0.5, 1.0]
+    while stage.run_once():
+        pass
+    assert committed_in_order(consumer) == [3, 6, 9]
+    assert output.written == [str(i).encode() for i in range(9)]
+
+
+def test_pipelined_a_stop_while_the_older_batch_retries_commits_nothing_and_drops_the_later_one() -> None:
+    stage, consumer, _, output, clock = make_stage({0: [str(i).encode() for i in range(9)]}, fail_times=100,
+                                                   batch_max_records=3, pipelined=True)
+    clock.stop_after_waits = 2  # SIGTERM while storage is down, batch 2 in flight
+    stage.run()
+    assert consumer.committed == {} and output.written == [], "neither batch is durable: nothing committed"
+    assert output.started == [str(i).encode() for i in range(6)] and consumer.closed
+
+
+def test_pipelined_sigterm_drains_both_batches_in_flight_then_closes() -> None:
+    stage, consumer, producer, output, _ = make_stage({0: [str(i).encode() for i in range(9)]},
+                                                      batch_max_records=3, pipelined=True)
+    output.before_write = lambda: os.kill(os.getpid(), signal.SIGTERM)  # arrives while batch 1 is written
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        stage.install_signal_handlers()
+        stage.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    assert committed_in_order(consumer) == [3, 6], "batch 2, in flight, was finished too; batch 3 never consumed"
+    assert output.written == [str(i).encode() for i in range(6)]
+    assert consumer.closed and producer.closed
+
+
+def test_pipelined_dead_letters_are_durable_before_their_own_batch_is_committed() -> None:
+    stage, consumer, producer, output, _ = make_stage({0: [b"a", b"poison1", b"c", b"poison2"]},
+                                                      batch_max_records=2, pipelined=True)
+    while stage.run_once():
+        pass
+    assert kinds(consumer.events) == ["start", "start", "durable", "send", "flush", "commit",
+                                      "durable", "send", "flush", "commit"]
+    assert [s[2] for s in producer.sent] == [b"poison1", b"poison2"]
+    assert committed_in_order(consumer) == [2, 4] and output.written == [b"a", b"c"]
+
+
+def test_pipelined_the_dead_letter_limit_drops_the_later_batch_uncommitted() -> None:
+    stage, consumer, producer, _, clock = make_stage({0: [b"poison"] * 80}, batch_max_records=20, pipelined=True)
+    stage.run_once()
+    stage.run_once()  # batch 1: 20 of 20 dead-lettered, the limit trips
+    with pytest.raises(StageStopped):
+        stage.run_once()  # batch 2 is refused before it is processed; batch 3, in flight, is dropped
+    clock.stop_after_waits = 2
+    stage.run()  # batch 4 is refused too; the stage stays stopped; closing finds nothing in flight
+    assert len(producer.sent) == 20 and consumer.committed == {0: 20}
+    assert stage.stopped_by is not None and consumer.closed
+
+
+def test_pipelined_records_over_the_size_limit_are_not_started() -> None:
+    stage, consumer, _, output, _ = make_stage({0: [b"a", b"x" * (LIMIT + 1), b"c"]}, max_message_bytes=LIMIT,
+                                               pipelined=True)
+    while stage.run_once():
+        pass
+    assert output.started == [b"a", b"c"] and output.written == [b"a", b"c"] and consumer.committed == {0: 3}
 
 
 LIMIT = 64 * 1024
