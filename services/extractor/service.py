@@ -4,6 +4,10 @@ consume -> process (decode the page, extract the text and metadata, tag it,
 compute its story features) -> produce each Article with ``acks=all`` and flush ->
 commit offsets.
 
+The stage is pipelined (:mod:`services.common.stage`): :meth:`Extraction.start` decodes a
+batch's pages and submits them to the workers as soon as the batch is consumed, so the
+workers extract batch N+1 while the main process builds, produces and commits batch N.
+
 The steps themselves are :mod:`services.extractor.pipeline`. Extraction and tagging
 (:func:`~services.extractor.pipeline.analyse`, pure) run in ``workers`` processes
 (:mod:`services.extractor.workers`), each page bounded by ``extract_timeout_seconds``.
@@ -15,6 +19,7 @@ article of every replica.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Sequence
 
 from kafka import KafkaProducer
@@ -27,14 +32,14 @@ from services.common.messages import Article, PageMessage, decode, encode
 from services.common.metrics import TopDomains
 from services.common.produce import producing_writer
 from services.common.records import Record
-from services.common.stage import Stage, build_stage
-from services.common.steps import Processed, ProcessFn, StepWrapper, WriteFn, retry_on
+from services.common.stage import PIPELINE_DEPTH, Stage, build_stage
+from services.common.steps import Processed, StepWrapper, WriteFn, retry_on
 from services.common.urls import domain
 from services.extractor import metrics
 from services.extractor.extract import Extracted
 from services.extractor.pipeline import build_article
 from services.extractor.settings import ExtractorSettings
-from services.extractor.workers import AnalysePool
+from services.extractor.workers import AnalysePool, Analysis
 
 log = logging.getLogger(__name__)
 
@@ -69,40 +74,67 @@ def _fail(out: Processed[Item], rec: Record, page: PageMessage | None, exc: Base
     out.dead.append(DeadLetter(rec, exc))
 
 
-def _decode_all(records: Sequence[Record], out: Processed[Item]) -> list[tuple[Record, PageMessage]]:
-    pages: list[tuple[Record, PageMessage]] = []
-    for rec in records:
+Key = tuple[str, int, int]
+Started = Analysis | Exception
+"""A record's page in the workers, or why it could not be decoded."""
+
+
+def _key(rec: Record) -> Key:
+    return rec.topic, rec.partition, rec.offset
+
+
+class Extraction:
+    """Step 2 in two halves, for the pipelined stage.
+
+    :meth:`start` decodes each page of a batch and submits it to the worker pool, and returns at
+    once; :meth:`process` (the stage's step, later) takes each record's outcome in record order and
+    builds the articles; failures carry their reason. A record that was not started (a retried
+    batch, whose first attempt took the outcomes) is started then. The started batches not yet
+    processed are kept per batch, at most the stage's ``PIPELINE_DEPTH``: starting another one
+    forgets the oldest, which the stage has finished by then (what it left: records refused
+    before processing)."""
+
+    def __init__(self, pool: AnalysePool) -> None:
+        self.pool = pool
+        self._started: deque[dict[Key, Started]] = deque(maxlen=PIPELINE_DEPTH)
+
+    def start(self, records: Sequence[Record]) -> None:
+        self._started.append({_key(rec): self._start(rec) for rec in records})
+
+    def _start(self, rec: Record) -> Started:
         try:
-            pages.append((rec, decode(PageMessage, rec.value)))
+            page = decode(PageMessage, rec.value)
         except Exception as exc:  # an undecodable record is dead-lettered, with its reason
-            _fail(out, rec, None, exc)
-    return pages
+            return exc
+        return self.pool.start(page)
 
+    def _take(self, rec: Record) -> Started:
+        for batch in self._started:
+            started = batch.pop(_key(rec), None)
+            if started is not None:
+                return started
+        return self._start(rec)
 
-def make_processor(pool: AnalysePool) -> ProcessFn[Item]:
-    """Step 2: decode each page, extract + tag the batch in the worker pool, then build the
-    articles (with their story features) in record order; failures carry their reason."""
-
-    def process(records: Sequence[Record]) -> Processed[Item]:
+    def process(self, records: Sequence[Record]) -> Processed[Item]:
         out: Processed[Item] = Processed()
-        pages = _decode_all(records, out)
-        outcomes = pool.run([page for _, page in pages])
-        for (rec, page), outcome in zip(pages, outcomes, strict=True):
+        for rec, started in [(rec, self._take(rec)) for rec in records]:  # all submitted before the first wait
+            if isinstance(started, Exception):
+                _fail(out, rec, None, started)
+                continue
+            outcome = started.outcome()
             if isinstance(outcome, BaseException):
-                _fail(out, rec, page, outcome)
+                _fail(out, rec, started.page, outcome)
                 continue
             try:
-                article = build_article(page, outcome.extracted, outcome.tags)
+                article = build_article(started.page, outcome.extracted, outcome.tags)
             except Exception as exc:  # any failure of one page dead-letters that page
-                _fail(out, rec, page, exc)
+                _fail(out, rec, started.page, exc)
                 continue
             record_quality(article, outcome.extracted)
             metrics.PAGES_PROCESSED.labels("ok").inc()
             metrics.EXTRACT_DURATION.observe(outcome.seconds)
             out.items.append((rec, article))
         return out
-
-    return process
 
 
 def make_writer(producer: KafkaProducer, topic: str) -> WriteFn[Item]:
@@ -113,13 +145,14 @@ def make_writer(producer: KafkaProducer, topic: str) -> WriteFn[Item]:
 def build(settings: ExtractorSettings, health: Health, steps: Sequence[StepWrapper] = ()) -> Stage:
     """The extractor stage: pages topic -> extract + tag -> extracted topic -> commit."""
     # the workers live as long as the service process (pebble stops them at interpreter exit)
-    pool = AnalysePool(settings.workers, timeout_seconds=settings.extract_timeout_seconds)
+    extraction = Extraction(AnalysePool(settings.workers, timeout_seconds=settings.extract_timeout_seconds))
     producer = make_producer(settings)
     return build_stage(
         name=STAGE,
         settings=settings,
         input_topic=settings.topic_pages,
-        process=make_processor(pool),
+        start=extraction.start,
+        process=extraction.process,
         write=retry_on((KafkaError, OSError, TimeoutError), make_writer(producer, settings.topic_extracted)),
         health=health,
         consumer=make_consumer(settings, group_id=settings.group_id),

@@ -19,7 +19,8 @@ and loads the tagger's data once (:mod:`services.extractor.preload`), so every w
 those pages copy-on-write and replacing a killed worker is a cheap fork.
 
 Order: :meth:`AnalysePool.run` returns one outcome per input, in input order, whatever order
-the workers finish in; the stage then places them in stories in record order, in its own process.
+the workers finish in. :meth:`AnalysePool.start` submits one page and returns at once (a
+:class:`Analysis` handle): the pipelined stage submits the next batch while it writes this one.
 """
 
 from __future__ import annotations
@@ -104,29 +105,15 @@ class AnalysePool:
     def _submit(self, page: PageMessage) -> ProcessFuture[PageAnalysis]:
         return self._pool.schedule(self._task, args=(page,), timeout=self.timeout_seconds)
 
+    def start(self, page: PageMessage) -> Analysis:
+        """Submit ``page`` to the workers; returns at once (pages run in the order submitted)."""
+        return Analysis(self, page, self._submit(page))
+
     def run(self, pages: Sequence[PageMessage]) -> list[Outcome]:
-        """Analyse ``pages`` in parallel; one outcome per page, in the order given.
+        """Analyse ``pages`` in parallel; one outcome per page, in the order given (see :meth:`outcome`)."""
+        return [analysis.outcome() for analysis in [self.start(page) for page in pages]]
 
-        An outcome is a :class:`~services.extractor.pipeline.PageAnalysis` or the exception to dead-letter the page with:
-        :class:`ExtractionTimeout`, :class:`WorkerCrashed`, or whatever ``analyse`` raised.
-        A page whose worker died is retried once (the death may have been caused by
-        something else, e.g. a signal); dying again marks the page itself as the cause.
-        """
-        futures = [self._submit(page) for page in pages]
-        outcomes: list[Outcome] = []
-        for page, future in zip(pages, futures, strict=True):
-            outcome = self._outcome(page, future)
-            if isinstance(outcome, ProcessExpired):
-                log.warning("worker died on page %s (%s); retrying it once", page.id, outcome)
-                metrics.EXTRACTOR_WORKER_RESTARTS.labels("crashed").inc()
-                outcome = self._outcome(page, self._submit(page))
-                if isinstance(outcome, ProcessExpired):
-                    metrics.EXTRACTOR_WORKER_RESTARTS.labels("crashed").inc()
-                    outcome = WorkerCrashed(f"worker died twice on page {page.id} ({outcome})")
-            outcomes.append(outcome)
-        return outcomes
-
-    def _outcome(self, page: PageMessage, future: ProcessFuture[PageAnalysis]) -> Outcome:
+    def _result(self, page: PageMessage, future: ProcessFuture[PageAnalysis]) -> Outcome:
         try:
             return future.result()
         except FutureTimeout:
@@ -135,6 +122,22 @@ class AnalysePool:
             return ExtractionTimeout(f"extraction took over {self.timeout_seconds:g}s; cut off")
         except Exception as exc:  # analyse's own error, or ProcessExpired: the caller decides
             return exc
+
+    def outcome(self, page: PageMessage, future: ProcessFuture[PageAnalysis]) -> Outcome:
+        """Wait for ``page``: a :class:`~services.extractor.pipeline.PageAnalysis`, or the exception to
+        dead-letter it with (:class:`ExtractionTimeout`, :class:`WorkerCrashed`, or whatever ``analyse``
+        raised). A page whose worker died is retried once (the death may have been caused by something
+        else, e.g. a signal); dying again marks the page itself as the cause."""
+        outcome = self._result(page, future)
+        if not isinstance(outcome, ProcessExpired):
+            return outcome
+        log.warning("worker died on page %s (%s); retrying it once", page.id, outcome)
+        metrics.EXTRACTOR_WORKER_RESTARTS.labels("crashed").inc()
+        outcome = self._result(page, self._submit(page))
+        if isinstance(outcome, ProcessExpired):
+            metrics.EXTRACTOR_WORKER_RESTARTS.labels("crashed").inc()
+            outcome = WorkerCrashed(f"worker died twice on page {page.id} ({outcome})")
+        return outcome
 
     def close(self) -> None:
         """Stop the workers (a page in flight is abandoned: its batch is not committed)."""
@@ -148,3 +151,16 @@ class AnalysePool:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+class Analysis:
+    """One page submitted to an :class:`AnalysePool` (:meth:`AnalysePool.start`)."""
+
+    def __init__(self, pool: AnalysePool, page: PageMessage, future: ProcessFuture[PageAnalysis]) -> None:
+        self.pool = pool
+        self.page = page
+        self._future = future
+
+    def outcome(self) -> Outcome:
+        """Wait for the page (:meth:`AnalysePool.outcome`)."""
+        return self.pool.outcome(self.page, self._future)

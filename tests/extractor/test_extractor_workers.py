@@ -17,7 +17,7 @@ import pytest
 
 from services.common.messages import Article, FeedEntry, PageMessage, encode
 from services.extractor.pipeline import PageAnalysis, analyse
-from services.extractor.service import make_processor
+from services.extractor.service import Extraction
 from services.extractor.tagging import gazetteer, language
 from services.extractor.workers import AnalysePool, ExtractionTimeout, WorkerCrashed
 
@@ -142,7 +142,7 @@ def test_processor_keeps_record_order_and_dead_letters_bad_and_slow_pages(hang_p
         FakeRecord("pages", 0, 13, encode(page_message(3))),
         FakeRecord("pages", 0, 14, encode(page_message(4))),
     ]
-    processed = make_processor(hang_pool)(records)
+    processed = Extraction(hang_pool).process(records)
     assert [rec.offset for rec, _ in processed.items] == [10, 13, 14]
     articles: list[Article] = [a for _, a in processed.items]
     assert [a.id for a in articles] == ["a0", "a3", "a4"]
