@@ -45,9 +45,11 @@ ROLE_CUES_INTL = _words(
     primeiro-ministro treinador governador governadora presidente ministra
     premier prezydent prezydenta minister prezes trener rzecznik marszałek wojewoda
     президент президента премьер-министр премьер-министром министр глава главы губернатор тренер нападающий
-    корреспондент спикер председатель посол мэр
+    корреспондент спикер председатель посол мэр губернатора мэра министра председателя
     президент прем'єр-міністр прем'єр-міністром міністр голова тренер речник посол мер
     statsminister statsministern minister ministern vd tränaren tränare ordförande talesperson
+    leiter leiterin vorstand geschäftsführer geschäftsführerin intendant
+    amministratore governatore presidentessa autarca
     voorzitter premier burgemeester minister woordvoerder trainer
     """
 )
@@ -64,9 +66,9 @@ CORE_TITLES_INTL = _words(
     président présidente ministre maire roi reine
     presidente presidenta ministro ministra alcalde rey reina
     prezydent prezes
-    президент министр глава премьер-министр тренер
-    президент міністр голова прем'єр-міністр тренер
-    statsminister
+    президент министр глава премьер-министр тренер губернатор мэр председатель
+    президент міністр голова прем'єр-міністр тренер губернатор мер
+    statsminister leiter leiterin vorstand geschäftsführer geschäftsführerin
     """
 )
 

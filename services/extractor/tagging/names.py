@@ -14,6 +14,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from .gazetteer import get_gazetteer
+from .inflection import INFLECTED_GIVEN, base_surnames
 from .lexicon import (
     CONNECTORS,
     CORE_TITLES,
@@ -28,7 +30,8 @@ from .lexicon import (
     SPEECH_VERBS,
     STOPWORDS,
 )
-from .spans import Segment, Token
+from .orgcues import head_word_org
+from .spans import Segment, Token, compound_title
 
 _AFTER_PERSON = re.compile(
     r"^(?:'s|’s)?,? (?:" + "|".join(sorted(SPEECH_VERBS)) + r")\b|^, (?:a|an|the|who|whose|his|her|[0-9]{1,3})\b|^ \([0-9]{1,3}\)"
@@ -69,7 +72,10 @@ _NAME_PARTICLES = frozenset(("van", "von", "de", "bin", "al", "der", "da", "del"
 
 def given_name(t: Token) -> bool:
     low = t.low
-    return low in FIRST_NAMES or (("-" in low) and low.split("-")[0] in FIRST_NAMES)
+    if low in FIRST_NAMES or (("-" in low) and low.split("-")[0] in FIRST_NAMES):
+        return True
+    # a case form ("Татьяну", "Emmanuelem", "Arynę") unless it is a place's name ("Alberta")
+    return low in INFLECTED_GIVEN and not get_gazetteer().lookup(t.text)
 
 
 def _personish(seg: Segment, text: str, prev: Token | None, part: bool = False) -> bool:
@@ -103,7 +109,12 @@ def _personish(seg: Segment, text: str, prev: Token | None, part: bool = False) 
     before = text[max(0, seg.start - 30) : seg.start]
     if _AFTER_PERSON.search(after) or _BEFORE_PERSON.search(before):
         return True
-    if prev is not None and not prev.cap and prev.low in ROLE_CUES and text[prev.end : seg.start] == " ":
+    if (
+        prev is not None
+        and not prev.cap
+        and (prev.low in ROLE_CUES or compound_title(prev.low))
+        and text[prev.end : seg.start] == " "
+    ):
         return True
     # photo credits: "(Inna Varenytsia/Reuters)"
     return before.rstrip().endswith("(") and bool(_CREDIT_AFTER.search(after))
@@ -115,6 +126,8 @@ def _orgish(seg: Segment, text: str) -> bool:
         return False
     last = toks[-1].low.rstrip(".")
     if last in ORG_SUFFIXES and "and" not in [t.low for t in toks]:
+        return True
+    if head_word_org(toks):  # "Banco de España", "Polskiego Związku Tenisowego", "MSV Duisburg"
         return True
     # "Bank of England", "Centre for European Policy Analysis", "Chartered Accountants of Canada"
     for i in range(1, len(toks) - 1):
@@ -155,7 +168,7 @@ def _surname_key(name: str) -> str:
 
 
 def _similar_surname(a: str, b: str) -> bool:
-    if a == b:
+    if a == b or a in base_surnames(b) or b in base_surnames(a):  # "tusk" ~ "tuska" (a case form)
         return True
     n = 0
     for x, y in zip(a, b, strict=False):  # a common prefix: the lengths may differ
@@ -196,9 +209,10 @@ class PersonIndex:
     def find_surname(self, word: str) -> int | None:
         """The first group with a given name whose surname is ``word`` (or a spelling variant of it)."""
         key = _fold(word)
-        for i in self._by_prefix.get(key[:5], ()):
-            if self._first[i] is not None and _similar_surname(self._sur[i], key):
-                return i
+        for k in (key, *base_surnames(key)):
+            for i in self._by_prefix.get(k[:5], ()):
+                if self._first[i] is not None and _similar_surname(self._sur[i], key):
+                    return i
         return None
 
     def finish(self) -> list[EntityGroup]:

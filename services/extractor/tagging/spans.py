@@ -9,6 +9,8 @@ from itertools import pairwise
 
 from .lexicon import ABBREV_TITLES, CONNECTORS, CORE_TITLES, DAYS_MONTHS, FIRST_NAMES, STOPWORDS, TITLE_MODIFIERS
 
+# an elided article or preposition in front of a word ("l'Assemblée", "dell'Inter", "d'Al-Haouz"): not part of it
+_ELISION = re.compile(r"(?:[lLdDjJnsScmt]|[Qq]u|[Dd]ell|[Aa]ll|[Nn]ell|[Dd]all|[Ss]ull|un)['’](?=[^\W\d_])")
 _TOKEN_RE = re.compile(r"(?:[A-Za-z]\.){2,}|[A-Z]\.[A-Z](?![\w.])|[^\W\d_][^\W_]*(?:['’\-][^\W\d_][^\W_]*)*")
 _POSS = ("'s", "’s")
 _INITIALS = re.compile(r"(?:[A-Za-z]\.)*[A-Za-z]")
@@ -50,6 +52,9 @@ def tokenize(text: str) -> list[Token]:
     for m in _TOKEN_RE.finditer(text):
         s, e = m.start(), m.end()
         w = m.group()
+        el = _ELISION.match(w)
+        if el and len(w) > el.end() + 1:
+            s, w = s + el.end(), w[el.end() :]
         poss = brk = False
         if w.endswith(_POSS) and len(w) > 3:
             w, e, poss = w[:-2], e - 2, True
@@ -148,8 +153,32 @@ def _title_word(t: Token) -> bool:
 
 
 def _hyphen_title(t: Token) -> bool:
-    """ "Siemens-Chef", "EZB-Präsidentin": a compound ending in a title (German)."""
-    return "-" in t.low and t.low.rsplit("-", 1)[1] in CORE_TITLES
+    """ "Siemens-Chef", "EZB-Präsidentin", "Bahnchef", "Riksbankschefen": a compound ending in a
+    title (German, Swedish)."""
+    return ("-" in t.low and t.low.rsplit("-", 1)[1] in CORE_TITLES) or compound_title(t.low)
+
+
+# endings of German and Swedish compounds that are titles ("Gesundheitsminister", "Bahnchef",
+# "Riksbankschefen", "Regierungssprecher", "Bundestagspräsidentin")
+_TITLE_ENDINGS = (
+    "minister",
+    "ministerin",
+    "ministern",
+    "präsident",
+    "präsidentin",
+    "präsidenten",
+    "chef",
+    "chefin",
+    "chefen",
+    "sprecher",
+    "sprecherin",
+    "bürgermeister",
+    "bürgermeisterin",
+)
+
+
+def compound_title(low: str) -> bool:
+    return low.endswith(_TITLE_ENDINGS) and any(len(low) >= len(e) + 4 and low.endswith(e) for e in _TITLE_ENDINGS)
 
 
 def split_titles(run: list[Token]) -> list[Segment]:

@@ -15,7 +15,9 @@ from .gazetteer import get_gazetteer
 from .language import detect
 from .lexicon import CONNECTORS, COUNTRY_ALIASES, DEMONYMS, FAMOUS, REGION_ABBREVS, STOPWORDS
 from .multilingual import INFLECTIONS, SPORTS_WORDS
+from .multilingual_more import ORG_HEADS_INTL, TEAM_VERBS_AFTER, TEAM_WORDS_BEFORE
 from .names import EntityGroup, PersonIndex, acronym_of, classify, given_name, known_org
+from .orgcues import acronym_definitions, cyrillic_orgs, head_word_org, inflected_org
 from .places import PlaceCandidate, demonyms, resolve
 from .spans import Segment, Token, segments, tokenize
 
@@ -41,17 +43,22 @@ _COMPASS = frozenset(
         "Inner",
     ]
 )
-_DATELINE_AFTER = re.compile(r"^\s*(?:,[^\n]{0,40})?\s*(?:-|—|–|\(|$)")
+_DATELINE_AFTER = re.compile(r"^\s*(?:,[^\n]{0,40})?\s*(?:-|—|–|\(|/|$)")  # "МОСКВА, 5 июня. /ТАСС/."
+_CYR_ACRONYM_DEF = re.compile(r",? \(([А-ЯЁІЇЄA-Z]{2,8})\)")
 _ACRONYM_DEF = re.compile(r"^,? \(([A-Z][A-Za-z]{1,7})\)")
-_PAREN_ACRONYM = re.compile(r"\(([A-Z][A-Z&]{1,7})\)")
-_ACR_SKIP = frozenset(("of", "and", "for", "the", "on", "in", "de", "&"))
 # sports text: a score ("2-1", "3:0") or a results line ("Liverpool 3 Brentford 0")
 _SCORE = re.compile(r"\b\d{1,2} ?[-:–] ?\d{1,2}\b")
 _TEAM_AFTER = re.compile(
-    r"^(?:'s)? (?:\d{1,2}\b|beat|beats|drew|draw|lost|won|defeated|v|vs\.?|gegen|contre|contra|против|проти|mot)\b"
+    r"^(?:'s)? (?:\d{1,2}\b|beat|beats|drew|draw|lost|won|defeated|v|vs\.?|gegen|contre|contra|против|проти|mot|"
+    + TEAM_VERBS_AFTER
+    + r")\b"
 )
+_TEAM_VERB_AFTER = re.compile(r"^(?:'s)? (?:beat|beats|drew|defeated|" + TEAM_VERBS_AFTER + r")\b")
+_TEAM_WORD_BEFORE = re.compile(r"\b(?:beat|beating|against|vs\.?|gegen|contre|face à|против|проти|" + TEAM_WORDS_BEFORE + r")$")
 _TEAM_BEFORE = re.compile(
-    r"\b(?:beat|beating|against|vs\.?|v|gegen|contre|contra|face à|против|проти|mot|bei|vor|dei|des|do|da)$"
+    r"\b(?:beat|beating|against|vs\.?|v|gegen|contre|contra|face à|против|проти|mot|bei|vor|dei|des|do|da|"
+    + TEAM_WORDS_BEFORE
+    + r")$"
 )
 # articles that are also name particles ("Marine Le Pen"): dropped only from an unknown sequence ("La Russie")
 _ARTICLES = frozenset(("la", "le", "les", "el", "los", "las", "il", "lo", "der", "die", "das", "den", "de", "het"))
@@ -62,38 +69,6 @@ _NOT_ORG_ACRONYMS = frozenset(
         "LTE SMS PDF USB VIP MVP NLZ XXL FAQ PS MP MEP KO WM EM FILE PHOTO VIDEO"
     )
 )
-
-
-def _acronym_definitions(text: str, toks: list[Token]) -> list[tuple[int, int, str]]:
-    """ "Civil Aviation Authority of Nepal (CAAN)": the long form before a parenthesised acronym."""
-    out: list[tuple[int, int, str]] = []
-    starts = {t.end: i for i, t in enumerate(toks)}
-    for m in _PAREN_ACRONYM.finditer(text):
-        acr = m.group(1).replace("&", "")
-        # the token that ends right before " ("
-        j = m.start() - 1
-        while j >= 0 and text[j] == " ":
-            j -= 1
-        i = starts.get(j + 1)
-        if i is None:
-            continue
-        k = len(acr) - 1
-        first = -1
-        while i >= 0 and k >= 0:
-            t = toks[i]
-            if t.low in _ACR_SKIP and not t.cap:
-                i -= 1
-                continue
-            if not t.cap or t.text[0].upper() != acr[k]:
-                break
-            first = i
-            k -= 1
-            i -= 1
-            if i >= 0 and text[toks[i].end : toks[i + 1].start] not in (" ", ", "):
-                break
-        if k < 0 and first >= 0 and len(acr) >= 2:
-            out.append((toks[first].start, toks[starts[j + 1]].end, acr))
-    return out
 
 
 @dataclass(slots=True)
@@ -132,22 +107,35 @@ class _EntityFinder:
         self.pending: list[Segment] = []
         self.unresolved: list[Segment] = []
         self.taken: list[tuple[int, int]] = []
+        self.leftover: list[Segment] = []  # single capitalised words nothing claimed
         self.lang: str | None = None
 
     def prev(self, seg: Segment) -> Token | None:
         i = self.idx.get(seg.start, 0)
         return self.toks[i - 1] if i > 0 else None
 
-    def add_org(self, name: str, seg: Segment) -> None:
+    def add_org(self, name: str, seg: Segment, surface: str | None = None) -> None:
         canonical = known_org(name) or name
         g = self.orgs.setdefault(canonical, EntityGroup(canonical))
-        g.mentions.append((seg.start, seg.end, self.text[seg.start : seg.end]))
+        g.mentions.append((seg.start, seg.end, surface or self.text[seg.start : seg.end]))
         m = _ACRONYM_DEF.match(self.text[seg.end : seg.end + 12])
         if m and len(seg.toks) > 1:
             self.acronyms[m.group(1)] = canonical
         acr = acronym_of(canonical)
         if len(acr) >= 2:
             self.acronyms.setdefault(acr, canonical)
+
+    def cyrillic_org(self, start: int, end: int) -> None:
+        """ "Окружного административного суда Киева (ОАСК)": one name, and its acronym."""
+        if any(a < end and start < b for a, b in self.taken):
+            return
+        long_form = self.text[start:end]
+        canonical = known_org(long_form) or long_form
+        self.orgs.setdefault(canonical, EntityGroup(canonical)).mentions.append((start, end, long_form))
+        self.taken.append((start, end))
+        m = _CYR_ACRONYM_DEF.match(self.text, end)
+        if m:
+            self.acronyms[m.group(1)] = canonical
 
     def place_entries(self, seg: Segment, surface: str) -> list[object]:
         if len(surface) < 2:
@@ -230,6 +218,12 @@ class _EntityFinder:
                 self.segment(head, depth + 1)
                 self.segment(Segment(seg.toks[1:], seg.cue), depth + 1)
                 return
+        if not entries and len(seg.toks) >= 3 and self.split_before_name(seg, depth):
+            return
+        first = seg.toks[0]
+        if first.sent_start and first.low in _ARTICLES and not entries and not known_org(surface):
+            self.segment(Segment(seg.toks[1:], seg.cue), depth + 1)  # "El Banco de España", "La Commissione"
+            return
         kind = max((e.kind for e in entries), key=("city", "region", "country").index) if entries else None  # type: ignore[attr-defined]
         label = classify(seg, text, self.prev(seg), kind, part=depth > 0)
         if label == "ORG":
@@ -249,6 +243,20 @@ class _EntityFinder:
         if 2 <= len(seg.toks) <= 3 and all(t.cap and not t.allcaps for t in seg.toks):
             self.unresolved.append(seg)
         self.split(seg, depth)
+
+    def split_before_name(self, seg: Segment, depth: int) -> bool:
+        """ "Tribunal Supremo Ángel Hurtado", "Banco de Portugal Mário Centeno": an organisation
+        before a given name and a surname is no part of the name."""
+        toks = seg.toks
+        for k in range(1, len(toks) - 1):
+            if len(toks) - k in (2, 3) and given_name(toks[k]) and not given_name(toks[k - 1]):
+                head = Segment(toks[:k], False)
+                one_head = k == 1 and toks[0].low in ORG_HEADS_INTL  # "presidente del Consiglio Giorgia Meloni"
+                if known_org(head.surface(self.text)) or head_word_org(head.toks) or one_head:
+                    self.segment(head, depth + 1)
+                    self.segment(Segment(toks[k:], True), depth + 1)
+                    return True
+        return False
 
     def split(self, seg: Segment, depth: int) -> None:
         """An unknown sequence: split it at connectors ("Ukraine and Russia"), else drop a leading
@@ -325,6 +333,11 @@ class _EntityFinder:
             self.persons.add_full(FAMOUS[w.title()], seg.start, seg.end, surface)
             return
         org = known_org(surface) or (known_org(w.title()) if caps and len(w) >= 4 else None)
+        if org is None and self.lang in INFLECTIONS and not t.allcaps:
+            org = inflected_org(surface)  # "Газпрома", "Equinorem"
+            if org:
+                self.add_org(org, seg, surface)
+                return
         if org:
             self.add_org(surface, seg)
             return
@@ -347,28 +360,50 @@ class _EntityFinder:
         if t.allcaps and not caps and 2 <= len(w) <= 6 and w.isalpha() and w not in _NOT_ORG_ACRONYMS and not t.sent_start:
             # an acronym that is no place: an organisation ("the GDL", "CSU")
             self.add_org(w, seg)
+            return
+        if not t.allcaps:
+            self.leftover.append(seg)
 
     def sports_teams(self) -> None:
-        """In a sports report a place named with a score or an opponent is a club or a national
-        side ("Spain beat England 2-1", "Liverpool 3 Brentford 0"); its other mentions follow."""
+        """In a sports report a place or an unknown word named with a score or an opponent is a club
+        or a national side ("Spain beat England 2-1", "Liverpool 3 Brentford 0", "Hammarby slog
+        Djurgården"); its other mentions follow ("Djurgårdens")."""
         text = self.text
         if len(_SCORE.findall(text)) + sum(1 for t in self.toks if t.low in SPORTS_WORDS) < 2:
             return
+        spans = [(c.start, c.end, c.surface) for c in self.place_cands]
         teams = set()
-        for c in self.place_cands:
-            after = text[c.end : c.end + 16]
-            before = text[max(0, c.start - 12) : c.start].rstrip()
-            if _TEAM_AFTER.match(after) or _TEAM_BEFORE.search(before) or _SCORE.match(text[c.end + 1 : c.end + 8]):
-                teams.add(c.surface)
+        for start, end, surface in spans:
+            after = text[end : end + 16]
+            before = text[max(0, start - 12) : start].rstrip()
+            if _TEAM_AFTER.match(after) or _TEAM_BEFORE.search(before) or _SCORE.match(text[end + 1 : end + 8]):
+                teams.add(surface)
+        # an unknown word: only with a verb of a result or an opponent cue (not "No 38", "against Russian forces")
+        for g in self.leftover if self.lang != "de" else ():  # German capitalises every noun
+            t = g.toks[0]
+            if t.text in DEMONYMS or t.low in STOPWORDS or t.low in SPORTS_WORDS:
+                continue
+            after = text[g.end : g.end + 16]
+            before = text[max(0, g.start - 12) : g.start].rstrip()
+            if _TEAM_VERB_AFTER.match(after) or _TEAM_WORD_BEFORE.search(before):
+                teams.add(g.surface(text))
         if not teams:
             return
+
+        def team(surface: str) -> bool:
+            return surface in teams or (surface[-1:] == "s" and surface[:-1] in teams)
+
         keep = []
         for c in self.place_cands:
-            if c.surface in teams:
+            if team(c.surface):
                 self.add_org(c.surface, Segment([Token(c.surface, c.start, c.end, True, False, False, c.surface.lower())]))
             else:
                 keep.append(c)
         self.place_cands = keep
+        for g in self.leftover:
+            surface = g.surface(text)
+            if team(surface):
+                self.add_org(surface.removesuffix("s") if surface not in teams else surface, g, surface)
 
     def demonym_links(self) -> None:
         """ "Russian officials": a nationality adjective stands for its country (a weak mention)."""
@@ -390,13 +425,15 @@ def find_entities(text: str, language_hint: str | None = None, title: str | None
     toks = tokenize(text)
     run = _EntityFinder(text, toks)
     run.lang = lang
-    for start, end, acr in _acronym_definitions(text, toks):
+    for start, end, acr in acronym_definitions(text, toks):
         long_form = text[start:end]
         canonical = known_org(long_form) or long_form
         g = run.orgs.setdefault(canonical, EntityGroup(canonical))
         g.mentions.append((start, end, long_form))
         run.acronyms[acr] = canonical
         run.taken.append((start, end))
+    for start, end in cyrillic_orgs(text):
+        run.cyrillic_org(start, end)
     for seg in segments(text, toks, run.is_name):
         run.segment(seg)
     run.coreference()
