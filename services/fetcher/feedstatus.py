@@ -98,6 +98,9 @@ def describe(report: FeedReport, now: float) -> list[str]:
         lines.append(f"  lease:          {report.lease_owner} until {when(report.lease_until, now)}")
     if report.pages_given_up:
         lines.append(f"  pages given up: {report.pages_given_up} (last: {report.last_page_error})")
+    if report.robots_disallowed:
+        lines.append(f"  robots.txt:     {report.robots_disallowed} page(s) disallowed, not fetched "
+                     f"(last: {report.last_robots_disallowed})")
     return lines
 
 

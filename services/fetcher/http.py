@@ -103,8 +103,11 @@ class HostGate:
         self._users: dict[str, int] = {}
 
     @asynccontextmanager
-    async def slot(self, url: str | yarl.URL) -> AsyncIterator[None]:
+    async def slot(self, url: str | yarl.URL, min_delay: float = 0.0) -> AsyncIterator[None]:
+        """A request start on ``url``'s host; the next start waits the larger of ``min_delay`` (a site's
+        Crawl-delay) and the gate's own delay (no request starts before an earlier one's delay passed)."""
         host = _host_key(url)
+        delay = max(self.min_delay, min_delay)
         if len(self._slots) > 1024:
             self.prune()
         self._users[host] = self._users.get(host, 0) + 1
@@ -112,10 +115,10 @@ class HostGate:
         try:
             async with sem:
                 if self.shared is None:
-                    await self._wait_turn(host)
+                    await self._wait_turn(host, delay)
                     yield
                 else:
-                    shared_slot = await self._shared_turn(self.shared, host)
+                    shared_slot = await self._shared_turn(self.shared, host, delay)
                     try:
                         yield
                     finally:
@@ -128,23 +131,22 @@ class HostGate:
                     self._slots.pop(host, None)
                     self._next_start.pop(host, None)
 
-    async def _wait_turn(self, host: str) -> None:
-        if self.min_delay <= 0:
-            return
+    async def _wait_turn(self, host: str, delay: float) -> None:
         while True:
             now = time.monotonic()
             start = self._next_start.get(host, 0.0)
             if start <= now:
-                self._next_start[host] = now + self.min_delay
+                if delay > 0:
+                    self._next_start[host] = now + delay
                 return
             await asyncio.sleep(start - now)
 
-    async def _shared_turn(self, shared: SharedHostLimits, host: str) -> int:
+    async def _shared_turn(self, shared: SharedHostLimits, host: str, delay: float) -> int:
         """One of the host's slots across replicas, once its next start time has come."""
         pause, longest = SHARED_RETRY_SECONDS
         waited = False
         while True:
-            slot, wait = shared.acquire_host(host, self.concurrency, self.min_delay, time.time())
+            slot, wait = shared.acquire_host(host, self.concurrency, delay, time.time())
             if slot is not None:
                 if waited:
                     metrics.HOST_WAITS.inc()
@@ -222,17 +224,20 @@ class HttpClient:
         return self._session
 
     async def get(
-        self, url: str, *, kind: str, max_bytes: int, headers: dict[str, str] | None = None
+        self, url: str, *, kind: str, max_bytes: int, headers: dict[str, str] | None = None,
+        min_delay: float = 0.0, truncate: bool = False,
     ) -> Response:
         """GET ``url`` following up to ``max_redirects`` redirects, within the total timeout.
 
-        Waits for the URL's host slot first (per-host concurrency and delay).
+        Waits for the URL's host slot first (per-host concurrency and delay; ``min_delay``, a site's
+        Crawl-delay, raises the delay before the host's next request). With ``truncate`` a body past
+        ``max_bytes`` is cut there instead of refused (robots.txt: RFC 9309 parses the first 500 KiB).
         """
         started = time.monotonic()
         try:
             target = self._target(url)
-            async with self.gate.slot(target), asyncio.timeout(self.settings.http_total_timeout_seconds):
-                return await self._get(target, kind, max_bytes, headers or {}, started)
+            async with self.gate.slot(target, min_delay), asyncio.timeout(self.settings.http_total_timeout_seconds):
+                return await self._get(target, kind, max_bytes, headers or {}, started, truncate)
         except TimeoutError as exc:
             metrics.FETCH_REFUSALS.labels("timeout").inc()
             raise FetchError("timeout", f"{url}: no complete response within "
@@ -241,7 +246,8 @@ class HttpClient:
             metrics.FETCH_DURATION.labels(kind).observe(time.monotonic() - started)
 
     async def _get(
-        self, target: yarl.URL, kind: str, max_bytes: int, headers: dict[str, str], started: float
+        self, target: yarl.URL, kind: str, max_bytes: int, headers: dict[str, str], started: float,
+        truncate: bool = False,
     ) -> Response:
         history: list[str] = []
         permanent = True
@@ -259,7 +265,7 @@ class HttpClient:
                         permanent = permanent and status in (301, 308)
                         url = urljoin(url, resp.headers["location"].strip())
                         continue
-                    body = await read_capped(resp, url, max_bytes) if status == 200 else b""
+                    body = await read_capped(resp, url, max_bytes, truncate) if status == 200 else b""
                     resp_headers = _lower_headers(resp.headers.items())
             except TimeoutError as exc:  # aiohttp's connect/read timeouts (the total one is outside)
                 metrics.FETCH_REFUSALS.labels("timeout").inc()
@@ -335,11 +341,12 @@ class _Decoder:
         return out  # longer than ``limit`` exactly when the cap is passed (output stops at limit + 1)
 
 
-async def read_capped(resp: aiohttp.ClientResponse, url: str, max_bytes: int) -> bytes:
-    """The decoded body, refused once it passes ``max_bytes`` (a gzip bomb stops early)."""
+async def read_capped(resp: aiohttp.ClientResponse, url: str, max_bytes: int, truncate: bool = False) -> bytes:
+    """The decoded body, refused once it passes ``max_bytes`` (a gzip bomb stops early); with
+    ``truncate``, its first ``max_bytes`` instead."""
     declared = resp.headers.get("content-length")
     encoding = resp.headers.get("content-encoding", "").strip().lower()
-    if declared and declared.isdigit() and int(declared) > max_bytes:
+    if declared and declared.isdigit() and int(declared) > max_bytes and not truncate:
         metrics.FETCH_REFUSALS.labels("size").inc()
         raise FetchError("size", f"{url}: Content-Length {declared} exceeds {max_bytes} bytes")
     try:
@@ -356,6 +363,9 @@ async def read_capped(resp: aiohttp.ClientResponse, url: str, max_bytes: int) ->
             metrics.FETCH_REFUSALS.labels("encoding").inc()
             raise
         size += len(chunk)
+        if size > max_bytes and truncate:
+            chunks.append(chunk[: len(chunk) - (size - max_bytes)])
+            break
         if size > max_bytes:
             metrics.FETCH_REFUSALS.labels("size").inc()
             what = "decompressed body" if encoding not in ("", "identity") else "body"

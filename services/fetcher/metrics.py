@@ -60,9 +60,32 @@ HOST_WAITS = FETCHER.counter(
     "newsflow_fetcher_host_waits_total",
     "Request starts that waited for a host slot shared by all replicas (per-host concurrency or delay).",
 )
+ROBOTS_REFUSALS = FETCHER.counter(
+    "newsflow_fetcher_robots_refusals_total",
+    "Entries' pages not fetched because of the site's robots.txt, by reason: disallowed (its rules for "
+    "newsflow's product token disallow the URL: given up), unreachable (robots.txt answered 5xx or could not be "
+    "fetched: the whole site counts as disallowed for NEWSFLOW_ROBOTS_ERROR_SECONDS; the page is tried again).",
+    ["reason"],
+)
+ROBOTS_LOOKUPS = FETCHER.counter(
+    "newsflow_fetcher_robots_lookups_total",
+    "robots.txt rules looked up for a page fetch, by result: hit (cached and fresh), miss (fetched), joined "
+    "(waited for the same site's fetch already in flight). Hit rate: (hit + joined) / all.",
+    ["result"],
+)
+ROBOTS_FETCHES = FETCHER.counter(
+    "newsflow_fetcher_robots_fetches_total",
+    "robots.txt fetches by result: ok (2xx: its rules apply), missing (4xx or too many redirects: everything "
+    "allowed), unreachable (5xx, 429, network error or timeout: everything disallowed for a while, or the last "
+    "good copy kept), refused (the SSRF guard refused the robots.txt URL: the page's own fetch is refused too).",
+    ["result"],
+)
+ROBOTS_REFUSAL_REASONS = ("disallowed", "unreachable")
+ROBOTS_LOOKUP_RESULTS = ("hit", "miss", "joined")
+ROBOTS_FETCH_RESULTS = ("ok", "missing", "unreachable", "refused")
 
 LEASE_EVENTS = ("claimed", "taken_over", "lost")
-FETCH_KINDS = ("feed", "page")
+FETCH_KINDS = ("feed", "page", "robots")
 REFUSAL_REASONS = ("ssrf", "size", "timeout", "scheme", "content_type", "binary", "redirects", "parse_timeout")
 
 
@@ -83,3 +106,9 @@ def init_series() -> None:
         ENTRIES.labels(kind)
     for state in ("active", "backing_off", "dead", "retired"):
         FEEDS.labels(state)
+    for reason in ROBOTS_REFUSAL_REASONS:
+        ROBOTS_REFUSALS.labels(reason)
+    for result in ROBOTS_LOOKUP_RESULTS:
+        ROBOTS_LOOKUPS.labels(result)
+    for result in ROBOTS_FETCH_RESULTS:
+        ROBOTS_FETCHES.labels(result)

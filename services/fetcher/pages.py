@@ -31,6 +31,7 @@ from services.fetcher.http import FetchError, HttpClient, Response
 from services.fetcher.leases import LeaseLost
 from services.fetcher.poller import Candidate
 from services.fetcher.response import Action, classify_error, classify_page, conditional_headers, validators
+from services.fetcher.robots import RobotsCache, Verdict
 from services.fetcher.settings import FetcherSettings
 from services.fetcher.state import FetcherState
 
@@ -45,6 +46,8 @@ class FetchedPage:
     retry: bool = False
     validators: tuple[str | None, str | None] = (None, None)  # the page's, for the next conditional GET
     error: str = ""  # why there is no page
+    disallowed: bool = False  # by the site's robots.txt (given up; counted apart on the feed's row)
+    attempt: bool = True  # a retry that counts towards NEWSFLOW_MAX_PAGE_ATTEMPTS
 
 
 class PagePublisher:
@@ -56,6 +59,7 @@ class PagePublisher:
         self.http = http
         self.state = state
         self.producer = producer
+        self.robots = RobotsCache(http, settings)
 
     async def publish(self, candidates: list[Candidate]) -> tuple[list[Candidate], list[Candidate]]:
         """Fetch and publish candidates' pages; returns (durable in Kafka, given up)."""
@@ -72,7 +76,7 @@ class PagePublisher:
                     given_up.append(cand)  # too large for Kafka: given up, logged and counted in _send
                 else:
                     sent.append((cand, future, result.validators))
-            elif not result.retry or self._out_of_attempts(cand, result.error):
+            elif not result.retry or (result.attempt and self._out_of_attempts(cand, result.error)):
                 given_up.append(cand)
         self._record_given_up(given_up, results, candidates)
         if sent:
@@ -101,13 +105,19 @@ class PagePublisher:
     def _record_given_up(self, given_up: list[Candidate], results: list[FetchedPage],
                          candidates: list[Candidate]) -> None:
         """Pages given up, per feed, on the feed's row (``newsflow feeds status`` shows them)."""
-        errors = {c.article_id: r.error for c, r in zip(candidates, results, strict=True)}
+        by_id = {c.article_id: r for c, r in zip(candidates, results, strict=True)}
         by_feed: dict[str, list[str]] = {}
+        disallowed: dict[str, list[str]] = {}
         for cand in given_up:
-            if cand.feed_url:
-                by_feed.setdefault(cand.feed_url, []).append(errors.get(cand.article_id) or "given up")
+            result = by_id.get(cand.article_id)
+            if cand.feed_url and result is not None and result.disallowed:
+                disallowed.setdefault(cand.feed_url, []).append(cand.entry.link)
+            elif cand.feed_url:
+                by_feed.setdefault(cand.feed_url, []).append((result.error if result else "") or "given up")
         for feed_url, reasons in by_feed.items():
             self.state.pages_given_up(feed_url, len(reasons), reasons[-1])
+        for feed_url, urls in disallowed.items():
+            self.state.robots_disallowed(feed_url, len(urls), urls[-1])
 
     async def _fetch_page(self, cand: Candidate) -> FetchedPage:
         """GET the entry's page (conditional for an update) and judge the result."""
@@ -115,10 +125,13 @@ class PagePublisher:
         now = datetime.now(UTC)
         if entry.published_at and not cand.is_update:
             metrics.DISCOVERY_LATENCY.observe(max(0.0, (now - entry.published_at).total_seconds()))
+        robots = await self.robots.check(entry.link)
+        if not robots.allowed:
+            return _not_allowed(robots, aid, entry.link)
         headers = conditional_headers(*self.state.page_validators(aid)) if cand.is_update else {}
         try:
             resp = await self.http.get(entry.link, kind="page", max_bytes=self.settings.max_page_bytes,
-                                       headers=headers)
+                                       headers=headers, min_delay=robots.crawl_delay)
         except FetchError as exc:
             retry = classify_error(exc).action is Action.RETRY
             log.warning("page fetch failed (%s): %s", "retried at the next poll" if retry else "given up", exc,
@@ -160,6 +173,17 @@ class PagePublisher:
             log.warning("page too large for a Kafka message: given up", extra={"article_id": page.id})
             return None
         return future
+
+
+def _not_allowed(robots: Verdict, article_id: str, url: str) -> FetchedPage:
+    """A page robots.txt keeps us from: given up when disallowed, tried again later when robots.txt failed."""
+    metrics.ROBOTS_REFUSALS.labels(robots.reason).inc()
+    where = {"article_id": article_id, "url": url}
+    if robots.reason == "disallowed":
+        log.info("page not fetched: disallowed by its site's robots.txt (given up)", extra=where)
+        return FetchedPage(error=robots.message, disallowed=True)
+    log.warning("page not fetched: %s", robots.message, extra=where)
+    return FetchedPage(retry=True, error=robots.message, attempt=robots.first)  # one attempt per robots.txt try
 
 
 def _succeeded(future: object) -> bool:

@@ -66,6 +66,18 @@ class FetcherSettings(CommonSettings):
     max_page_attempts: int = Field(
         3, ge=1, description="fetches of one entry's page that time out or fail on the network before it is given up"
     )
+    robots_txt: bool = Field(
+        True, description="obey the robots.txt of a page's site (its rules for the product token of "
+        "NEWSFLOW_USER_AGENT, and Crawl-delay) before fetching the page; feed polls are not checked"
+    )
+    robots_cache_seconds: float = Field(
+        86_400, ge=60, le=86_400, description="how long a site's robots.txt is used before it is fetched again "
+        "(RFC 9309: at most 24 h)"
+    )
+    robots_error_seconds: float = Field(
+        600, ge=1, le=86_400, description="after a robots.txt answered 5xx or could not be fetched, how long the "
+        "site's pages wait (disallowed; a cached copy is used instead while there is one) before it is tried again"
+    )
     parse_workers: int = Field(
         0, ge=0, le=64, description="processes parsing feeds; 0: one per CPU core (1: parse in the event loop)"
     )

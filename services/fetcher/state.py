@@ -80,6 +80,8 @@ class FeedReport:
     lease_until: float | None
     pages_given_up: int
     last_page_error: str | None
+    robots_disallowed: int = 0  # entries' pages robots.txt disallows: not fetched, given up
+    last_robots_disallowed: str | None = None
 
     @property
     def never_succeeded(self) -> bool:
@@ -92,7 +94,7 @@ class FeedReport:
 
 REPORT_COLUMNS = ("url, listed, state, moved_to, title, last_polled_at, last_success_at, last_status, last_error, "
                   "error_count, next_poll_at, entries_per_day, etag, last_modified, lease_owner, lease_until, "
-                  "pages_given_up, last_page_error")
+                  "pages_given_up, last_page_error, robots_disallowed, last_robots_disallowed")
 
 
 @dataclass(frozen=True)
@@ -248,6 +250,11 @@ class FetcherState(SharedSchedule):
         self.guarded_feed_update(feed_url, "pages_given_up = pages_given_up + ?, last_page_error = ?",
                                  (count, error[:500]), release=False)
 
+    def robots_disallowed(self, feed_url: str, count: int, url: str) -> None:
+        """Pages of ``feed_url`` that robots.txt disallowed in this poll: counted on the feed's row with the last URL."""
+        self.guarded_feed_update(feed_url, "robots_disallowed = robots_disallowed + ?, last_robots_disallowed = ?",
+                                 (count, url[:500]), release=False)
+
     def feed(self, url: str) -> FeedState | None:
         row = self.db.execute(f"SELECT {_FEED_COLUMNS} FROM feeds WHERE url = ?", (url,)).fetchone()
         return FeedState(*row) if row else None
@@ -366,9 +373,10 @@ class FetcherState(SharedSchedule):
 
 
 def _report(row: Iterable[object]) -> FeedReport:
-    values = list(row)
-    values[1] = bool(values[1])
-    return FeedReport(*values)  # type: ignore[arg-type]
+    """A row of ``REPORT_COLUMNS`` as a report, field by column name (columns may be added in any order)."""
+    values = dict(zip((c.strip() for c in REPORT_COLUMNS.split(",")), row, strict=True))
+    values["listed"] = bool(values["listed"])
+    return FeedReport(**values)  # type: ignore[arg-type]
 
 
 def _chunks(values: list[str], size: int = 500) -> Iterable[list[str]]:

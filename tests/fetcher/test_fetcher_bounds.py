@@ -173,6 +173,7 @@ def publish_pages(server: HTTPServer, tmp_path: Path, paths: list[str], polls: i
     items = "".join(f"<item><guid>{p}</guid><title>T</title><link>{server.url_for(p)}</link></item>" for p in paths)
     server.expect_request("/feed").respond_with_data(
         f'<rss version="2.0"><channel><title>F</title>{items}</channel></rss>', content_type="application/rss+xml")
+    server.expect_request("/robots.txt").respond_with_data("", status=404)  # no robots.txt: pages allowed (RFC 9309)
     settings = FetcherSettings(data_dir=tmp_path, allowed_networks="127.0.0.1/32", per_host_min_delay_seconds=0,
                                parse_workers=1, **settings_kw)
     producer = RecordingProducer()

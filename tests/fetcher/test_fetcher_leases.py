@@ -246,6 +246,7 @@ def test_a_holder_that_stalls_past_its_lease_sends_nothing_and_writes_nothing(
 
     httpserver.expect_request("/p0").respond_with_handler(page)
     httpserver.expect_request("/p1").respond_with_data("<html><body><p>x</p></body></html>", content_type="text/html")
+    httpserver.expect_request("/robots.txt").respond_with_data("", status=404)  # no robots.txt: pages allowed
     a.replace_feed_list([feed_url], time.time())
     (feed,), _ = a.claim_due(time.time(), 1)
     settings = FetcherSettings(data_dir=tmp_path, allowed_networks="127.0.0.1/32", per_host_min_delay_seconds=0,

@@ -5,8 +5,12 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from services.common.sqlite import schema_version
+from services.common.sqlite import migrations_in, schema_version
 from services.fetcher.state import FetcherState
+
+# Every numbered file in services/fetcher/migrations (0003: last success, pages given up, page attempts;
+# 0004: robots.txt refusals per feed; later ones add their own columns).
+LATEST = max(m.version for m in migrations_in("services.fetcher.migrations"))
 
 # What the fetcher made before its schema was versioned: this script, then the added columns in place.
 UNVERSIONED_SCHEMA = """
@@ -40,7 +44,7 @@ def _layout(path: Path) -> dict[str, list[tuple[str, str]]]:
 def test_a_new_file_gets_the_versioned_schema(tmp_path: Path) -> None:
     state = FetcherState(tmp_path / "fetcher.db")
     try:
-        assert schema_version(state.db) == 3  # 0003: last success, pages given up, page attempts
+        assert schema_version(state.db) == LATEST >= 4
         state.sync_feeds(["https://a.example/feed"])
         state.polled("https://a.example/feed", next_poll_at=1.0, status=200, title="A", entries_per_day=2.0)
         state.mark_published([("aid", "h")], validators={"aid": ("etag", None)})
@@ -67,7 +71,7 @@ def test_a_file_made_before_versioning_is_adopted_with_its_data(tmp_path: Path) 
     db.close()
     state = FetcherState(old)
     try:
-        assert schema_version(state.db) == 3  # 0003: last success, pages given up, page attempts
+        assert schema_version(state.db) == LATEST >= 4
         feed = state.feed("https://a.example/feed")
         assert feed is not None and (feed.etag, feed.entries_per_day) == ("e1", 3.0)
         assert state.page_validators("aid") == ("pe", "plm")

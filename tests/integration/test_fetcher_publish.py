@@ -83,6 +83,7 @@ def test_pages_are_published_once_and_changed_entries_as_updates(
     site.expect_request("/b").respond_with_data(PAGE.format(t="Second"), content_type="text/html",
                                                 headers={"ETag": '"b1"'})
     site.expect_request("/doc.pdf").respond_with_data(b"%PDF-1.4", content_type="application/pdf")
+    site.expect_request("/robots.txt").respond_with_data("User-agent: *\nDisallow: /admin/\n")  # pages allowed
     run_once(settings)
     first = pages(settings)
     assert sorted(p.url for p in first) == [f"{base}/a", f"{base}/b"]  # /a once across feeds; PDF refused
