@@ -1,4 +1,4 @@
-"""``newsflow feeds ...``: check, discover, add, import and export feeds, without Kafka; status and poll.
+"""``newsflow feeds ...``: check, discover, add, import and export feeds, without Kafka; status, poll, backfill.
 
 ``feeds check`` never prints a traceback for a bad feed: every argument gives
 either a summary or one ``ERROR`` line, and the exit status says whether any
@@ -15,14 +15,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+from kafka.errors import KafkaError
 
+from services.common import kafka
 from services.common.commands import settings_or_exit
+from services.fetcher.backfill import MAX_PAGES, Backfill, BackfillReport
 from services.fetcher.discover import discover_feeds, looks_like_html
 from services.fetcher.feedlist import FeedListError, append_feeds, outlines, to_opml
 from services.fetcher.feedstatus import poll, status
 from services.fetcher.http import FetchError, HttpClient
-from services.fetcher.parse import FeedParseError, ParsedFeed, parse_safely
+from services.fetcher.pages import PagePublisher
+from services.fetcher.parse import FeedParseError, ParsedFeed, ParsePool, parse_safely
 from services.fetcher.pgstate import open_state
+from services.fetcher.poller import FeedPoller
 from services.fetcher.settings import FetcherSettings
 
 
@@ -219,3 +224,44 @@ def export() -> None:
             state.close()
         items = [(known.get(u, (None, None))[0] or u, t or known.get(u, (None, None))[1]) for u, t in items]
     click.echo(to_opml(items), nl=False)
+
+
+@feeds.command()
+@click.argument("url")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+              help="Only entries published on or after this date (UTC); the walk stops at a document whose "
+              "dated entries are all older.")
+@click.option("--max-pages", default=MAX_PAGES, show_default=True, type=click.IntRange(min=1),
+              help="Documents walked at most.")
+def backfill(url: str, since: datetime | None, max_pages: int) -> None:
+    """Walk a feed's archives (RFC 5005 prev-archive/next links) or a sitemap index; publish what was not seen.
+
+    Needs the broker (pages go to newsflow.pages like a poll's) and the fetcher's state (NEWSFLOW_DATA_DIR
+    or NEWSFLOW_FETCHER_STATE_URL), with the fetcher's politeness (NEWSFLOW_PER_HOST_MIN_DELAY_SECONDS).
+    """
+    settings = settings_or_exit(FetcherSettings, parse_workers=1)
+    start = since.replace(tzinfo=UTC) if since else None
+    try:
+        report = asyncio.run(_backfill(settings, url, start, max_pages))
+    except KafkaError as exc:
+        raise click.ClickException(f"the broker at {settings.kafka_bootstrap_servers} is not reachable: {exc}") from None
+    click.echo(f"{url}: {report.summary()}")
+    sys.exit(1 if report.error else 0)
+
+
+async def _backfill(settings: FetcherSettings, url: str, since: datetime | None, max_pages: int) -> BackfillReport:
+    state = open_state(settings)  # the running fetchers' state: what they published is not published again
+    try:
+        producer = kafka.make_producer(settings)
+    except BaseException:
+        state.close()
+        raise
+    http = HttpClient(settings, shared_hosts=state)  # per-host delay shared with the running replicas
+    parser = ParsePool(1, settings.max_feed_entries, settings.parse_timeout_seconds)
+    try:
+        poller = FeedPoller(settings, http, state, PagePublisher(settings, http, state, producer).publish, parser)
+        return await Backfill(settings, http, poller, parser).run(url, since, max_pages)
+    finally:
+        await http.aclose()
+        producer.close(timeout=10)
+        state.close()

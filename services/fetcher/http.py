@@ -281,6 +281,8 @@ class HttpClient:
             except aiohttp.ClientError as exc:
                 raise FetchError("network", f"{url}: {type(exc).__name__}: {exc}") from exc
             metrics.FETCHED_BYTES.labels(kind).inc(len(body))
+            if kind == "feed" and body.startswith(GZIP_MAGIC):  # a sitemap.xml.gz served as a gzip file
+                body = gunzip_file(body, url, max_bytes)
             return Response(
                 url=url, status=status, headers=resp_headers,
                 body=body, redirected_permanently=bool(history) and permanent,
@@ -339,6 +341,22 @@ class _Decoder:
         except zlib.error as exc:
             raise FetchError("encoding", f"corrupt {self.encoding} body: {exc}") from exc
         return out  # longer than ``limit`` exactly when the cap is passed (output stops at limit + 1)
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def gunzip_file(body: bytes, url: str, max_bytes: int) -> bytes:
+    """A gzip file's content (a ``sitemap.xml.gz`` sent without Content-Encoding), refused past ``max_bytes``."""
+    try:
+        out = _Decoder("gzip").feed(body, max_bytes)
+    except FetchError:
+        metrics.FETCH_REFUSALS.labels("encoding").inc()
+        raise
+    if len(out) > max_bytes:
+        metrics.FETCH_REFUSALS.labels("size").inc()
+        raise FetchError("size", f"{url}: decompressed gzip file exceeds {max_bytes} bytes")
+    return out
 
 
 async def read_capped(resp: aiohttp.ClientResponse, url: str, max_bytes: int, truncate: bool = False) -> bytes:

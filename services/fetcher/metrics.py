@@ -48,6 +48,30 @@ DISCOVERY_LATENCY = FETCHER.histogram(
     buckets=FRESHNESS_BUCKETS,
 )
 
+SITEMAP_CHILDREN = FETCHER.counter(
+    "newsflow_sitemap_children_total",
+    "Child sitemaps of a sitemap index in the feed list, at its polls, by result: read, failed (fetch or parse "
+    "error; the poll goes on with the others), nested (itself an index: not followed), not_read (past "
+    "NEWSFLOW_MAX_SITEMAP_CHILDREN, the newest by lastmod are read).",
+    ["result"],
+)
+BACKFILL_PAGES = FETCHER.counter(
+    "newsflow_backfill_pages_total",
+    "Documents walked by `newsflow feeds backfill` (archive pages, paged feeds, child sitemaps), by result: "
+    "read, failed (fetch or parse error: the walk stops there).",
+    ["result"],
+)
+BACKFILL_ENTRIES = FETCHER.counter(
+    "newsflow_backfill_entries_total",
+    "Entries met by `newsflow feeds backfill`, by result: published, known (seen before: not published "
+    "again), given_up (their page failed), pending (their page failed for now: a later backfill or poll "
+    "tries again), older (published before --since: not published).",
+    ["result"],
+)
+SITEMAP_CHILD_RESULTS = ("read", "failed", "nested", "not_read")
+BACKFILL_PAGE_RESULTS = ("read", "failed")
+BACKFILL_ENTRY_RESULTS = ("published", "known", "given_up", "pending", "older")
+
 LEASES = FETCHER.counter(
     "newsflow_fetcher_leases_total",
     "Feed leases by event: claimed (a due feed taken for a poll), taken_over (claimed after another "
@@ -93,6 +117,12 @@ def init_series() -> None:
     """The fetcher's known label sets, at 0."""
     for result in ("new", "not_modified", "error", "lost"):
         POLLS.labels(result)
+    for result in SITEMAP_CHILD_RESULTS:
+        SITEMAP_CHILDREN.labels(result)
+    for result in BACKFILL_PAGE_RESULTS:
+        BACKFILL_PAGES.labels(result)
+    for result in BACKFILL_ENTRY_RESULTS:
+        BACKFILL_ENTRIES.labels(result)
     for event in LEASE_EVENTS:
         LEASES.labels(event)
     for kind in FETCH_KINDS:

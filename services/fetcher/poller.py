@@ -29,6 +29,7 @@ from services.fetcher.leases import LeaseLost
 from services.fetcher.parse import FeedParseError, ParsedFeed, ParsePool
 from services.fetcher.response import Action, classify_feed, conditional_headers, validators
 from services.fetcher.settings import FetcherSettings
+from services.fetcher.sitemapindex import read_children
 from services.fetcher.state import FeedState, FetcherState
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,8 @@ class FeedPoller:
                 metrics.FETCH_REFUSALS.labels(decision.refusal).inc()
             raise decision.error()  # recorded and scheduled by poll() -> _failed()
         parsed = await self.parser.parse(resp.body, resp.url, resp.headers.get("content-type"))
+        if parsed.sitemaps:  # a sitemap index: the entries of its newest child sitemaps
+            parsed = await read_children(self.http, self.parser, self.settings, parsed, feed.url)
         if parsed.cut:
             metrics.ENTRIES_CUT.inc(parsed.cut)
             log.info("%d entries past the first %d not read (NEWSFLOW_MAX_FEED_ENTRIES)", parsed.cut,

@@ -60,6 +60,10 @@ class FetcherSettings(CommonSettings):
         2000, ge=1, description="entries read from one feed document (the first ones, newest by convention); "
         "a feed of 200,000 items costs a poll this many"
     )
+    max_sitemap_children: int = Field(
+        3, ge=1, le=100, description="a sitemap index in the feed list: how many of its child sitemaps a poll "
+        "reads (the newest by lastmod)"
+    )
     parse_timeout_seconds: float = Field(
         30, gt=0, description="time limit of one feed parse in a parse process (stopped and replaced past it)"
     )
