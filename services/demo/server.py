@@ -8,11 +8,17 @@ Article pages are stored as ``<path>.html`` and served at ``/<path>`` (the URL t
 as well as ``/<path>.html``. ETag / If-None-Match, Last-Modified / If-Modified-Since and HEAD are
 supported so a fetcher's conditional GET can be exercised.
 
+The site's ``robots.txt`` disallows ``/lakeshoreledger/subscribers/``, and one feed entry links a page
+there: a fetcher that obeys robots.txt publishes every linked article but that one.
+
 Usage::
 
     with DemoSite() as site:
-        site.feed_urls()      # absolute feed URLs, from site/feeds.txt
-        site.article_urls()   # absolute URLs of every article linked from those feeds
+        site.feed_urls()        # absolute feed URLs, from site/feeds.txt
+        site.linked_urls()      # absolute URLs of every article linked from those feeds
+        site.article_urls()     # the linked articles robots.txt allows: what the pipeline stores
+        site.disallowed_urls()  # the linked articles robots.txt disallows for newsflow
+        site.requested_paths()  # every path asked for so far, in order (the access log)
 
 or ``python -m services.demo.server [--port N] [--verbose]``.
 """
@@ -33,11 +39,14 @@ from types import TracebackType
 from typing import cast
 from urllib.parse import urlsplit
 
+from protego import Protego
+
 __all__ = ["DemoSite", "SITE_DIR", "BASE_PLACEHOLDER", "main"]
 
 SITE_DIR = Path(__file__).resolve().parent / "site"
 BASE_PLACEHOLDER = "{base}"
 FEEDS_LIST = "feeds.txt"
+ROBOTS_TOKEN = "newsflow"  # the product token of newsflow's User-Agent, which robots.txt groups match
 
 _ATOM_NS = "{http://www.w3.org/2005/Atom}"
 
@@ -139,6 +148,7 @@ class _DemoHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     resources: dict[str, _Resource]
     verbose: bool
+    requested: list[str]  # the access log: paths asked for, in order (list.append is atomic)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -156,6 +166,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, *, send_body: bool) -> None:
         path = urlsplit(self.path).path or "/"
+        self._site().requested.append(path)
         res = self._site().resources.get(path)
         if res is None:
             body = b"<!DOCTYPE html><html><head><title>404 Not Found</title></head>" \
@@ -215,6 +226,7 @@ class DemoSite:
         try:
             port = server.server_address[1]
             server.verbose = self._verbose
+            server.requested = []
             server.resources = _load_site(self._root, f"http://{self._host}:{port}")
         except BaseException:
             server.server_close()
@@ -273,6 +285,23 @@ class DemoSite:
         return [f"{base}/{p}" for p in self.feed_paths()]
 
     def article_urls(self) -> list[str]:
+        """The linked articles the site's robots.txt allows for newsflow: what the pipeline fetches and stores."""
+        disallowed = set(self.disallowed_urls())
+        return [u for u in self.linked_urls() if u not in disallowed]
+
+    def disallowed_urls(self) -> list[str]:
+        """The linked articles the site's robots.txt disallows for newsflow (never to be fetched)."""
+        robots = self._require().resources.get("/robots.txt")
+        if robots is None:
+            return []
+        rules = Protego.parse(robots.body.decode("utf-8"))
+        return [u for u in self.linked_urls() if not rules.can_fetch(u, ROBOTS_TOKEN)]
+
+    def requested_paths(self) -> list[str]:
+        """Every path asked for since the site started, in order."""
+        return list(self._require().requested)
+
+    def linked_urls(self) -> list[str]:
         """Absolute URLs of every article linked from the feeds (deduplicated, feed order)."""
         server = self._require()
         urls: dict[str, None] = {}

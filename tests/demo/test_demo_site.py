@@ -71,7 +71,7 @@ def test_feeds_parse_and_link_to_served_pages(site: DemoSite, client: httpx.Clie
             assert entry.link.startswith(site.base_url + "/"), entry.link
             linked.append(entry.link)
     assert {"rss20", "atom10"} <= versions
-    assert sorted(set(linked)) == sorted(site.article_urls())
+    assert sorted(set(linked)) == sorted(site.linked_urls())
     assert len(site.article_urls()) >= 7
     for link in linked:
         r = client.get(link)
@@ -79,6 +79,18 @@ def test_feeds_parse_and_link_to_served_pages(site: DemoSite, client: httpx.Clie
         assert r.headers["content-type"] == "text/html; charset=utf-8"
         assert "<article" in r.text and "{base}" not in r.text
         assert 'property="og:title"' in r.text
+
+
+def test_robots_txt_disallows_one_linked_page(site: DemoSite, client: httpx.Client) -> None:
+    r = client.get(site.base_url + "/robots.txt")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    assert "Disallow: /lakeshoreledger/subscribers/" in r.text
+    [disallowed] = site.disallowed_urls()
+    assert "/lakeshoreledger/subscribers/" in disallowed
+    assert disallowed in site.linked_urls() and disallowed not in site.article_urls()
+    assert sorted([*site.article_urls(), disallowed]) == sorted(site.linked_urls())
+    assert client.get(disallowed).status_code == 200  # served (a browser may read it), just not for crawlers
+    assert urlsplit(disallowed).path in site.requested_paths()  # the access log
 
 
 def test_ctv_page_has_sidebars(site: DemoSite, client: httpx.Client) -> None:
