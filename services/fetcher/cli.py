@@ -112,6 +112,8 @@ def _print(result: CheckResult, items: int) -> None:
                f"{len(parsed.entries)} items{skipped}")
     if parsed.warning:
         click.echo(f"  warning: {parsed.warning}")
+    if parsed.sitemaps:  # a sitemap index
+        click.echo(f"  {len(parsed.sitemaps)} child sitemaps, newest first: {', '.join(parsed.sitemaps[:items])}")
     for entry in parsed.entries[:items]:
         when = entry.published_at or entry.updated_at
         stamp = when.strftime("%Y-%m-%d") if when else "----------"

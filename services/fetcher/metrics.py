@@ -23,7 +23,8 @@ FETCH_REFUSALS = FETCHER.counter(
     "newsflow_fetch_refusals_total",
     "Fetches refused or cut off before completion, by reason (ssrf, size, timeout, scheme, "
     "content_type, binary (a body that is not text, e.g. a PNG served as text/html), redirects, "
-    "parse_timeout (a feed parse past NEWSFLOW_PARSE_TIMEOUT_SECONDS)).",
+    "parse_timeout (a feed parse past NEWSFLOW_PARSE_TIMEOUT_SECONDS), encoding (a corrupt or unsupported "
+    "compressed body)).",
     ["reason"],
 )
 ENTRIES = FETCHER.counter(
@@ -110,7 +111,8 @@ ROBOTS_FETCH_RESULTS = ("ok", "missing", "unreachable", "refused")
 
 LEASE_EVENTS = ("claimed", "taken_over", "lost")
 FETCH_KINDS = ("feed", "page", "robots")
-REFUSAL_REASONS = ("ssrf", "size", "timeout", "scheme", "content_type", "binary", "redirects", "parse_timeout")
+REFUSAL_REASONS = ("ssrf", "size", "timeout", "scheme", "content_type", "binary", "redirects", "parse_timeout",
+                   "encoding")
 
 
 def init_series() -> None:

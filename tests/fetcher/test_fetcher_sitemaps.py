@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
 
+from services.fetcher.cli import feeds
 from services.fetcher.parse import FeedParseError, parse_feed, parse_safely
 from services.fetcher.sitemaps import MAX_URLS, is_sitemap, w3c_datetime
 from tests.fetcher.test_fetcher_poller import Harness
@@ -176,3 +178,15 @@ def test_a_sitemap_index_whose_children_all_fail_fails_the_poll(server: HTTPServ
     server.expect_request("/gone.xml").respond_with_data("", status=404)
     assert h.poll(server.url_for("/index.xml")) == "error"
     assert "none of its 1 newest sitemaps could be read" in (h.feed(server.url_for("/index.xml")).last_error or "")
+
+
+def test_feeds_check_shows_a_news_sitemap_and_an_index(tmp_path: Path) -> None:
+    news = tmp_path / "news.xml"
+    news.write_text(urlset(news_url("https://s.example/a", "Alpha", "2026-11-29T08:00:00Z")))
+    idx = tmp_path / "index.xml"
+    idx.write_text(index(("https://s.example/old.xml", "2020-01-01"), ("https://s.example/new.xml", "2026-01-01")))
+    result = CliRunner().invoke(feeds, ["check", str(news), str(idx), "--base-url", "https://s.example/"])
+    assert result.exit_code == 0, result.output
+    assert "sitemap-news 'The Local Times': 1 items" in result.output and "Alpha  <https://s.example/a>" in result.output
+    assert "sitemap-index '(no title)': 0 items" in result.output
+    assert "2 child sitemaps, newest first: https://s.example/new.xml, https://s.example/old.xml" in result.output
