@@ -20,7 +20,7 @@ from kafka.errors import KafkaError
 from services.common import kafka
 from services.common.commands import settings_or_exit
 from services.fetcher.backfill import MAX_PAGES, Backfill, BackfillReport
-from services.fetcher.discover import discover_feeds, looks_like_html
+from services.fetcher.discover import discover_feeds, looks_like_html, robots_sitemaps
 from services.fetcher.feedlist import FeedListError, append_feeds, outlines, to_opml
 from services.fetcher.feedstatus import poll, status
 from services.fetcher.http import FetchError, HttpClient
@@ -147,13 +147,18 @@ def check(sources: tuple[str, ...], items: int, base_url: str | None) -> None:
 @feeds.command()
 @click.argument("page_url")
 def discover(page_url: str) -> None:
-    """Print the feeds a site page announces (<link rel="alternate">)."""
+    """Print the feeds a site page announces (<link rel="alternate">), then the sitemaps its site's robots.txt
+    names, as comment lines (``# sitemap (robots.txt): URL``: the output stays a feed list)."""
     settings = _settings()
     found = asyncio.run(_discover(page_url, settings))
+    sitemaps = asyncio.run(robots_sitemaps(page_url, settings))
     for url in found:
         click.echo(url)
+    for url in sitemaps:
+        click.echo(f"# sitemap (robots.txt): {url}")
     if not found:
-        raise click.ClickException(f"{page_url}: no feed found")
+        named = f"; its site's robots.txt names {len(sitemaps)} sitemap(s), listed above" if sitemaps else ""
+        raise click.ClickException(f"{page_url}: no feed found{named}")
 
 
 async def _discover(page_url: str, settings: FetcherSettings) -> list[str]:

@@ -4,6 +4,9 @@
 JSON Feed, RDF) in the page head is the standard; when a page has none,
 links whose path looks like a feed (``/feed``, ``/rss``, ``.rss``, ``.atom``)
 are the fallback. Relative URLs resolve against ``<base href>`` or the page.
+
+A site's ``robots.txt`` may name its sitemaps (``Sitemap:`` lines, for every crawler):
+:func:`robots_sitemaps` lists them for ``newsflow feeds discover``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ import lxml.html
 from lxml import etree
 
 from services.common.urls import BadURLError, normalize_url
+from services.fetcher.http import HttpClient
+from services.fetcher.robots import RobotsCache, site_of
+from services.fetcher.settings import FetcherSettings
 
 FEED_TYPES = (
     "application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json",
@@ -58,3 +64,18 @@ def discover_feeds(html: bytes | str, page_url: str) -> list[str]:
         except BadURLError:
             continue
     return list(dict.fromkeys(urls))
+
+
+async def robots_sitemaps(page_url: str, settings: FetcherSettings) -> list[str]:
+    """The sitemaps the robots.txt of ``page_url``'s site names (absolute http(s) URLs, without duplicates);
+    none when it names none or cannot be fetched."""
+    site = site_of(page_url)
+    if site is None:
+        return []
+    http = HttpClient(settings)
+    try:
+        rules = await RobotsCache(http, settings).rules(*site)
+    finally:
+        await http.aclose()
+    urls = (urljoin(site[1], u.strip()) for u in rules.sitemaps)
+    return list(dict.fromkeys(u for u in urls if u.startswith(("http://", "https://"))))

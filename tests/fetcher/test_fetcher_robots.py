@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from prometheus_client import REGISTRY
 from pytest_httpserver import HTTPServer
 
+from services.cli import main
 from services.fetcher.http import HostGate, HttpClient
 from services.fetcher.robots import (
     MAX_CRAWL_DELAY_SECONDS,
@@ -213,3 +215,22 @@ def test_gate_spaces_starts_by_the_larger_of_crawl_delay_and_host_delay() -> Non
 
     assert asyncio.run(run(0.0, 0.2)) >= 0.2  # lower bounds only: no bound on how long it may take
     assert asyncio.run(run(0.2, 0.05)) >= 0.2
+
+
+def test_feeds_discover_lists_the_sitemaps_robots_txt_names(server: HTTPServer) -> None:
+    page = '<html><head><link rel="alternate" type="application/rss+xml" href="/feed.xml"></head></html>'
+    server.expect_request("/").respond_with_data(page, content_type="text/html")
+    server.expect_request("/bare").respond_with_data("<html><body>no feed here</body></html>", content_type="text/html")
+    server.expect_request("/robots.txt").respond_with_data(
+        "User-agent: *\nDisallow:\nSitemap: /news-sitemap.xml\nSitemap: /news-sitemap.xml\n"
+        "Sitemap: https://cdn.example/sitemap.xml\nSitemap: ftp://x.example/s.xml\n")
+    env = {"NEWSFLOW_ALLOWED_NETWORKS": "127.0.0.1/32"}
+    found = CliRunner().invoke(main, ["feeds", "discover", server.url_for("/")], env=env)
+    assert found.exit_code == 0, found.output
+    assert found.output.splitlines() == [
+        server.url_for("/feed.xml"),
+        f"# sitemap (robots.txt): {server.url_for('/news-sitemap.xml')}",
+        "# sitemap (robots.txt): https://cdn.example/sitemap.xml",
+    ]
+    bare = CliRunner().invoke(main, ["feeds", "discover", server.url_for("/bare")], env=env)
+    assert bare.exit_code == 1 and "no feed found; its site's robots.txt names 2 sitemap(s)" in bare.output
