@@ -27,6 +27,7 @@ STOPWORDS_INTL = _words(
     het een en maar voor met zonder naar bij uit op aan om dit deze
     och eller men för med utan på av till från efter före hos en ett den det de han hon vi ni
     na w we z ze do od przez przy po pod nad dla oraz ale lub jak gdy że to ten ta te ci jego jej ich
+    według wobec podczas między około mimo dzięki także jednak
     в во на с со к ко по за из от до у о об при для без через над под и а но или что как это этот эта эти его ее их
     він вона воно вони та й і у з із зі до від для про при над під що як це цей ця ці його її їх уночі
     компания компанія spółka firma
@@ -289,6 +290,18 @@ COUNTRY_NAMES_INTL: dict[str, str] = {
     "Польща": "PL",
     "Китай ": "CN",
     "Америка": "US",
+    # the United States in other cases (Polish, Russian, Ukrainian): a name of two inflected words
+    "Stanów Zjednoczonych": "US",
+    "Stanach Zjednoczonych": "US",
+    "Stanom Zjednoczonym": "US",
+    "Stanami Zjednoczonymi": "US",
+    "Соединенных Штатов": "US",
+    "Соединенным Штатам": "US",
+    "Соединенными Штатами": "US",
+    "Соединенные Штаты": "US",
+    "Сполучених Штатів": "US",
+    "Сполученим Штатам": "US",
+    "Сполученими Штатами": "US",
 }
 
 # Word endings of Polish, Russian and Ukrainian place names in other cases -> the nominative
@@ -297,6 +310,10 @@ COUNTRY_NAMES_INTL: dict[str, str] = {
 INFLECTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "pl": (
         ("owie", "ów"),
+        ("ście", "st"),
+        ("cie", "t"),
+        ("dzie", "d"),
+        ("rze", "r"),
         ("niu", "ń"),
         ("ji", "ja"),
         ("ii", "ia"),
@@ -333,6 +350,7 @@ INFLECTIONS: dict[str, tuple[tuple[str, str], ...]] = {
         ("ю", "я"),
         ("а", ""),
         ("я", "ь"),
+        ("е", "ь"),
     ),
     "uk": (
         ("єві", "їв"),
@@ -349,6 +367,8 @@ INFLECTIONS: dict[str, tuple[tuple[str, str], ...]] = {
         ("у", ""),
         ("ю", "я"),
         ("а", ""),
+        ("і", "ь"),
+        ("ю", "ь"),
     ),
 }
 

@@ -43,6 +43,8 @@ FIRST_NAMES_MORE = _words(
 
 # Organisations of each language's news without a suffix the rules would see (alias -> canonical).
 KNOWN_ORGS_MORE: dict[str, str] = {
+    "Air France": "Air France",
+    "Air France-KLM": "Air France-KLM",
     # de
     "Bundestag": "Bundestag",
     "Bundesbank": "Bundesbank",
@@ -287,6 +289,7 @@ ORG_HEADS_INTL = _words(
     école szkoła academia accademia académie akademia akademii alianza alleanza aliança sojusz frente
     fronte bloco bloque blocco coalición coalizione coligação koalicja koalicji junta audiencia
     prokuratura prokuratury kancelaria kancelarii rada rady straż straży
+    protezione protección proteção protection guardia guarda garde gendarmerie
     universität hochschule gewerkschaft zentralbank bundesamt landgericht amtsgericht verwaltungsgericht
     bundesanstalt stiftung verband vereinigung
     myndigheten verket inspektionen förbundet partiet
@@ -342,7 +345,27 @@ ORG_HEADS_CYR = (
 )
 
 # Tokens that make a capitalised sequence a club ("FC Porto", "MSV Duisburg", "AIK", "Malmö FF").
-CLUB_TOKENS = _words("FC CF SC AC SS CD UD RC SV MSV TSV VfB VfL FSV TSG RB BSC HSV SG IF IK FF BK KS GKS SK FK ФК СК")
+CLUB_TOKENS = _words(
+    "FC CF SC AC SS CD UD RC SV MSV TSV VfB VfL FSV TSG RB BSC HSV SG IF IK FF BK KS GKS SK FK ФК СК "
+    "Olympique Racing Athletic Atlético Sporting Borussia Eintracht Fortuna Hertha Schalke Dynamo Dinamo "
+    "Lokomotiv Slavia Sparta Partizan Legia Wisła Górnik Inter Ajax Feyenoord Celtic Rangers Benfica "
+    "Galatasaray Fenerbahçe Beşiktaş Olympiacos Panathinaikos"
+)
+
+# Words of sports reports besides :data:`multilingual.SPORTS_WORDS` (lower case, as written).
+SPORTS_WORDS_MORE = _words(
+    """
+    målen matchen derbyt tränaren tabellen serien förlorade vann
+    spieltag tabelle tore heimspiel auswärtsspiel bundesliga meisterschaft rückrunde hinrunde
+    buteur championnat entraîneur tournoi set sets finale
+    goleador jornada torneo campeón
+    tifosi squadra derby partita torneo
+    golos equipa jogo
+    bramkę bramki gola meczu drużyna turnieju finale
+    матче матча забил команда турнира финале
+    матчі матчу забив команда турніру фіналі бою
+    """
+)
 
 # After a team ("Hammarby slog Djurgården", "Шахтар переміг Динамо"): verbs of a result.
 TEAM_VERBS_AFTER = (

@@ -67,6 +67,7 @@ _COUNTRY_ADJ = (
     "міськ",
     "районн",
 )
+_GENITIVE_ENDINGS = tuple(_words("ы и а я ов ев ей ых их ого его ой ої ів ки ти ни"))
 _DETERMINERS = _words(
     "этот эта это эти тот та те такой такая каждый любой новый новая новое один одна весь вся наш наша "
     "ваш их его ее её свой своя цей ця це ці той такий така кожен кожний новий нова одне уся увесь"
@@ -83,7 +84,9 @@ def cyrillic_orgs(text: str) -> list[tuple[int, int]]:
         head = max((i for i in range(1, len(words)) if _HEAD_CYR.match(words[i])), default=-1)
         # the words before the head noun are adjectives ("Окружного административного суда")
         if head < 1 or not all(w.lower().endswith(_ADJ_ENDINGS) for w in words[:head]):
-            continue
+            head = _head_first(words)  # "Министерство иностранных дел", "Служба безпеки України"
+            if head < 1:
+                continue
         end = m.start() + len(" ".join(words[: head + 1]))
         nxt = _CYR_NEXT.match(text, end)  # a capitalised genitive: "банк України", not a given name
         if nxt is not None and _given(nxt.group()[1:].lower()):
@@ -96,8 +99,70 @@ def cyrillic_orgs(text: str) -> list[tuple[int, int]]:
     return out
 
 
+def _head_first(words: list[str]) -> int:
+    """The last word of a name that starts with its head noun and goes on with genitives, or -1."""
+    if not _HEAD_CYR.match(words[0].lower()):
+        return -1
+    last = -1
+    for i in range(1, len(words)):
+        if not (words[i].endswith(_GENITIVE_ENDINGS) or words[i] in ("дел", "справ")):
+            break
+        last = i
+    return last
+
+
 def _given(low: str) -> bool:
     return low in FIRST_NAMES or low in INFLECTED_GIVEN
+
+
+def _phrase_regex() -> re.Pattern[str]:
+    """Known organisations whose names go on in lower case or with a digit ("Assemblée nationale",
+    "Movimento 5 Stelle"): the capitalised-sequence splitter never sees them whole."""
+    connectors = {"of", "for", "the", "and", "de", "da", "do", "del", "della", "di", "du", "des", "d'"}
+    names = [
+        k
+        for k in KNOWN_ORGS
+        if " " in k and any((w[:1].islower() or w[:1].isdigit()) and w not in connectors for w in k.split()[1:])
+    ]
+    names.sort(key=len, reverse=True)
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(n) for n in names) + r")(?!\w)")
+
+
+_PHRASES = _phrase_regex()
+
+
+def known_phrases(text: str) -> list[tuple[int, int, str]]:
+    """Spans and canonical names of the known organisations of :func:`_phrase_regex` in ``text``."""
+    return [(m.start(), m.end(), KNOWN_ORGS[m.group()]) for m in _PHRASES.finditer(text)]
+
+
+_ROMANCE = re.compile(r"(?<![\w'’])([A-ZÀ-Ý][a-zà-ÿ]+)((?: [a-zà-ÿ]{4,}){1,2})(?![\w'’])")
+_ROMANCE_ADJ = tuple(
+    _words(
+        "ale ali ano ana ani ane ese esi ica ico ici iche ique iques aise ain aine enne ien ienne nal nale nali "
+        "nel nelle eu eia ia io ário ária ivo iva ive if ile il ar aria ario ero era ista iste ense ño ña ina ino "
+        "esa eso al ois oise ês éen éenne"
+    )
+)
+
+
+def romance_orgs(text: str) -> list[tuple[int, int]]:
+    """ "Commissione europea", "Protezione civile", "Partido socialista": an organisation head word
+    followed by adjectives in lower case (French, Spanish, Italian, Portuguese)."""
+    out: list[tuple[int, int]] = []
+    for m in _ROMANCE.finditer(text):
+        if m.group(1).lower() not in ORG_HEADS_INTL:
+            continue
+        end = m.start(2)
+        masculine = m.group(1).endswith("o")
+        for w in m.group(2).split(" ")[1:]:
+            # "del Consiglio italiana": a feminine adjective belongs to another noun
+            if not w.endswith(_ROMANCE_ADJ) or (masculine and w.endswith("a")):
+                break
+            end += 1 + len(w)
+        if end > m.start(2):
+            out.append((m.start(), end))
+    return out
 
 
 def inflected_org(surface: str) -> str | None:
@@ -105,7 +170,7 @@ def inflected_org(surface: str) -> str | None:
     for e in (*SURNAME_ENDINGS, "ej"):
         if surface.endswith(e) and len(surface) - len(e) >= 3:
             stem = surface[: -len(e)]
-            for cand in (stem, stem + "a", stem + "а"):
+            for cand in (stem, stem + "a", stem + "а", stem + "я"):
                 hit = KNOWN_ORGS.get(cand)
                 if hit:
                     return hit

@@ -14,12 +14,13 @@ from . import topics as _topics
 from .gazetteer import get_gazetteer
 from .language import detect
 from .lexicon import CONNECTORS, COUNTRY_ALIASES, DEMONYMS, FAMOUS, REGION_ABBREVS, STOPWORDS
-from .multilingual import INFLECTIONS, SPORTS_WORDS
-from .multilingual_more import ORG_HEADS_INTL, TEAM_VERBS_AFTER, TEAM_WORDS_BEFORE
+from .multilingual import INFLECTIONS
+from .multilingual_more import ORG_HEADS_INTL
 from .names import EntityGroup, PersonIndex, acronym_of, classify, given_name, known_org
-from .orgcues import acronym_definitions, cyrillic_orgs, head_word_org, inflected_org
+from .orgcues import acronym_definitions, cyrillic_orgs, head_word_org, inflected_org, known_phrases, romance_orgs
 from .places import PlaceCandidate, demonyms, resolve
 from .spans import Segment, Token, segments, tokenize
+from .sports import club_places, find_teams, sports_text, unknown_teams
 
 _COMPASS = frozenset(
     [
@@ -44,22 +45,10 @@ _COMPASS = frozenset(
     ]
 )
 _DATELINE_AFTER = re.compile(r"^\s*(?:,[^\n]{0,40})?\s*(?:-|—|–|\(|/|$)")  # "МОСКВА, 5 июня. /ТАСС/."
+_ROMANCE_LANGS = frozenset(("fr", "es", "it", "pt", "ca"))
+_GENITIVE_S_LANGS = frozenset(("de", "sv", "nl", "da", "no", "nb"))  # "Georgiens", "Danmarks"
 _CYR_ACRONYM_DEF = re.compile(r",? \(([А-ЯЁІЇЄA-Z]{2,8})\)")
 _ACRONYM_DEF = re.compile(r"^,? \(([A-Z][A-Za-z]{1,7})\)")
-# sports text: a score ("2-1", "3:0") or a results line ("Liverpool 3 Brentford 0")
-_SCORE = re.compile(r"\b\d{1,2} ?[-:–] ?\d{1,2}\b")
-_TEAM_AFTER = re.compile(
-    r"^(?:'s)? (?:\d{1,2}\b|beat|beats|drew|draw|lost|won|defeated|v|vs\.?|gegen|contre|contra|против|проти|mot|"
-    + TEAM_VERBS_AFTER
-    + r")\b"
-)
-_TEAM_VERB_AFTER = re.compile(r"^(?:'s)? (?:beat|beats|drew|defeated|" + TEAM_VERBS_AFTER + r")\b")
-_TEAM_WORD_BEFORE = re.compile(r"\b(?:beat|beating|against|vs\.?|gegen|contre|face à|против|проти|" + TEAM_WORDS_BEFORE + r")$")
-_TEAM_BEFORE = re.compile(
-    r"\b(?:beat|beating|against|vs\.?|v|gegen|contre|contra|face à|против|проти|mot|bei|vor|dei|des|do|da|"
-    + TEAM_WORDS_BEFORE
-    + r")$"
-)
 # articles that are also name particles ("Marine Le Pen"): dropped only from an unknown sequence ("La Russie")
 _ARTICLES = frozenset(("la", "le", "les", "el", "los", "las", "il", "lo", "der", "die", "das", "den", "de", "het"))
 # acronyms that are no organisation
@@ -125,12 +114,13 @@ class _EntityFinder:
         if len(acr) >= 2:
             self.acronyms.setdefault(acr, canonical)
 
-    def cyrillic_org(self, start: int, end: int) -> None:
-        """ "Окружного административного суда Киева (ОАСК)": one name, and its acronym."""
+    def cyrillic_org(self, start: int, end: int, canonical: str | None = None) -> None:
+        """ "Окружного административного суда Киева (ОАСК)", "Assemblée nationale": a name the
+        capitalised sequences do not hold whole, and its acronym."""
         if any(a < end and start < b for a, b in self.taken):
             return
         long_form = self.text[start:end]
-        canonical = known_org(long_form) or long_form
+        canonical = canonical or known_org(long_form) or long_form
         self.orgs.setdefault(canonical, EntityGroup(canonical)).mentions.append((start, end, long_form))
         self.taken.append((start, end))
         m = _CYR_ACRONYM_DEF.match(self.text, end)
@@ -156,6 +146,8 @@ class _EntityFinder:
         found: list[object] = list(self.gaz.lookup(surface))
         if not found and self.lang in INFLECTIONS:
             found = self.inflected(surface)
+        if not found and self.lang in _GENITIVE_S_LANGS and surface.endswith("s") and len(surface) > 4:
+            found = list(self.gaz.lookup(surface[:-1]))
         return list(found)
 
     def inflected(self, surface: str) -> list[object]:
@@ -285,6 +277,22 @@ class _EntityFinder:
                     self.add_place(rest, e2, weak=True)
                 return
             self.segment(rest, depth + 1)
+            return
+        if len(seg.toks) == 2 and (first.sent_start or self.lang == "de") and not given_name(first):
+            # "Акции Газпрома", "Lokführergewerkschaft GDL": a capitalised common noun before a name
+            rest = Segment(seg.toks[1:], False)
+            if self.known_name(rest):
+                if seg in self.unresolved:
+                    self.unresolved.remove(seg)  # no "Yahya Sinwar" to link: the first word is no name
+                self.segment(rest, depth + 1)
+
+    def known_name(self, seg: Segment) -> bool:
+        """Whether a one-word segment is a known organisation (in any case form), an acronym or a place."""
+        t = seg.toks[0]
+        surface = seg.surface(self.text)
+        if known_org(surface) or (t.allcaps and 2 <= len(surface) <= 6):
+            return True
+        return bool((self.lang in INFLECTIONS and inflected_org(surface)) or self.place_entries(seg, surface))
 
     def coreference(self) -> None:
         """An unknown "Yahya Sinwar" is a person when "Sinwar" also stands alone in the article."""
@@ -369,24 +377,11 @@ class _EntityFinder:
         or a national side ("Spain beat England 2-1", "Liverpool 3 Brentford 0", "Hammarby slog
         Djurgården"); its other mentions follow ("Djurgårdens")."""
         text = self.text
-        if len(_SCORE.findall(text)) + sum(1 for t in self.toks if t.low in SPORTS_WORDS) < 2:
+        if not sports_text(text, self.toks):
             return
-        spans = [(c.start, c.end, c.surface) for c in self.place_cands]
-        teams = set()
-        for start, end, surface in spans:
-            after = text[end : end + 16]
-            before = text[max(0, start - 12) : start].rstrip()
-            if _TEAM_AFTER.match(after) or _TEAM_BEFORE.search(before) or _SCORE.match(text[end + 1 : end + 8]):
-                teams.add(surface)
-        # an unknown word: only with a verb of a result or an opponent cue (not "No 38", "against Russian forces")
-        for g in self.leftover if self.lang != "de" else ():  # German capitalises every noun
-            t = g.toks[0]
-            if t.text in DEMONYMS or t.low in STOPWORDS or t.low in SPORTS_WORDS:
-                continue
-            after = text[g.end : g.end + 16]
-            before = text[max(0, g.start - 12) : g.start].rstrip()
-            if _TEAM_VERB_AFTER.match(after) or _TEAM_WORD_BEFORE.search(before):
-                teams.add(g.surface(text))
+        teams = find_teams(text, [(c.start, c.end, c.surface) for c in self.place_cands])
+        teams |= unknown_teams(text, self.leftover if self.lang != "de" else [])  # German capitalises every noun
+        teams |= club_places(list(self.orgs))
         if not teams:
             return
 
@@ -432,7 +427,9 @@ def find_entities(text: str, language_hint: str | None = None, title: str | None
         g.mentions.append((start, end, long_form))
         run.acronyms[acr] = canonical
         run.taken.append((start, end))
-    for start, end in cyrillic_orgs(text):
+    for start, end, canonical in known_phrases(text):
+        run.cyrillic_org(start, end, canonical)
+    for start, end in cyrillic_orgs(text) + (romance_orgs(text) if lang in _ROMANCE_LANGS else []):
         run.cyrillic_org(start, end)
     for seg in segments(text, toks, run.is_name):
         run.segment(seg)
