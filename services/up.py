@@ -33,7 +33,7 @@ from services.common.settings import CommonSettings, ConfigError, load
 from services.common.urls import article_id, redact_url
 from services.demo.server import DemoSite
 from services.extractor.settings import ExtractorSettings
-from services.fetcher.feedlist import FeedListError, read_feed_list
+from services.fetcher.feedlist import FeedListError, check_environment, read_feeds
 from services.fetcher.settings import FetcherSettings
 from services.fetcher.state import FetcherState
 from services.ops.status import never_succeeded_feeds
@@ -136,7 +136,7 @@ def check_config(feeds_file: Path | None) -> None:
             problems.extend(line.strip() for line in str(exc).splitlines()[1:])
     if feeds_file is not None:
         try:
-            read_feed_list(feeds_file)
+            check_environment(read_feeds(feeds_file), os.environ)  # per-feed options' env:NAME variables too
         except FeedListError as exc:
             problems.append(str(exc))
     if problems:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from services.common import kafka
 from services.common.commands import settings_or_exit
 from services.fetcher.backfill import MAX_PAGES, Backfill, BackfillReport
 from services.fetcher.discover import discover_feeds, looks_like_html, robots_sitemaps
-from services.fetcher.feedlist import FeedListError, append_feeds, outlines, to_opml
+from services.fetcher.feedlist import FeedListError, ListedFeed, append_feeds, outlines, to_opml
 from services.fetcher.feedstatus import poll, status
 from services.fetcher.http import FetchError, HttpClient
 from services.fetcher.pages import PagePublisher
@@ -181,12 +181,12 @@ async def _discover(page_url: str, settings: FetcherSettings) -> list[str]:
 def add(urls: tuple[str, ...]) -> None:
     """Add feeds (or site pages: their announced feeds) to the feed list."""
     settings = _settings()
-    found: list[tuple[str, str | None]] = []
+    found: list[ListedFeed] = []
     for url in urls:
         feeds_of_page = asyncio.run(_discover(url, settings))
         if not feeds_of_page:
             raise click.ClickException(f"{url}: neither a feed nor a page announcing one")
-        found += [(u, None) for u in feeds_of_page]
+        found += [ListedFeed(u) for u in feeds_of_page]
     _append(settings.feeds_file, found, "added with `newsflow feeds add`")
 
 
@@ -202,7 +202,7 @@ def import_(opml_file: Path) -> None:
     _append(settings.feeds_file, items, f"imported from {opml_file.name}")
 
 
-def _append(path: Path, items: list[tuple[str, str | None]], what: str) -> None:
+def _append(path: Path, items: list[ListedFeed], what: str) -> None:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
     try:
         added, known = append_feeds(path, items, f"{what} on {stamp}")
@@ -213,7 +213,8 @@ def _append(path: Path, items: list[tuple[str, str | None]], what: str) -> None:
 
 @feeds.command()
 def export() -> None:
-    """Print the feed list as OPML 2.0 (moved feeds at their new URL, titles from the last poll)."""
+    """Print the feed list as OPML 2.0 (moved feeds at their new URL, titles from the last poll, options as
+    newsflow: attributes)."""
     settings = settings_or_exit(FetcherSettings)
     path = settings.feeds_file
     try:
@@ -229,7 +230,8 @@ def export() -> None:
             known = state.moved_and_titles()
         finally:
             state.close()
-        items = [(known.get(u, (None, None))[0] or u, t or known.get(u, (None, None))[1]) for u, t in items]
+        items = [replace(f, url=known[f.url][0] or f.url, title=f.title or known[f.url][1]) if f.url in known else f
+                 for f in items]
     click.echo(to_opml(items), nl=False)
 
 

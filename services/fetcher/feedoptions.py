@@ -46,7 +46,7 @@ RESERVED_HEADERS = {
     "connection": "HTTP framing", "te": "HTTP framing", "upgrade": "HTTP framing", "keep-alive": "HTTP framing",
     "accept-encoding": "the client decodes gzip and deflate only",
     "if-none-match": "conditional GET sets it", "if-modified-since": "conditional GET sets it",
-    "user-agent": "use user_agent=", "authorization": "use auth= (or header.Authorization without auth=)",
+    "user-agent": "use user_agent=",
 }
 MASK = "***"
 

@@ -106,7 +106,8 @@ def test_import_appends_new_feeds_and_export_round_trips(tmp_path: Path) -> None
     assert "0 feeds added, 2 already listed" in out
     code, exported = run(["feeds", "export"], env)
     assert code == 0 and exported.startswith("<?xml")
-    assert outlines(exported) == [("https://a.example/rss", "https://a.example/rss"), ("https://b.example/feed", "B & co")]
+    assert [(f.url, f.title) for f in outlines(exported)] == [("https://a.example/rss", None),
+                                                              ("https://b.example/feed", "B & co")]
 
 
 def test_import_of_a_broken_opml_is_a_clear_error(tmp_path: Path) -> None:
