@@ -73,6 +73,8 @@ def next_poll(report: FeedReport, now: float) -> str:
         return "never (retired: HTTP 410; remove it from and add it back to the feed list to poll again)"
     if not report.listed:
         return "never (not in the feed list)"
+    if report.disabled:
+        return "never (disabled=true in the feed list)"
     if report.leased(now):
         return f"being polled now by {report.lease_owner}"
     return "due now" if report.next_poll_at <= now else when(report.next_poll_at, now)
@@ -81,7 +83,11 @@ def next_poll(report: FeedReport, now: float) -> str:
 def describe(report: FeedReport, now: float) -> list[str]:
     """The long form of one feed, as lines."""
     state = report.state + ("" if report.listed else ", not listed")
+    state = f"disabled (by the feed list; was {state})" if report.disabled else state
     lines = [report.url, f"  state:          {state}"]
+    options = report.masked_options()
+    if options:
+        lines.append(f"  options:        {' '.join(f'{k}={v}' for k, v in options)}")
     if report.moved_to:
         lines.append(f"  moved to:       {report.moved_to} (permanent redirect; polled there)")
     if report.title:
@@ -109,14 +115,15 @@ def table(reports: list[FeedReport], now: float) -> list[str]:
     lines = [f"{'STATE':<12} {'LAST POLL':<10} {'NEXT POLL':<10} {'ERR':>3} {'/DAY':>6}  URL  (OUTCOME)"]
     for r in reports:
         last = _ago(r.last_polled_at, now)
-        nxt = "polling" if r.leased(now) else ("-" if r.state == "retired" else
+        nxt = "polling" if r.leased(now) else ("-" if r.state == "retired" or r.disabled else
                                                 ("due" if r.next_poll_at <= now else _span(r.next_poll_at - now)))
         per_day = "-" if r.entries_per_day is None else f"{r.entries_per_day:.1f}"
-        state = r.state + ("*" if r.never_succeeded else "")
+        state = ("disabled" if r.disabled else r.state) + ("*" if r.never_succeeded else "")
         lines.append(f"{state:<12} {last:<10} {nxt:<10} {r.error_count:>3} {per_day:>6}  {r.url}  ({outcome(r)[:200]})")
     counts: dict[str, int] = {}
     for r in reports:
-        counts[r.state] = counts.get(r.state, 0) + 1
+        shown = "disabled" if r.disabled else r.state
+        counts[shown] = counts.get(shown, 0) + 1
     never = [r for r in reports if r.never_succeeded]
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     lines.append(f"{len(reports)} feeds: {summary or 'none'}; {len(never)} never succeeded"
@@ -129,7 +136,9 @@ def _ago(stamp: float | None, now: float) -> str:
 
 
 def as_json(report: FeedReport) -> dict[str, object]:
-    return {**dataclasses.asdict(report), "never_succeeded": report.never_succeeded}
+    """The report as JSON; the options masked (environment variable names, never a secret's value)."""
+    return {**dataclasses.asdict(report), "options": dict(report.masked_options()),
+            "never_succeeded": report.never_succeeded}
 
 
 @click.command("status")

@@ -11,7 +11,8 @@ over the same tables; nothing else coordinates them (``docs/scaling.md`` says wh
   claim takes it over. The holder renews its leases while it polls (:meth:`renew_leases`,
   :meth:`holds`); every write of the feed's row after a poll is guarded by ``lease_owner`` (see
   :class:`LeaseLost`) and releases the lease.
-* **The feed list.** :meth:`replace_feed_list` makes the ``listed`` column match a list (a
+* **The feed list.** :meth:`replace_feed_list` makes the ``listed`` column (and each feed's
+  ``options`` and ``disabled``: :mod:`services.fetcher.feedoptions`) match a list (a
   removed feed keeps its history; a re-added retired feed is polled again). The table is what
   replicas poll, so a change made through any replica reaches all of them.
 * **Hosts.** :meth:`acquire_host` / :meth:`release_host`: a request start needs one of the
@@ -25,13 +26,17 @@ The work of one scheduler wake-up does not grow with the number of feeds: a clai
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+from services.fetcher.feedoptions import FeedOptions
+
 FEED_COLUMNS = ("url, etag, last_modified, next_poll_at, error_count, state, moved_to, last_error, last_status, "
-                "entries_per_day")
-DUE = "listed = 1 AND state != 'retired'"  # the partial index feeds_due has exactly this condition
+                "entries_per_day, options")
+# Polled: listed, not disabled by the list, not retired. The partial index feeds_due has the listed and
+# state terms (so every query with DUE can use it; a disabled feed is one more row it skips).
+DUE = "listed = 1 AND disabled = 0 AND state != 'retired'"
 FEED_LIST = "main"
 
 
@@ -150,9 +155,11 @@ class SharedSchedule:
         return float(value) if value is not None else None
 
     def counts_by_state(self) -> dict[str, int]:
-        """Listed feeds by state (one scan: call it now and then, not at every wake-up)."""
+        """Listed feeds by state, ``disabled`` for those the list disables (one scan: call it now and then,
+        not at every wake-up)."""
         return {str(s): int(n) for s, n in self.db.execute(
-            "SELECT state, COUNT(*) FROM feeds WHERE listed = 1 GROUP BY state").fetchall()}
+            "SELECT CASE WHEN disabled = 1 THEN 'disabled' ELSE state END, COUNT(*) FROM feeds WHERE listed = 1 "
+            "GROUP BY 1").fetchall()}
 
     def _owner(self) -> str:
         if self.owner is None:
@@ -161,13 +168,18 @@ class SharedSchedule:
 
     # --- the feed list -------------------------------------------------------------------------
 
-    def replace_feed_list(self, urls: list[str], now: float) -> bool:
-        """Make the listed feeds exactly ``urls``; False when the table already holds this list.
+    def replace_feed_list(self, urls: list[str], now: float, options: Mapping[str, FeedOptions] | None = None) -> bool:
+        """Make the listed feeds exactly ``urls``, with their ``options``; False when the table already
+        holds this list.
 
         New feeds are due now; removed ones keep their history (``listed = 0``); a retired feed
-        that comes back to the list is polled again.
+        that comes back to the list is polled again. A listed feed's options (none: NULL) and its
+        ``disabled`` flag are the list's.
         """
-        digest = hashlib.sha256("\n".join(urls).encode()).hexdigest()
+        known = options or {}
+        stored = [(known[u].to_json(), int(known[u].disabled)) if u in known else (None, 0) for u in urls]
+        lines = (u if o is None else f"{u}\t{o}" for u, (o, _) in zip(urls, stored, strict=True))
+        digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
         with self.transaction():
             row = self.db.execute(f"SELECT digest FROM feed_lists WHERE name = ?{self.for_update}",
                                   (FEED_LIST,)).fetchone()
@@ -181,6 +193,8 @@ class SharedSchedule:
                             "ELSE next_poll_at END, state = CASE WHEN state = 'retired' THEN 'active' ELSE state END "
                             "WHERE listed = 0 AND url IN (SELECT url FROM listed_now)")
             self.db.execute("UPDATE feeds SET listed = 0 WHERE listed = 1 AND url NOT IN (SELECT url FROM listed_now)")
+            self.db.executemany("UPDATE feeds SET options = ?, disabled = ? WHERE url = ?",
+                                [(o, d, u) for u, (o, d) in zip(urls, stored, strict=True)])
             self.db.execute("DELETE FROM listed_now")
             self.db.execute("INSERT INTO feed_lists (name, digest, synced_at) VALUES (?, ?, ?) ON CONFLICT (name) "
                             "DO UPDATE SET digest = excluded.digest, synced_at = excluded.synced_at",

@@ -11,6 +11,9 @@ Pure functions of the poll's outcome, so they are unit-tested without a server.
   failures in a row the feed is ``dead`` and probed every
   ``dead_probe_interval_seconds``. ``Retry-After`` (429/503) is a lower bound.
   Any success makes the feed ``active`` again: nobody has to revive it.
+* A feed with its own bounds (``min_interval``/``max_interval`` in the list: :func:`feed_bounds`)
+  has them instead of the global ones; its maximum also caps the server's cache hints (not
+  ``Retry-After``, nor a dead feed's probe interval).
 """
 
 from __future__ import annotations
@@ -37,15 +40,29 @@ def entries_per_day(dates: Iterable[datetime | None], now: float) -> float | Non
     return len(recent) / 7.0
 
 
-def rhythm_interval(per_day: float | None, settings: FetcherSettings) -> float:
-    """The interval the feed's own rhythm asks for, within ``[min, max]``."""
+Bounds = tuple[float, float]
+
+
+def feed_bounds(settings: FetcherSettings, low: float | None, high: float | None) -> Bounds | None:
+    """A feed's own interval bounds (its ``min_interval``/``max_interval`` options), the global one
+    filling in a bound not given (moved out of the way of the one given); None without either."""
+    if low is not None:
+        return low, high if high is not None else max(settings.max_poll_interval_seconds, low)
+    if high is not None:
+        return min(settings.min_poll_interval_seconds, high), high
+    return None
+
+
+def rhythm_interval(per_day: float | None, settings: FetcherSettings, bounds: Bounds | None = None) -> float:
+    """The interval the feed's own rhythm asks for, within ``[min, max]`` (the feed's bounds when it has them)."""
+    low, high = bounds or (settings.min_poll_interval_seconds, settings.max_poll_interval_seconds)
     if per_day is None:
         interval = settings.poll_interval_seconds
     elif per_day == 0:
-        interval = settings.max_poll_interval_seconds  # nothing for a week: check daily-ish
+        interval = high  # nothing for a week: check daily-ish
     else:
         interval = 86_400.0 / per_day
-    return min(max(interval, settings.min_poll_interval_seconds), settings.max_poll_interval_seconds)
+    return min(max(interval, low), high)
 
 
 def server_hint(headers: Mapping[str, str], ttl_seconds: float | None, now: float) -> float:
@@ -65,10 +82,12 @@ def server_hint(headers: Mapping[str, str], ttl_seconds: float | None, now: floa
 
 
 def next_success_delay(per_day: float | None, hint: float, settings: FetcherSettings,
-                       rng: random.Random | None = None) -> float:
-    """Seconds until the next poll after a successful one."""
-    base = max(rhythm_interval(per_day, settings), hint)
-    return base * (1 + (rng or random).uniform(0, JITTER))
+                       rng: random.Random | None = None, bounds: Bounds | None = None) -> float:
+    """Seconds until the next poll after a successful one. A feed's own maximum (``bounds``) also caps
+    the server's cache hints: it is the operator's word for this feed."""
+    base = max(rhythm_interval(per_day, settings, bounds), hint)
+    delay = base * (1 + (rng or random).uniform(0, JITTER))
+    return min(delay, bounds[1]) if bounds is not None else delay
 
 
 def failure_state(errors: int, settings: FetcherSettings) -> str:
@@ -76,14 +95,15 @@ def failure_state(errors: int, settings: FetcherSettings) -> str:
 
 
 def next_failure_delay(errors: int, settings: FetcherSettings, retry_after: float | None = None,
-                       rng: random.Random | None = None) -> float:
-    """Seconds until the next try after ``errors`` failures in a row: backoff with full jitter."""
+                       rng: random.Random | None = None, bounds: Bounds | None = None) -> float:
+    """Seconds until the next try after ``errors`` failures in a row: backoff with full jitter (within
+    the feed's own bounds when it has them)."""
     r = rng or random
     if errors >= settings.dead_after_errors:
         delay = settings.dead_probe_interval_seconds * (1 + r.uniform(0, JITTER))
     else:
-        low = settings.min_poll_interval_seconds
-        ceiling = min(settings.max_poll_interval_seconds, low * 2 ** min(errors, 30))
+        low, high = bounds or (settings.min_poll_interval_seconds, settings.max_poll_interval_seconds)
+        ceiling = min(high, low * 2 ** min(errors, 30))
         delay = r.uniform(low, max(ceiling, low))
     if retry_after is not None:
         delay = max(delay, min(retry_after, HINT_CEILING))

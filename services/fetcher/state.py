@@ -34,9 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.common.sqlite import migrate
+from services.fetcher.feedoptions import FeedOptions, OptionError
 from services.fetcher.leases import DUE, FEED_COLUMNS, Db, SharedSchedule
 
-FEED_STATES = ("active", "backing_off", "dead", "retired")
+FEED_STATES = ("active", "backing_off", "dead", "retired", "disabled")  # disabled: by the list (a column, not a state)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,12 @@ class FeedState:
     last_error: str | None = None
     last_status: int | None = None
     entries_per_day: float | None = None
+    options_json: str | None = None  # the feed's options in the list (feedoptions.FeedOptions.to_json)
+
+    @property
+    def options(self) -> FeedOptions:
+        """The feed's per-feed options; raises :class:`~services.fetcher.feedoptions.OptionError` when unreadable."""
+        return FeedOptions.from_json(self.options_json)
 
     @property
     def fetch_url(self) -> str:
@@ -80,6 +87,8 @@ class FeedReport:
     lease_until: float | None
     pages_given_up: int
     last_page_error: str | None
+    options: str | None = None  # the feed's options as stored (JSON; literal secrets too): show masked_options()
+    disabled: bool = False  # disabled=true in the feed list: listed, never polled
     robots_disallowed: int = 0  # entries' pages robots.txt disallows: not fetched, given up
     last_robots_disallowed: str | None = None
 
@@ -91,9 +100,17 @@ class FeedReport:
     def leased(self, now: float) -> bool:
         return self.lease_owner is not None and (self.lease_until or 0) > now
 
+    def masked_options(self) -> list[tuple[str, str]]:
+        """The feed's options fit to show: environment variable names, never a secret's value."""
+        try:
+            return FeedOptions.from_json(self.options).masked()
+        except OptionError as exc:
+            return [("unreadable", str(exc))]
+
 
 REPORT_COLUMNS = ("url, listed, state, moved_to, title, last_polled_at, last_success_at, last_status, last_error, "
                   "error_count, next_poll_at, entries_per_day, etag, last_modified, lease_owner, lease_until, "
+                  "options, disabled, "
                   "pages_given_up, last_page_error, robots_disallowed, last_robots_disallowed")
 
 
@@ -376,6 +393,7 @@ def _report(row: Iterable[object]) -> FeedReport:
     """A row of ``REPORT_COLUMNS`` as a report, field by column name (columns may be added in any order)."""
     values = dict(zip((c.strip() for c in REPORT_COLUMNS.split(",")), row, strict=True))
     values["listed"] = bool(values["listed"])
+    values["disabled"] = bool(values["disabled"])
     return FeedReport(**values)  # type: ignore[arg-type]
 
 
