@@ -40,7 +40,7 @@ def analyse(page: PageMessage) -> PageAnalysis:
         title=extracted.title,
         categories=page.entry.categories,
         url=page.final_url,
-        language_hint=extracted.language_hint,
+        language_hint=page.entry.language_hint or extracted.language_hint,  # the feed's language= option, else the page's
     )
     return PageAnalysis(extracted, tags, time.perf_counter() - started)
 
@@ -73,6 +73,7 @@ def build_article(page: PageMessage, extracted: Extracted, tags: Tags) -> Articl
         organisations=tags.organisations,
         keywords=tags.keywords,
         topics=tags.topics,
+        tags=entry.tags,  # the feed's category tags (per-feed option tags=)
         extractor_version=EXTRACTOR_VERSION,
         content_hash=content_hash(title, extracted.text),
         fetched_at=page.fetched_at,
