@@ -85,6 +85,28 @@ class FetcherSettings(CommonSettings):
     parse_workers: int = Field(
         0, ge=0, le=64, description="processes parsing feeds; 0: one per CPU core (1: parse in the event loop)"
     )
+    websub_callback_url: SecretStr = Field(
+        SecretStr(""),
+        description="WebSub: the public base URL hubs call back (https://fetcher.example/websub; it may carry a "
+        "token, hence secret); empty: WebSub off, feeds are only polled",
+    )
+    websub_listen: str = Field(
+        "0.0.0.0:9180", description="WebSub: host:port the callback server listens on (behind the public URL)"
+    )
+    websub_lease_seconds: int = Field(
+        7 * 86_400, ge=60, description="WebSub: subscription lease asked of the hub (the hub may grant another)"
+    )
+    websub_poll_interval_seconds: float = Field(
+        6 * 3600, gt=0, description="WebSub: poll interval of a feed with a verified subscription (a safety net)"
+    )
+
+    @field_validator("websub_listen")
+    @classmethod
+    def _listen_address(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"{value!r}: expected host:port, e.g. 0.0.0.0:9180")
+        return value
 
     @field_validator("allowed_networks")
     @classmethod
