@@ -282,10 +282,14 @@ def test_compose_ports_health_and_lifecycle() -> None:
         assert targets[0] == port
         if name == "sink":  # the JSON API, reachable from the host's loopback
             assert targets[1:] == [int(env["NEWSFLOW_API_PORT"])] and env["NEWSFLOW_API_HOST"] == "0.0.0.0"
+        elif name == "fetcher":  # the WebSub callbacks (its default listen address), for a reverse proxy
+            listen = FetcherSettings.model_fields["websub_listen"].default
+            assert targets == [port, int(listen.rsplit(":", 1)[1])]
         else:
             assert targets == [port]
         if name in SCALABLE:  # `--scale NAME=N`: no fixed host port (it would collide), no container_name
-            assert svc["ports"] == [{"target": port, "host_ip": "127.0.0.1"}], f"{name}: a fixed host port"
+            assert all(p == {"target": t, "host_ip": "127.0.0.1"} for p, t in zip(svc["ports"], targets, strict=True)), \
+                f"{name}: a fixed host port"
             assert "container_name" not in svc
         assert "NEWSFLOW_METRICS_PORT" in " ".join(svc["healthcheck"]["test"]) and "/healthz" in " ".join(
             svc["healthcheck"]["test"])
@@ -475,7 +479,9 @@ def test_k8s_workloads_are_hardened_probed_and_drain(validated: str, tree: str) 
         settings = build_settings(SERVICE_SETTINGS[service], container_env(doc, configmaps))
         port = settings.metrics_port
         assert port == SERVICE_SETTINGS[service].model_fields["metrics_port"].default
-        assert container["ports"] == [{"name": "metrics", "containerPort": port}]
+        websub = ([{"name": "websub", "containerPort": int(settings.websub_listen.rsplit(":", 1)[1])}]
+                  if isinstance(settings, FetcherSettings) else [])  # the WebSub callbacks
+        assert container["ports"] == [{"name": "metrics", "containerPort": port}, *websub]
         annotations = doc["spec"]["template"]["metadata"]["annotations"]
         assert annotations["prometheus.io/scrape"] == "true" and annotations["prometheus.io/port"] == str(port)
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
@@ -585,8 +591,10 @@ def test_k8s_network_policies(validated: str, tree: str) -> None:
     fetcher = {"app.kubernetes.io/name": "newsflow", "app.kubernetes.io/component": "fetcher"}
     assert internet and all(p["spec"]["podSelector"]["matchLabels"] == fetcher for p in internet)
     for p in policies:
-        for rule in p["spec"].get("ingress", []):
-            assert rule["ports"] == [{"protocol": "TCP", "port": "metrics"}]
+        for rule in p["spec"].get("ingress", []):  # metrics; and WebSub callbacks, to the fetcher only
+            assert rule["ports"] in ([{"protocol": "TCP", "port": "metrics"}], [{"protocol": "TCP", "port": "websub"}])
+            if rule["ports"][0]["port"] == "websub":
+                assert p["spec"]["podSelector"]["matchLabels"] == fetcher
     egress_ports = {port["port"] for p in policies for rule in p["spec"].get("egress", [])
                     for port in rule.get("ports", [])}
     assert {53, 5432, 9092} <= egress_ports
