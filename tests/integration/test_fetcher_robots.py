@@ -155,20 +155,25 @@ def test_a_disallowed_page_is_never_requested_and_crawl_delay_spaces_pages(
     assert sample("newsflow_fetcher_robots_refusals_total", reason="disallowed") == refused + 1
     after = {r: sample("newsflow_fetcher_robots_lookups_total", result=r) - lookups[r] for r in lookups}
     total = sum(after.values())
-    print(f"robots lookups in the first run: {after} -> hit rate {(after['hit'] + after['joined']) / total:.0%}")
+    print(f"robots lookups over both runs: {after} -> hit rate {(after['hit'] + after['joined']) / total:.0%}")
     assert after["miss"] == 1 and total == 4  # four entries' pages, one robots.txt fetch
 
 
 def test_the_demo_sites_disallowed_page_is_not_fetched(
     tmp_path: Path, topic_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    lookups = {r: sample("newsflow_fetcher_robots_lookups_total", result=r) for r in ("hit", "miss", "joined")}
     with DemoSite() as demo:
         settings = settings_for(tmp_path, demo.feed_urls(), monkeypatch, topic_env)
         run_once(settings)
         requested = demo.requested_paths()
         disallowed = demo.disallowed_urls()
         expected = demo.article_urls()
+        linked = demo.linked_urls()
     assert len(disallowed) == 1 and "/lakeshoreledger/subscribers/" in disallowed[0]
     assert urlsplit(disallowed[0]).path not in requested
     assert requested.count("/robots.txt") == 1
     assert sorted(p.url for p in published(settings)) == sorted(expected)
+    after = {r: sample("newsflow_fetcher_robots_lookups_total", result=r) - lookups[r] for r in lookups}
+    print(f"\ndemo robots lookups: {after} -> hit rate {(after['hit'] + after['joined']) / sum(after.values()):.0%}")
+    assert after["miss"] == 1 and sum(after.values()) == len(linked)
