@@ -81,12 +81,21 @@ def cyrillic_orgs(text: str) -> list[tuple[int, int]]:
         return out
     for m in _CYR_ORG.finditer(text):
         words = m.group().split(" ")
-        head = max((i for i in range(1, len(words)) if _HEAD_CYR.match(words[i])), default=-1)
-        # the words before the head noun are adjectives ("Окружного административного суда")
-        if head < 1 or not all(w.lower().endswith(_ADJ_ENDINGS) for w in words[:head]):
+        # adjectives, then the head noun ("Окружного административного суда"), then genitives
+        # ("Высший совет правосудия")
+        head = -1
+        for i, w in enumerate(words):
+            if i and _HEAD_CYR.match(w):
+                head = i
+                break
+            if not w.lower().endswith(_ADJ_ENDINGS):
+                break
+        if head > 0:
+            head = _genitives_after(words, head)
+        else:
             head = _head_first(words)  # "Министерство иностранных дел", "Служба безпеки України"
-            if head < 1:
-                continue
+        if head < 1:
+            continue
         end = m.start() + len(" ".join(words[: head + 1]))
         nxt = _CYR_NEXT.match(text, end)  # a capitalised genitive: "банк України", not a given name
         if nxt is not None and _given(nxt.group()[1:].lower()):
@@ -103,9 +112,16 @@ def _head_first(words: list[str]) -> int:
     """The last word of a name that starts with its head noun and goes on with genitives, or -1."""
     if not _HEAD_CYR.match(words[0].lower()):
         return -1
-    last = -1
-    for i in range(1, len(words)):
-        if not (words[i].endswith(_GENITIVE_ENDINGS) or words[i] in ("дел", "справ")):
+    last = _genitives_after(words, 0)
+    return last if last > 0 else -1
+
+
+def _genitives_after(words: list[str], head: int) -> int:
+    """The index of the last genitive right after ``words[head]`` (not a verb: "суд отменили")."""
+    last = head
+    for i in range(head + 1, len(words)):
+        w = words[i]
+        if not (w.endswith(_GENITIVE_ENDINGS) or w in ("дел", "справ")) or w.endswith(("ли", "ла", "ло", "ся")):
             break
         last = i
     return last
@@ -182,7 +198,10 @@ def head_word_org(toks: list[Token]) -> bool:
     if len(toks) < 2:
         return False
     for i, t in enumerate(toks):
-        if t.text in CLUB_TOKENS or (t.cap and t.low in ORG_HEADS_INTL):
+        if t.text in CLUB_TOKENS and i in (0, len(toks) - 1):  # "FC Porto", "Malmö FF", not "Schnelligkeit Fortuna"
+            if i == 0 or len(t.text) <= 3:
+                return True
+        if t.cap and t.low in ORG_HEADS_INTL:
             return True
         # not "Streik der Lokführergewerkschaft GDL" (German nouns join with "der"; a compound
         # common noun in front of a name is an apposition)

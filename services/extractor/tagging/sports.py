@@ -20,11 +20,16 @@ _TEAM_AFTER = re.compile(
     + r")\b"
 )
 _TEAM_VERB_AFTER = re.compile(r"^(?:'s)? (?:beat|beats|drew|defeated|" + TEAM_VERBS_AFTER + r")\b")
-_TEAM_WORD_BEFORE = re.compile(r"\b(?:beat|beating|against|vs\.?|gegen|contre|face à|против|проти|" + TEAM_WORDS_BEFORE + r")$")
+_TEAM_WORD_BEFORE = re.compile(
+    r"\b(?:beat|beating|against|vs\.?|gegen|contre|face à|против|проти|" + TEAM_WORDS_BEFORE + r")$"
+    r"|\b(?:" + TEAM_VERBS_AFTER + r")(?: (?:il|la|lo|l'|el|le|o|a|den|die|das|der))?$"  # "Hammarby slog Djurgården"
+)
 _TEAM_BEFORE = re.compile(
     r"\b(?:beat|beating|against|vs\.?|v|gegen|contre|contra|face à|против|проти|mot|bei|vor|dei|des|do|da|"
     + TEAM_WORDS_BEFORE
-    + r")$"
+    + r")$|\b(?:"
+    + TEAM_VERBS_AFTER
+    + r")(?: (?:il|la|lo|l'|el|le|o|a|den|die|das|der))?$"
 )
 
 

@@ -55,7 +55,7 @@ _ARTICLES = frozenset(("la", "le", "les", "el", "los", "las", "il", "lo", "der",
 _NOT_ORG_ACRONYMS = frozenset(
     str.split(
         "CEO CFO COO CTO GDP GP TV AI EV PM AM UTC GMT BST EST PST COVID HIV AIDS DNA ID IT OK PR UN US UK EU "
-        "LTE SMS PDF USB VIP MVP NLZ XXL FAQ PS MP MEP KO WM EM FILE PHOTO VIDEO"
+        "LTE SMS PDF USB VIP MVP NLZ XXL FAQ PS MP MEP KO WM EM FILE PHOTO VIDEO II III IV VI VII VIII IX XI XII XIV XV XVI"
     )
 )
 
@@ -206,7 +206,8 @@ class _EntityFinder:
         # "России Сергей Лавров", "Chinese Defence Minister ...": a place before a given name is no part of the name
         if not entries and len(seg.toks) >= 3 and given_name(seg.toks[1]) and not given_name(seg.toks[0]):
             head = Segment(seg.toks[:1], False)
-            if head.toks[0].text in DEMONYMS or self.place_entries(head, head.surface(text)):
+            # German: a capitalised noun before a name ("des Diktators Ferdinand Marcos")
+            if head.toks[0].text in DEMONYMS or self.lang == "de" or self.place_entries(head, head.surface(text)):
                 self.segment(head, depth + 1)
                 self.segment(Segment(seg.toks[1:], seg.cue), depth + 1)
                 return
@@ -292,7 +293,11 @@ class _EntityFinder:
         surface = seg.surface(self.text)
         if known_org(surface) or (t.allcaps and 2 <= len(surface) <= 6):
             return True
-        return bool((self.lang in INFLECTIONS and inflected_org(surface)) or self.place_entries(seg, surface))
+        if self.lang in INFLECTIONS and inflected_org(surface):
+            return True
+        entries = self.place_entries(seg, surface)
+        # German nouns that are also cities ("Essen", "Namen" = Namur): only a country or a region
+        return any(e.kind != "city" for e in entries) if self.lang == "de" else bool(entries)  # type: ignore[attr-defined]
 
     def coreference(self) -> None:
         """An unknown "Yahya Sinwar" is a person when "Sinwar" also stands alone in the article."""
