@@ -99,6 +99,9 @@ SURNAME_ENDINGS = (
 )
 
 
+_ENDING_SET = frozenset(SURNAME_ENDINGS)
+
+
 def base_surnames(key: str) -> list[str]:
     """Candidate nominatives of a folded surname in a case form ("tuska" -> ["tusk"])."""
-    return [key[: -len(e)] for e in SURNAME_ENDINGS if key.endswith(e) and len(key) - len(e) >= 3]
+    return [key[:-n] for n in (3, 2, 1) if len(key) - n >= 3 and key[-n:] in _ENDING_SET]

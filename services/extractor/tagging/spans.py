@@ -52,7 +52,7 @@ def tokenize(text: str) -> list[Token]:
     for m in _TOKEN_RE.finditer(text):
         s, e = m.start(), m.end()
         w = m.group()
-        el = _ELISION.match(w)
+        el = _ELISION.match(w) if ("'" in w or "’" in w) else None
         if el and len(w) > el.end() + 1:
             s, w = s + el.end(), w[el.end() :]
         poss = brk = False

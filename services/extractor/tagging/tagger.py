@@ -97,6 +97,7 @@ class _EntityFinder:
         self.unresolved: list[Segment] = []
         self.taken: list[tuple[int, int]] = []
         self.leftover: list[Segment] = []  # single capitalised words nothing claimed
+        self.caps_lines: dict[int, bool] = {}  # line start -> written in capitals
         self.lang: str | None = None
 
     def prev(self, seg: Segment) -> Token | None:
@@ -162,10 +163,14 @@ class _EntityFinder:
     def caps_line(self, pos: int) -> bool:
         """Whether the line around ``pos`` is written in capitals (a headline, a dateline)."""
         a = self.text.rfind("\n", 0, pos) + 1
-        b = self.text.find("\n", pos)
-        line = self.text[a : b if b >= 0 else len(self.text)]
-        letters = [c for c in line if c.isalpha()]
-        return len(letters) >= 12 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
+        known = self.caps_lines.get(a)
+        if known is None:  # once per line: an all-caps word asks for its line (a paragraph can be long)
+            b = self.text.find("\n", pos)
+            line = self.text[a : b if b >= 0 else len(self.text)]
+            letters = [c for c in line if c.isalpha()]
+            known = len(letters) >= 12 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
+            self.caps_lines[a] = known
+        return known
 
     def add_place(self, seg: Segment, entries: list[object], weak: bool = False) -> None:
         prev = self.prev(seg)
