@@ -707,3 +707,27 @@ SPEECH_VERBS = SPEECH_VERBS | SPEECH_VERBS_INTL
 FIRST_NAMES = FIRST_NAMES | FIRST_NAMES_INTL | FIRST_NAMES_MORE
 KNOWN_ORGS.update(KNOWN_ORGS_INTL)
 KNOWN_ORGS.update(KNOWN_ORGS_MORE)
+
+# Compass and size words before a place name ("Northern Ireland", "Greater Manchester").
+COMPASS = frozenset(
+    [
+        "North",
+        "South",
+        "East",
+        "West",
+        "Northern",
+        "Southern",
+        "Eastern",
+        "Western",
+        "Central",
+        "Northeast",
+        "Northwest",
+        "Southeast",
+        "Southwest",
+        "Greater",
+        "Upper",
+        "Lower",
+        "Outer",
+        "Inner",
+    ]
+)

@@ -38,11 +38,28 @@ FIRST_NAMES_MORE = _words(
     мирослав святослав арсеній григорій леонід степан антон максим павло валерій ірина інна олесь
     аряна арина дана діана марія христина ростислав станіслав всеволод геннадій аліна
     aryna
+    mikel cole gareth adriano declan raheem trent virgil luka karsten jensen rory lewis elaine shelly collin
+    xander ludvig unai enzo vinicius bukayo sadio lando valtteri yuki remco tadej wout primoz scottie erling
+    kylian jude phil wayne steven stevie alfie archie harvey reece kieran callum conor ryan shane sean
+    seamus niall eoin ciaran cillian aoife siobhan niamh roisin gemma kirsty lindsey wendy tracy sharon
+    dwayne darnell tyrone jamal malik deandre lebron kareem stephen kobe giannis jayson damian zion
     """
 )
 
 # Organisations of each language's news without a suffix the rules would see (alias -> canonical).
 KNOWN_ORGS_MORE: dict[str, str] = {
+    "Oxfam": "Oxfam",
+    "Save the Children": "Save the Children",
+    "Novo Nordisk": "Novo Nordisk",
+    "Eli Lilly": "Eli Lilly",
+    "Nasdaq": "Nasdaq",
+    "NYSE": "New York Stock Exchange",
+    "AstraZeneca": "AstraZeneca",
+    "Doctors Without Borders": "Médecins Sans Frontières",
+    "Médecins Sans Frontières": "Médecins Sans Frontières",
+    "Goldman Sachs": "Goldman Sachs",
+    "JPMorgan": "JPMorgan Chase",
+    "JPMorgan Chase": "JPMorgan Chase",
     "Air France": "Air France",
     "Air France-KLM": "Air France-KLM",
     # de

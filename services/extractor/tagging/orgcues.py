@@ -90,10 +90,8 @@ def cyrillic_orgs(text: str) -> list[tuple[int, int]]:
                 break
             if not w.lower().endswith(_ADJ_ENDINGS):
                 break
-        if head > 0:
-            head = _genitives_after(words, head)
-        else:
-            head = _head_first(words)  # "Министерство иностранных дел", "Служба безпеки України"
+        # else a name led by its head noun: "Министерство иностранных дел", "Служба безпеки України"
+        head = _genitives_after(words, head) if head > 0 else _head_first(words)
         if head < 1:
             continue
         end = m.start() + len(" ".join(words[: head + 1]))
@@ -198,9 +196,9 @@ def head_word_org(toks: list[Token]) -> bool:
     if len(toks) < 2:
         return False
     for i, t in enumerate(toks):
-        if t.text in CLUB_TOKENS and i in (0, len(toks) - 1):  # "FC Porto", "Malmö FF", not "Schnelligkeit Fortuna"
-            if i == 0 or len(t.text) <= 3:
-                return True
+        # a club word first or a club token last: "FC Porto", "Malmö FF", not "Schnelligkeit Fortuna"
+        if t.text in CLUB_TOKENS and (i == 0 or (i == len(toks) - 1 and len(t.text) <= 3)):
+            return True
         if t.cap and t.low in ORG_HEADS_INTL:
             return True
         # not "Streik der Lokführergewerkschaft GDL" (German nouns join with "der"; a compound

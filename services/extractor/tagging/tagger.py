@@ -13,6 +13,7 @@ from . import keywords as _keywords
 from . import topics as _topics
 from .gazetteer import get_gazetteer
 from .language import detect
+from .lexicon import COMPASS as _COMPASS
 from .lexicon import CONNECTORS, COUNTRY_ALIASES, DEMONYMS, FAMOUS, REGION_ABBREVS, STOPWORDS
 from .multilingual import INFLECTIONS
 from .multilingual_more import ORG_HEADS_INTL
@@ -22,28 +23,6 @@ from .places import PlaceCandidate, demonyms, resolve
 from .spans import Segment, Token, segments, tokenize
 from .sports import club_places, find_teams, sports_text, unknown_teams
 
-_COMPASS = frozenset(
-    [
-        "North",
-        "South",
-        "East",
-        "West",
-        "Northern",
-        "Southern",
-        "Eastern",
-        "Western",
-        "Central",
-        "Northeast",
-        "Northwest",
-        "Southeast",
-        "Southwest",
-        "Greater",
-        "Upper",
-        "Lower",
-        "Outer",
-        "Inner",
-    ]
-)
 _DATELINE_AFTER = re.compile(r"^\s*(?:,[^\n]{0,40})?\s*(?:-|—|–|\(|/|$)")  # "МОСКВА, 5 июня. /ТАСС/."
 _ROMANCE_LANGS = frozenset(("fr", "es", "it", "pt", "ca"))
 _GENITIVE_S_LANGS = frozenset(("de", "sv", "nl", "da", "no", "nb"))  # "Georgiens", "Danmarks"
@@ -208,6 +187,11 @@ class _EntityFinder:
                 self.segment(head, depth + 1)
                 self.add_org(rest.surface(text), rest)
                 return
+            # "Amnesty International Kenya", "Greenpeace Russia": a known organisation's national branch
+            body, last = Segment(seg.toks[:-1], False), seg.toks[-1]
+            if known_org(body.surface(text)) and any(e.kind == "country" for e in self.gaz.lookup(last.text)):
+                self.add_org(surface, seg)
+                return
         # "России Сергей Лавров", "Chinese Defence Minister ...": a place before a given name is no part of the name
         if not entries and len(seg.toks) >= 3 and given_name(seg.toks[1]) and not given_name(seg.toks[0]):
             head = Segment(seg.toks[:1], False)
@@ -344,6 +328,8 @@ class _EntityFinder:
             return
         caps = t.allcaps and self.caps_line(seg.start)
         gi = self.persons.find_surname(w) if not t.allcaps or (caps and len(w) >= 4) else None
+        if gi is not None and any(e.kind == "country" for e in self.gaz.lookup(w)):
+            gi = None  # a country is no surname ("Kenya" after a wrong "... International Kenya")
         if gi is not None:
             self.persons.groups[gi].mentions.append((seg.start, seg.end, surface))
             return
