@@ -16,7 +16,9 @@ from prometheus_client import REGISTRY
 from pytest_httpserver import HTTPServer
 
 from services.cli import main
+from services.fetcher.feedstatus import describe
 from services.fetcher.http import HostGate, HttpClient
+from services.fetcher.pgstate import PostgresFetcherState
 from services.fetcher.robots import (
     MAX_CRAWL_DELAY_SECONDS,
     ROBOTS_MAX_BYTES,
@@ -26,6 +28,8 @@ from services.fetcher.robots import (
     site_of,
 )
 from services.fetcher.settings import FetcherSettings
+from services.fetcher.state import FetcherState
+from tests.sink.test_store import postgres_schema
 
 UA = "newsflow/0.1 (+https://github.com/newsflow/newsflow)"
 GROUPS = ("User-agent: github\nDisallow: /\n\n"  # our contact URL says github: that group is not ours
@@ -234,3 +238,26 @@ def test_feeds_discover_lists_the_sitemaps_robots_txt_names(server: HTTPServer) 
     ]
     bare = CliRunner().invoke(main, ["feeds", "discover", server.url_for("/bare")], env=env)
     assert bare.exit_code == 1 and "no feed found; its site's robots.txt names 2 sitemap(s)" in bare.output
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_disallowed_pages_are_counted_on_the_feeds_row(tmp_path: Path, backend: str) -> None:
+    def count_and_report(state: FetcherState) -> list[str]:
+        try:
+            state.sync_feeds([feed])
+            state.robots_disallowed(feed, 2, "https://a.example/members/1")
+            state.robots_disallowed(feed, 1, "https://a.example/members/2")
+            report = state.feed_report(feed)
+            assert report is not None and report.robots_disallowed == 3
+            assert report.last_robots_disallowed == "https://a.example/members/2"
+            return describe(report, time.time())
+        finally:
+            state.close()
+
+    feed = "https://a.example/feed"
+    if backend == "sqlite":
+        lines = count_and_report(FetcherState(tmp_path / "fetcher.db"))
+    else:
+        with postgres_schema() as url:
+            lines = count_and_report(PostgresFetcherState(url))
+    assert "  robots.txt:     3 page(s) disallowed, not fetched (last: https://a.example/members/2)" in lines
