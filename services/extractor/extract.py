@@ -58,7 +58,7 @@ from services.extractor.metadata import (
 )
 from services.extractor.titles import choose_title, clean_title
 
-EXTRACTOR_VERSION = f"2025.4-tf{trafilatura.__version__}"
+EXTRACTOR_VERSION = f"2026.11-tf{trafilatura.__version__}"
 
 #: less visible text than this (non-space characters) counts as "no article text"
 MIN_TEXT_CHARS = 25
