@@ -97,6 +97,8 @@ def _personish(seg: Segment, text: str, prev: Token | None, part: bool = False) 
         for t in toks
     ):
         return False
+    if head_word_org(toks):  # "Prezes Polskiego Związku Tenisowego": a cue before an organisation
+        return False
     if seg.cue:
         return True
     if len(toks) == 1:

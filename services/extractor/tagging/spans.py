@@ -269,7 +269,12 @@ def headline_lines(text: str, toks: list[Token]) -> None:
         words = [t for t in toks[i:j] if len(t.text) > 3]
         line = text[toks[i].start : line_end]
         # a headline is one short line without a sentence break (German prose capitalises its nouns)
-        if len(words) >= 4 and sum(t.cap for t in words) >= 0.75 * len(words) and (len(line) <= 160 and ". " not in line):
+        # (nor one ending in a full stop: "Bahnchef Richard Lutz sagte, der Minister sei eingeladen.")
+        if (
+            len(words) >= 4
+            and sum(t.cap for t in words) >= 0.75 * len(words)
+            and (len(line) <= 160 and ". " not in line and not line.rstrip().endswith("."))
+        ):
             for t in toks[i:j]:
                 t.sent_start = True
                 t.headline = True

@@ -33,8 +33,10 @@ _TEAM_BEFORE = re.compile(
 )
 
 
-def sports_text(text: str, toks: list[Token]) -> bool:
-    return len(_SCORE.findall(text)) + sum(1 for t in toks if t.low in SPORTS_WORDS) >= 2
+def sports_text(text: str, toks: list[Token], orgs: list[str]) -> bool:
+    """Scores, sports words and clubs ("Olympique de Marseille") together at least twice."""
+    clubs = any(len(n.split()) >= 2 and n.split()[0] in CLUB_TOKENS for n in orgs)
+    return len(_SCORE.findall(text)) + sum(1 for t in toks if t.low in SPORTS_WORDS) + clubs >= 2
 
 
 def find_teams(text: str, places: list[tuple[int, int, str]]) -> set[str]:

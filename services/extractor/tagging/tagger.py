@@ -15,7 +15,7 @@ from .gazetteer import get_gazetteer
 from .language import detect
 from .lexicon import COMPASS as _COMPASS
 from .lexicon import CONNECTORS, COUNTRY_ALIASES, DEMONYMS, FAMOUS, REGION_ABBREVS, STOPWORDS
-from .multilingual import INFLECTIONS
+from .multilingual import COUNTRY_NAMES_INTL, INFLECTIONS
 from .multilingual_more import ORG_HEADS_INTL
 from .names import EntityGroup, PersonIndex, acronym_of, classify, given_name, known_org
 from .orgcues import acronym_definitions, cyrillic_orgs, head_word_org, inflected_org, known_phrases, romance_orgs
@@ -111,7 +111,7 @@ class _EntityFinder:
         if len(surface) < 2:
             return []
         if all(t.allcaps for t in seg.toks):
-            if surface in COUNTRY_ALIASES:
+            if surface in COUNTRY_ALIASES or surface in COUNTRY_NAMES_INTL:  # "USA", "RFN", "США"
                 return list(self.gaz.lookup(surface))
             if self.caps_line(seg.start):
                 # an all-caps headline ("ZELENSKIY MEETS MACRON IN PARIS"): well-known places only
@@ -201,6 +201,9 @@ class _EntityFinder:
                 self.segment(Segment(seg.toks[1:], seg.cue), depth + 1)
                 return
         if not entries and len(seg.toks) >= 3 and self.split_before_name(seg, depth):
+            return
+        if self.lang == "de" and not entries and not known_org(surface) and _german_noun_phrase(seg):
+            self.split(seg, depth)  # "Forscher der Technischen Universität München": two names at most
             return
         first = seg.toks[0]
         if first.sent_start and first.low in _ARTICLES and not entries and not known_org(surface):
@@ -373,7 +376,7 @@ class _EntityFinder:
         or a national side ("Spain beat England 2-1", "Liverpool 3 Brentford 0", "Hammarby slog
         Djurgården"); its other mentions follow ("Djurgårdens")."""
         text = self.text
-        if not sports_text(text, self.toks):
+        if not sports_text(text, self.toks, list(self.orgs)):
             return
         teams = find_teams(text, [(c.start, c.end, c.surface) for c in self.place_cands])
         teams |= unknown_teams(text, self.leftover if self.lang != "de" else [])  # German capitalises every noun
@@ -404,6 +407,15 @@ class _EntityFinder:
                 e = self.gaz.countries.get(cc)
                 if e is not None and not self.inside_taken(Segment([t])):
                     self.place_cands.append(PlaceCandidate(t.start, t.end, t.text, [e], "", False, False, True))
+
+
+def _german_noun_phrase(seg: Segment) -> bool:
+    """A German run joined by an article ("Streik der GDL"), the part before it no organisation."""
+    for i, t in enumerate(seg.toks):
+        if not t.cap and t.low in ("der", "des", "den", "dem"):
+            before = seg.toks[:i]
+            return i > 0 and not head_word_org(before) and not any(x.low in ORG_HEADS_INTL for x in before)
+    return False
 
 
 def _clean_name(seg: Segment) -> str:
