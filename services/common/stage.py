@@ -152,7 +152,8 @@ class Stage:
         """Finish the batches in hand and stop; bounded by the shutdown watchdog."""
         if self.stopping.is_set():
             return
-        log.info("stage %s stopping (%s): draining the batches in hand", self.name, reason)
+        log.info("stage %s stopping (%s): draining the batch in hand (and the one in flight behind it, when "
+                 "pipelined)", self.name, reason)
         self.stopping.set()
         self._watchdog = threading.Timer(self.settings.shutdown_timeout_seconds, self._shutdown_overdue)
         self._watchdog.daemon = True
