@@ -291,6 +291,32 @@ class HttpClient:
         metrics.FETCH_REFUSALS.labels("redirects").inc()
         raise FetchError("redirects", f"{history[0]}: more than {self.settings.max_redirects} redirects")
 
+    async def post_form(self, url: str, form: dict[str, str], *, kind: str, max_bytes: int = 65_536) -> Response:
+        """POST a form to ``url`` (a WebSub hub) through the same guard, gate and timeouts; no redirects.
+
+        Raises :class:`FetchError` like :meth:`get`; any status comes back (the caller judges it).
+        """
+        started = time.monotonic()
+        target = self._target(url)
+        try:
+            async with self.gate.slot(target), asyncio.timeout(self.settings.http_total_timeout_seconds):
+                async with self._client().post(target, data=form, allow_redirects=False) as resp:
+                    metrics.HTTP_RESPONSES.labels(kind, _status_class(resp.status)).inc()
+                    body = await read_capped(resp, url, max_bytes)
+                    return Response(url=url, status=resp.status, headers=_lower_headers(resp.headers.items()),
+                                    body=body, elapsed=time.monotonic() - started)
+        except TimeoutError as exc:
+            metrics.FETCH_REFUSALS.labels("timeout").inc()
+            raise FetchError("timeout", f"{url}: no complete response within "
+                             f"{self.settings.http_total_timeout_seconds:g}s") from exc
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, RefusedTarget) or "refused: " in str(exc.os_error):
+                metrics.FETCH_REFUSALS.labels("ssrf").inc()
+                raise FetchError("ssrf", str(exc.os_error)) from exc
+            raise FetchError("network", f"{url}: {type(exc).__name__}: {exc}") from exc
+        except aiohttp.ClientError as exc:
+            raise FetchError("network", f"{url}: {type(exc).__name__}: {exc}") from exc
+
     def _target(self, url: str) -> yarl.URL:
         """The URL object the session is given, checked by the guard (scheme, host form, IP literal)."""
         try:

@@ -109,6 +109,38 @@ ROBOTS_REFUSAL_REASONS = ("disallowed", "unreachable")
 ROBOTS_LOOKUP_RESULTS = ("hit", "miss", "joined")
 ROBOTS_FETCH_RESULTS = ("ok", "missing", "unreachable", "refused")
 
+WEBSUB_PUSHES = FETCHER.counter(
+    "newsflow_websub_pushes_total",
+    "WebSub content distributions (pushes) by outcome: accepted, bad_signature (missing, wrong or a sha1 "
+    "downgrade: answered 403), unknown_subscription (404), too_large (over NEWSFLOW_MAX_FEED_BYTES: 413), "
+    "unparseable (not a feed: 400), busy (too many pushes in flight: 503), encoding (a compressed body: 415).",
+    ["outcome"],
+)
+WEBSUB_UNPUBLISHED = FETCHER.counter(
+    "newsflow_websub_pushes_unpublished_total",
+    "Accepted WebSub pushes whose entries were not published (the feed's polls find them), by reason: "
+    "lease_wait (a poll of the feed held it past the wait), lost (this replica lost the feed's lease), error.",
+    ["reason"],
+)
+WEBSUB_VERIFICATIONS = FETCHER.counter(
+    "newsflow_websub_verifications_total",
+    "WebSub intent verifications from hubs by mode (subscribe, unsubscribe, denied) and result (confirmed: "
+    "the challenge echoed; refused: no such pending request, answered 404).",
+    ["mode", "result"],
+)
+WEBSUB_REQUESTS = FETCHER.counter(
+    "newsflow_websub_requests_total",
+    "WebSub requests sent to hubs by kind (subscribe, renew, unsubscribe) and result (accepted: 2xx, failed).",
+    ["kind", "result"],
+)
+WEBSUB_SUBSCRIPTIONS = FETCHER.gauge(
+    "newsflow_websub_subscriptions", "WebSub subscriptions by state: pending, verified, failed, denied, unsubscribing.",
+    ["state"],
+)
+WEBSUB_PUSH_OUTCOMES = ("accepted", "bad_signature", "unknown_subscription", "too_large", "unparseable", "busy",
+                        "encoding")
+WEBSUB_STATES = ("pending", "verified", "failed", "denied", "unsubscribing")
+
 LEASE_EVENTS = ("claimed", "taken_over", "lost")
 FETCH_KINDS = ("feed", "page", "robots")
 REFUSAL_REASONS = ("ssrf", "size", "timeout", "scheme", "content_type", "binary", "redirects", "parse_timeout",
@@ -138,6 +170,20 @@ def init_series() -> None:
         ENTRIES.labels(kind)
     for state in ("active", "backing_off", "dead", "retired"):
         FEEDS.labels(state)
+    for outcome in WEBSUB_PUSH_OUTCOMES:
+        WEBSUB_PUSHES.labels(outcome)
+    for reason in ("lease_wait", "lost", "error"):
+        WEBSUB_UNPUBLISHED.labels(reason)
+    for mode in ("subscribe", "unsubscribe", "denied"):
+        for result in ("confirmed", "refused"):
+            WEBSUB_VERIFICATIONS.labels(mode, result)
+    for kind in ("subscribe", "renew", "unsubscribe"):
+        for result in ("accepted", "failed"):
+            WEBSUB_REQUESTS.labels(kind, result)
+    for state in WEBSUB_STATES:
+        WEBSUB_SUBSCRIPTIONS.labels(state)
+    for status_class in ("2xx", "3xx", "4xx", "5xx"):
+        HTTP_RESPONSES.labels("hub", status_class)
     for reason in ROBOTS_REFUSAL_REASONS:
         ROBOTS_REFUSALS.labels(reason)
     for result in ROBOTS_LOOKUP_RESULTS:

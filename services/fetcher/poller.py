@@ -55,13 +55,18 @@ class Candidate:
 Publisher = Callable[[list[Candidate]], Awaitable[tuple[list[Candidate], list[Candidate]]]]
 """Publishes candidates; returns (published, given up for good). The rest are tried at the next poll."""
 
+DelayHook = Callable[[str, "dict[str, str] | None", float], float]
+"""``(feed url, the document's links (None: 304), delay) -> delay``: the next poll's delay after a successful
+poll, as WebSub sees it (a feed with a verified subscription is polled at the safety-net interval)."""
+
 
 class FeedPoller:
     """Polls one feed at a time (many concurrently): fetch, parse, classify, publish, schedule."""
 
     def __init__(self, settings: FetcherSettings, http: HttpClient, state: FetcherState,
-                 publish: Publisher, parser: ParsePool) -> None:
+                 publish: Publisher, parser: ParsePool, delay_hook: DelayHook | None = None) -> None:
         self.settings = settings
+        self.delay_hook = delay_hook
         self.http = http
         self.state = state
         self.publish = publish
@@ -118,6 +123,8 @@ class FeedPoller:
     def _not_modified(self, feed: FeedState, resp: Response, now: float) -> None:
         hint = schedule.server_hint(resp.headers, None, now)
         delay = schedule.next_success_delay(feed.entries_per_day, hint, self.settings)
+        if self.delay_hook is not None:
+            delay = self.delay_hook(feed.url, None, delay)
         self.state.polled(feed.url, next_poll_at=now + delay, status=304, now=now)
 
     async def _feed_fetched(self, feed: FeedState, resp: Response, parsed: ParsedFeed, now: float) -> str:
@@ -126,6 +133,8 @@ class FeedPoller:
             (e.published_at or e.updated_at for e in parsed.entries), now)
         delay = schedule.next_success_delay(per_day, schedule.server_hint(resp.headers, parsed.ttl_seconds, now),
                                             self.settings)
+        if self.delay_hook is not None:
+            delay = self.delay_hook(feed.url, parsed.links, delay)
         known, published, given_up, pending = await self.publish_entries(feed, parsed)
         etag, last_modified = validators(resp)
         if pending:

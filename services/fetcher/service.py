@@ -6,7 +6,9 @@ changes (and syncs it into the shared feeds table), claims the feeds that are du
 gauges, forgets entries past the horizon, and drains in-flight polls on stop.
 The steps of one poll are in :mod:`services.fetcher.poller`, publishing a page in
 :mod:`services.fetcher.pages`, what a response means in :mod:`services.fetcher.response`, what
-replicas share in :mod:`services.fetcher.leases`.
+replicas share in :mod:`services.fetcher.leases`. With ``NEWSFLOW_WEBSUB_CALLBACK_URL`` set it also runs
+the WebSub callback server (:mod:`services.fetcher.websub_callbacks`) and subscribes, renews and
+unsubscribes after polls (:mod:`services.fetcher.websub`).
 
 Any number of fetcher processes can run against one state store (``docs/scaling.md``): the SQLite
 file in the data directory (one machine) or PostgreSQL (``NEWSFLOW_FETCHER_STATE_URL``).
@@ -40,6 +42,9 @@ from services.fetcher.pgstate import open_state
 from services.fetcher.poller import FeedPoller
 from services.fetcher.settings import FetcherSettings
 from services.fetcher.state import FEED_STATES, FeedState
+from services.fetcher.websub import Subscriber
+from services.fetcher.websub_callbacks import Callbacks
+from services.fetcher.websub_store import SubscriptionStore
 
 log = logging.getLogger(__name__)
 EXPIRE_EVERY_SECONDS = 3600.0
@@ -64,7 +69,12 @@ class Fetcher:
         self.http = HttpClient(settings, shared_hosts=self.state)
         self.parser = ParsePool(settings.parse_workers, settings.max_feed_entries, settings.parse_timeout_seconds)
         self.pages = PagePublisher(settings, self.http, self.state, producer)
-        self.poller = FeedPoller(settings, self.http, self.state, self.pages.publish, self.parser)
+        # WebSub (NEWSFLOW_WEBSUB_CALLBACK_URL set): subscribe after polls, take pushes on the callback server
+        self.websub = (Subscriber(settings, self.http, SubscriptionStore(self.state))
+                       if settings.websub_callback_url.get_secret_value() else None)
+        self.poller = FeedPoller(settings, self.http, self.state, self.pages.publish, self.parser,
+                                 delay_hook=self.websub.poll_delay if self.websub else None)
+        self.callbacks = Callbacks(settings, self.websub.store, self.parser, self.poller) if self.websub else None
         self.slots = asyncio.Semaphore(settings.concurrency)
         self.stopping = asyncio.Event()
         self.freed = asyncio.Event()  # a poll finished: a slot is free for the next claim
@@ -85,6 +95,8 @@ class Fetcher:
         self._clamp_schedules()
         renewing = asyncio.create_task(self._renew_leases())
         try:
+            if self.callbacks is not None:
+                await self.callbacks.start()
             while not self.stopping.is_set():
                 self.health.beat()
                 self._sync_feed_list()
@@ -99,6 +111,8 @@ class Fetcher:
                 self._expire()
                 await self._wait(more_due)
         finally:
+            if self.callbacks is not None:
+                await self.callbacks.stop()  # pushes being published finish under their leases
             renewing.cancel()
             await self._drain()
             self.state.release_leases(time.time())  # feeds claimed but not polled to the end: due again now
@@ -180,9 +194,19 @@ class Fetcher:
                 return
             await self.slots.acquire()
             self.polling.add(feed.url)
-            task = asyncio.create_task(self.poller.poll(feed))
+            task = asyncio.create_task(self._poll(feed))
             self.tasks.add(task)
             task.add_done_callback(functools.partial(self._polled, url=feed.url))
+
+    async def _poll(self, feed: FeedState) -> str:
+        """One poll, then (WebSub on) subscribe, renew or unsubscribe as the feed's document says."""
+        outcome = await self.poller.poll(feed)
+        if self.websub is not None:
+            try:
+                await self.websub.after_poll(feed.url, outcome)
+            except Exception as exc:  # a database hiccup: the next poll decides again
+                log.error("WebSub subscription step failed: %r", exc, extra={"feed": feed.url})
+        return outcome
 
     def _polled(self, task: asyncio.Task[str], url: str) -> None:
         self.health.beat()  # liveness: a finished poll is progress, even in a round longer than a minute
@@ -247,6 +271,8 @@ class Fetcher:
         counts = self.state.counts_by_state()
         for state in FEED_STATES:
             metrics.FEEDS.labels(state).set(counts.get(state, 0))
+        if self.websub is not None:
+            self.websub.report()
 
     def _expire(self) -> None:
         now = time.time()
