@@ -28,17 +28,15 @@ import collections
 import dataclasses
 import hashlib
 import json
-import multiprocessing
 import os
 import pickle
-import signal
 import socket
 import struct
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from typing import Any
 from urllib.parse import urljoin
 
@@ -334,30 +332,14 @@ def parse_safely(body: bytes, url: str, content_type: str | None, max_entries: i
         raise FeedParseError(f"parser failed: {type(exc).__name__}: {exc}") from None
 
 
-def _serve_parses(conn: Connection) -> None:
-    """A parse process: read pickled ``(body, url, content_type)`` jobs, answer each in order.
-
-    The answer is ``(True, ParsedFeed)`` or ``(False, message)``. The process
-    ends when the fetcher closes its end of the socket.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the fetcher's to handle, not ours
-    while True:
-        try:
-            job = conn.recv_bytes()
-        except (EOFError, OSError):
-            return
-        body, url, content_type, max_entries = pickle.loads(job)
-        try:
-            answer: tuple[bool, object] = (True, parse_safely(body, url, content_type, max_entries))
-        except FeedParseError as exc:
-            answer = (False, str(exc))
-        conn.send_bytes(pickle.dumps(answer, pickle.HIGHEST_PROTOCOL))
+READY = b"ready"  # a parse process's first message
+START_TIMEOUT = 60.0  # seconds for a parse process to import its modules
 
 
 class _Worker:
     """One parse process and the fetcher's end of its socket (asyncio streams: no threads)."""
 
-    def __init__(self, process: BaseProcess, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.process = process
         self.reader = reader
         self.writer = writer
@@ -367,18 +349,21 @@ class _Worker:
 
     @classmethod
     async def start(cls) -> _Worker:
-        # A forkserver that preloads only this module: each parse process then holds feedparser
-        # and our models (~40 MB), not everything the parent's __main__ imported (~85 MB).
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload([__name__])
-        ours, theirs = ctx.Pipe(duplex=True)  # a Unix socket pair; framing of Connection.send_bytes
-        process = ctx.Process(target=_serve_parses, args=(theirs,), daemon=True, name="newsflow-parse")
-        process.start()
+        # A fresh interpreter that imports only the parsing modules (services.fetcher.parseworker):
+        # a multiprocessing child would import the fetcher's __main__ again, the whole CLI (~100 MB).
+        ours, theirs = socket.socketpair()
+        process = subprocess.Popen([sys.executable, "-m", "services.fetcher.parseworker", str(theirs.fileno())],
+                                   pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
         theirs.close()
-        sock = socket.socket(fileno=os.dup(ours.fileno()))
-        ours.close()
-        reader, writer = await asyncio.open_connection(sock=sock, limit=2**20)
+        reader, writer = await asyncio.open_connection(sock=ours, limit=2**20)
         worker = cls(process, reader, writer)
+        try:  # its imports take ~0.5 s: a job's time limit starts once the process is ready
+            ready = await asyncio.wait_for(reader.readexactly(_HEADER.size + len(READY)), START_TIMEOUT)
+        except (asyncio.IncompleteReadError, ConnectionError, OSError, TimeoutError):
+            ready = b""
+        if ready[_HEADER.size:] != READY:
+            worker.close()
+            raise FeedParseError("parser process failed to start")
         worker.reading = asyncio.create_task(worker._read_answers())
         return worker
 
@@ -418,8 +403,12 @@ class _Worker:
         self.writer.close()
         if self.reading is not None:
             self.reading.cancel()
-        self.process.terminate()
-        self.process.join(timeout=1)
+        if self.process.poll() is None:
+            self.process.kill()
+        try:
+            self.process.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            pass
 
 
 def _retrieve(future: asyncio.Future[ParsedFeed]) -> None:

@@ -23,7 +23,7 @@ def test_workers_parse_like_the_loop_and_report_bad_feeds_clearly() -> None:
         try:
             bodies = [(rss(n), f"http://example.com/feed/{n}") for n in range(12)]
             results = await asyncio.gather(*(pool.parse(b, u, "application/rss+xml") for b, u in bodies))
-            assert len(pool._pool) == 2 and all(w.process.is_alive() for w in pool._pool)
+            assert len(pool._pool) == 2 and all(w.process.poll() is None for w in pool._pool)
             for (body, url), parsed in zip(bodies, results, strict=True):
                 assert parsed == parse_feed(body, url, "application/rss+xml")
             assert results[3].entries[0].link == "http://example.com/s/3/0"  # relative link resolved
