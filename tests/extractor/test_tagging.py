@@ -282,9 +282,12 @@ def test_gold_floor() -> None:
     for label in ("PERSON", "ORG", "PLACE"):
         c = report.entities[label]  # dev, every language
         assert c.precision >= 0.85 and c.recall >= 0.70, (label, c)
-    assert report.entities["ALL"].f1 >= 0.88  # dev texts (the rules were written looking at them)
-    assert report.heldout["ALL"].precision >= 0.85 and report.heldout["ALL"].f1 >= 0.72  # test: never tuned on
-    assert report.table["test"]["en"]["ALL"].f1 >= 0.80
+    assert report.entities["ALL"].f1 >= 0.93  # dev texts (the rules were written looking at them)
+    # test: never tuned on (2026-11-29, second round: P 0.941, F1 0.865; en 0.858; lowest language pl 0.706)
+    assert report.heldout["ALL"].precision >= 0.90 and report.heldout["ALL"].f1 >= 0.84
+    assert report.table["test"]["en"]["ALL"].f1 >= 0.84
+    for lang, cells in report.table["test"].items():
+        assert cells["ALL"].f1 >= 0.68 and cells["ALL"].precision >= 0.84, (lang, cells["ALL"])
     assert report.pairs.precision >= 0.9 and report.pairs.recall >= 0.9, report.pairs
     assert report.duplicates.tp >= 1 and report.duplicates.fp == 0
 
