@@ -130,3 +130,18 @@ def test_places_in_case_forms_and_genitives() -> None:
     assert {"Madrycie", "Stanami Zjednoczonymi", "RFN"} <= _surfaces(pl, "places")
     uk = tag("Міністр зустрівся з представниками Єврокомісії у Брюсселі.")
     assert "Брюсселі" in _surfaces(uk, "places") and "Єврокомісії" in _surfaces(uk, "orgs")
+
+
+def test_cjk_dictionary_recognition() -> None:
+    # no word segmentation: the longest name a dictionary knows (countries from pycountry's zh/ja/ko
+    # catalogues, big cities' GeoNames alternate names, a list of organisations); no people
+    zh = tag("新华社北京6月3日电 国家主席在北京会见了俄罗斯总统。双方讨论了乌克兰局势和上海合作组织的工作。")
+    assert {"北京", "俄罗斯", "乌克兰"} <= _surfaces(zh, "places")
+    assert {"新华社", "上海合作组织"} <= _surfaces(zh, "orgs")
+    assert "上海" not in _surfaces(zh, "places")  # inside the organisation's name
+    ja = tag("東京（共同通信）首相は大阪で記者団に対し、ロシアとウクライナの停戦を求めた。国連も声明を出した。")
+    assert {"東京", "大阪", "ロシア", "ウクライナ"} <= _surfaces(ja, "places")
+    assert {"共同通信", "国連"} <= _surfaces(ja, "orgs")
+    ko = tag("서울=연합뉴스 대통령은 부산에서 미국 대표단과 만났다. 북한은 미사일을 발사했다.")
+    assert {"서울", "부산", "미국", "북한"} <= _surfaces(ko, "places")
+    assert "연합뉴스" in _surfaces(ko, "orgs")

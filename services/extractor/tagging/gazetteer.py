@@ -18,6 +18,7 @@ from typing import Literal
 
 from .lexicon import COUNTRY_ALIASES, REGIONS
 from .multilingual import COUNTRY_NAMES_INTL, MACRO_REGIONS
+from .multilingual_more import CJK_COUNTRY_NAMES, CJK_LOCALES, is_cjk
 
 # Languages whose names of countries (pycountry's translations), continents (GeoNames) and big
 # cities (GeoNames alternate names) the gazetteer knows besides English (issue 18).
@@ -52,6 +53,7 @@ class Gazetteer:
     regions: dict[str, GazEntry] = field(default_factory=dict)  # ISO 3166-2 -> entry
     region_by_admin1: dict[tuple[str, str], GazEntry] = field(default_factory=dict)
     max_tokens: int = 1
+    cjk: dict[str, list[GazEntry]] = field(default_factory=dict)  # Chinese/Japanese/Korean names (issue 18)
 
     def add(self, name: str, entry: GazEntry) -> None:
         key = name.lower()
@@ -133,7 +135,37 @@ def _build() -> Gazetteer:
     capitals = {(str(v["iso"]), str(v["capital"])) for v in countries.values()}
     _add_cities(gaz, cities, capitals)
     _add_macro_regions(gaz, json.loads((data / "continents.json").read_text("utf-8")))
+    _add_cjk_countries(gaz)
     return gaz
+
+
+def add_cjk(gaz: Gazetteer, name: str, entry: GazEntry) -> None:
+    entries = gaz.cjk.setdefault(name, [])
+    if all(e.place_id != entry.place_id for e in entries):
+        entries.append(entry)
+
+
+def _add_cjk_countries(gaz: Gazetteer) -> None:
+    """Country names in Chinese, Japanese and Korean from pycountry's catalogues (issue 18)."""
+    import gettext
+
+    import pycountry  # a large module, needed only while the gazetteer is built
+
+    for lang in CJK_LOCALES:
+        try:
+            tr = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[lang])
+        except OSError:
+            continue
+        for pc in pycountry.countries:
+            e = gaz.countries.get(pc.alpha_2)
+            for attr in ("name", "common_name"):
+                alt = getattr(pc, attr, None)
+                local = tr.gettext(alt) if alt else ""
+                if e is not None and local and local != alt and is_cjk(local) and len(local) >= 2:
+                    add_cjk(gaz, local, e)
+    for name, iso in CJK_COUNTRY_NAMES.items():
+        if iso in gaz.countries:
+            add_cjk(gaz, name, gaz.countries[iso])
 
 
 def _add_countries(
@@ -237,6 +269,9 @@ def _add_cities(gaz: Gazetteer, cities: list[dict[str, object]], capitals: set[t
             for alt in alts:  # type: ignore[attr-defined]
                 if isinstance(alt, str) and len(alt) >= 4 and _alt_name(alt) and alt.lower() not in country_names:
                     gaz.add(alt, e)
+                # Chinese/Japanese/Korean: three characters and more, two for cities of a million
+                elif isinstance(alt, str) and is_cjk(alt) and (len(alt) >= 3 or (len(alt) == 2 and pop >= 1_000_000)):
+                    add_cjk(gaz, alt, e)
 
 
 def _alt_name(s: str) -> bool:

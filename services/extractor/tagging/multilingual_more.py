@@ -409,3 +409,86 @@ ORG_HEAD_ENDINGS_DE = (
     "regionalliga",
     "oberliga",
 )
+
+
+# Chinese, Japanese, Korean (issue 18): dictionary recognition, no word segmentation. Country names
+# come from pycountry's catalogues (these locales) plus the short forms news uses; big cities from
+# GeoNames alternate names; organisations from this list.
+CJK_LOCALES = ("zh_CN", "zh_TW", "ja", "ko")
+CJK_COUNTRY_NAMES: dict[str, str] = {
+    "中国": "CN",
+    "美国": "US",
+    "美國": "US",
+    "米国": "US",
+    "英国": "GB",
+    "英國": "GB",
+    "俄罗斯": "RU",
+    "俄羅斯": "RU",
+    "ロシア": "RU",
+    "日本": "JP",
+    "韩国": "KR",
+    "韓国": "KR",
+    "韓國": "KR",
+    "朝鲜": "KP",
+    "北朝鮮": "KP",
+    "德国": "DE",
+    "ドイツ": "DE",
+    "法国": "FR",
+    "フランス": "FR",
+    "乌克兰": "UA",
+    "ウクライナ": "UA",
+    "台湾": "TW",
+    "台灣": "TW",
+    "印度": "IN",
+    "以色列": "IL",
+    "伊朗": "IR",
+    "미국": "US",
+    "중국": "CN",
+    "일본": "JP",
+    "러시아": "RU",
+    "북한": "KP",
+    "한국": "KR",
+}
+CJK_ORGS: dict[str, str] = {
+    "新华社": "Xinhua",
+    "新華社": "Xinhua",
+    "共同社": "Kyodo News",
+    "共同通信": "Kyodo News",
+    "联合国": "United Nations",
+    "聯合國": "United Nations",
+    "国連": "United Nations",
+    "北约": "NATO",
+    "北約": "NATO",
+    "欧盟": "European Union",
+    "歐盟": "European Union",
+    "国务院": "State Council",
+    "外交部": "Ministry of Foreign Affairs",
+    "外務省": "Ministry of Foreign Affairs of Japan",
+    "防衛省": "Ministry of Defense of Japan",
+    "自民党": "Liberal Democratic Party",
+    "华为": "Huawei",
+    "華為": "Huawei",
+    "腾讯": "Tencent",
+    "阿里巴巴": "Alibaba",
+    "丰田": "Toyota",
+    "トヨタ": "Toyota",
+    "ソニー": "Sony",
+    "任天堂": "Nintendo",
+    "三星": "Samsung",
+    "삼성전자": "Samsung Electronics",
+    "연합뉴스": "Yonhap",
+    "人民日报": "People's Daily",
+    "中国共产党": "Chinese Communist Party",
+    "上海合作组织": "Shanghai Cooperation Organisation",
+    "世界卫生组织": "World Health Organization",
+    "国际货币基金组织": "International Monetary Fund",
+    "世界銀行": "World Bank",
+    "世界银行": "World Bank",
+}
+
+
+def is_cjk(s: str) -> bool:
+    """Written in Han characters, kana or Hangul only."""
+    return bool(s) and all(
+        "\u4e00" <= c <= "\u9fff" or "\u3040" <= c <= "\u30ff" or "\uac00" <= c <= "\ud7af" or c == "ー" for c in s
+    )

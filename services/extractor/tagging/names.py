@@ -14,6 +14,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from services.common.messages import Entity, Mention
+
 from .gazetteer import get_gazetteer
 from .inflection import INFLECTED_GIVEN, base_surnames
 from .lexicon import (
@@ -224,3 +226,12 @@ class PersonIndex:
                 if famous:
                     g.canonical = famous
         return self.groups
+
+
+def entity_list(groups: list[EntityGroup]) -> list[Entity]:
+    out = []
+    for g in groups:
+        ms = sorted(set(g.mentions))
+        out.append(Entity(name=g.canonical, mentions=[Mention(start=s, end=e, text=t) for s, e, t in ms]))
+    out.sort(key=lambda e: (-len(e.mentions), e.mentions[0].start if e.mentions else 0))
+    return out

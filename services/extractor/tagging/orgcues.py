@@ -238,3 +238,12 @@ def acronym_definitions(text: str, toks: list[Token]) -> list[tuple[int, int, st
         if k < 0 and first >= 0 and len(acr) >= 2:
             out.append((toks[first].start, toks[starts[j + 1]].end, acr))
     return out
+
+
+def german_noun_phrase(toks: list[Token]) -> bool:
+    """A German run joined by an article ("Streik der GDL"), the part before it no organisation."""
+    for i, t in enumerate(toks):
+        if not t.cap and t.low in ("der", "des", "den", "dem"):
+            before = toks[:i]
+            return i > 0 and not head_word_org(before) and not any(x.low in ORG_HEADS_INTL for x in before)
+    return False

@@ -7,18 +7,27 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from services.common.messages import Entity, Mention, Place, Tags
+from services.common.messages import Entity, Place, Tags
 
 from . import keywords as _keywords
 from . import topics as _topics
+from .cjk import cjk_names, has_cjk
 from .gazetteer import get_gazetteer
 from .language import detect
 from .lexicon import COMPASS as _COMPASS
 from .lexicon import CONNECTORS, COUNTRY_ALIASES, DEMONYMS, FAMOUS, REGION_ABBREVS, STOPWORDS
 from .multilingual import COUNTRY_NAMES_INTL, INFLECTIONS
 from .multilingual_more import ORG_HEADS_INTL
-from .names import EntityGroup, PersonIndex, acronym_of, classify, given_name, known_org
-from .orgcues import acronym_definitions, cyrillic_orgs, head_word_org, inflected_org, known_phrases, romance_orgs
+from .names import EntityGroup, PersonIndex, acronym_of, classify, entity_list, given_name, known_org
+from .orgcues import (
+    acronym_definitions,
+    cyrillic_orgs,
+    german_noun_phrase,
+    head_word_org,
+    inflected_org,
+    known_phrases,
+    romance_orgs,
+)
 from .places import PlaceCandidate, demonyms, resolve
 from .spans import Segment, Token, segments, tokenize
 from .sports import club_places, find_teams, sports_text, unknown_teams
@@ -48,15 +57,6 @@ class FoundEntities:
     places: list[Place]
     people: list[Entity]
     organisations: list[Entity]
-
-
-def _entity_list(groups: list[EntityGroup]) -> list[Entity]:
-    out = []
-    for g in groups:
-        ms = sorted(set(g.mentions))
-        out.append(Entity(name=g.canonical, mentions=[Mention(start=s, end=e, text=t) for s, e, t in ms]))
-    out.sort(key=lambda e: (-len(e.mentions), e.mentions[0].start if e.mentions else 0))
-    return out
 
 
 class _EntityFinder:
@@ -106,6 +106,14 @@ class _EntityFinder:
         m = _CYR_ACRONYM_DEF.match(self.text, end)
         if m:
             self.acronyms[m.group(1)] = canonical
+
+    def cjk(self) -> None:
+        """Chinese, Japanese, Korean: the names a dictionary scan finds (no word segmentation)."""
+        places, orgs = cjk_names(self.text, self.gaz)
+        for start, end, entries in places:
+            self.place_cands.append(PlaceCandidate(start, end, self.text[start:end], entries, "", False))
+        for start, end, canonical in orgs:
+            self.cyrillic_org(start, end, canonical)
 
     def place_entries(self, seg: Segment, surface: str) -> list[object]:
         if len(surface) < 2:
@@ -202,7 +210,7 @@ class _EntityFinder:
                 return
         if not entries and len(seg.toks) >= 3 and self.split_before_name(seg, depth):
             return
-        if self.lang == "de" and not entries and not known_org(surface) and _german_noun_phrase(seg):
+        if self.lang == "de" and not entries and not known_org(surface) and german_noun_phrase(seg.toks):
             self.split(seg, depth)  # "Forscher der Technischen Universität München": two names at most
             return
         first = seg.toks[0]
@@ -409,15 +417,6 @@ class _EntityFinder:
                     self.place_cands.append(PlaceCandidate(t.start, t.end, t.text, [e], "", False, False, True))
 
 
-def _german_noun_phrase(seg: Segment) -> bool:
-    """A German run joined by an article ("Streik der GDL"), the part before it no organisation."""
-    for i, t in enumerate(seg.toks):
-        if not t.cap and t.low in ("der", "des", "den", "dem"):
-            before = seg.toks[:i]
-            return i > 0 and not head_word_org(before) and not any(x.low in ORG_HEADS_INTL for x in before)
-    return False
-
-
 def _clean_name(seg: Segment) -> str:
     return " ".join(t.text for t in seg.toks)
 
@@ -439,6 +438,8 @@ def find_entities(text: str, language_hint: str | None = None, title: str | None
         run.cyrillic_org(start, end, canonical)
     for start, end in cyrillic_orgs(text) + (romance_orgs(text) if lang in _ROMANCE_LANGS else []):
         run.cyrillic_org(start, end)
+    if has_cjk(text):
+        run.cjk()
     for seg in segments(text, toks, run.is_name):
         run.segment(seg)
     run.coreference()
@@ -451,8 +452,8 @@ def find_entities(text: str, language_hint: str | None = None, title: str | None
     return FoundEntities(
         language=lang,
         places=places,
-        people=_entity_list(run.persons.finish()),
-        organisations=_entity_list(list(run.orgs.values())),
+        people=entity_list(run.persons.finish()),
+        organisations=entity_list(list(run.orgs.values())),
     )
 
 
