@@ -1,12 +1,17 @@
 """Sink write throughput: batched upserts vs one row per transaction, SQLite and PostgreSQL.
 
-    .venv/bin/python bench/sink_write.py [--articles 5000] [--batch 500] [--baseline 300]
+    .venv/bin/python bench/sink_write.py [--articles 5000] [--batch 500] [--baseline 500] [--rounds 1]
                                          [--postgres postgresql://postgres@127.0.0.1:5432/test]
 
 Articles are realistic in size: ~5 KB of text and 20 tags each. Every figure is measured
 in the same run, so the ratios hold on a shared, noisy machine even when the absolute
 rates do not. PostgreSQL runs in a throwaway schema, dropped afterwards.
-Targets (issue #6): >= 2,000 articles/s batched, and >= 10x the one-row baseline.
+Besides one-row and batched writes: the same batches on a store without its full-text index
+(the share of the write that is the engine's text indexing), a replay (all unchanged) and a
+pass of story changes (``replay --stage stories``); CPU per article of this process and, for a
+PostgreSQL server on this machine, of its backend (from /proc).
+Targets (issue #6, issue 20): >= 2,000 articles/s batched on both backends with whole-text search,
+or a profile showing the engine's indexing as the limit; >= 10x the one-row baseline.
 """
 
 from __future__ import annotations
@@ -14,15 +19,18 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import os
 import random
+import sqlite3
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlparse
 
 from services.common.messages import Article, Entity, Place
 from services.sink.backends import open_store
@@ -95,7 +103,8 @@ def postgres_schema(base_url: str) -> Iterator[str]:
     with psycopg.connect(base_url, autocommit=True) as admin:
         admin.execute(f"CREATE SCHEMA {schema}")
         try:
-            yield f"{base_url}{'&' if '?' in base_url else '?'}options={quote(f'-csearch_path={schema}')}"
+            yield (f"{base_url}{'&' if '?' in base_url else '?'}options={quote(f'-csearch_path={schema}')}"
+                   f"&application_name={schema}")  # finds the store's backend (backend_seconds)
         finally:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
@@ -105,45 +114,121 @@ def sqlite_file(tmp: Path) -> Iterator[str]:
     yield f"sqlite:///{tmp / f'bench_{uuid.uuid4().hex[:12]}.db'}"
 
 
-def timed_writes(url: str, batches: list[list[Article]], repeat: int = 1) -> list[float]:
-    """Seconds taken by ``repeat`` passes of ``store.write_batch`` over ``batches``, on one store."""
+def strip_search_index(url: str) -> None:
+    """Remove the full-text index from a migrated store: the same writes without the engine's text indexing."""
+    if url.startswith("sqlite:///"):
+        db = sqlite3.connect(url.removeprefix("sqlite:///"))
+        for trigger in ("articles_fts_insert", "articles_fts_delete", "articles_fts_update"):
+            db.execute(f"DROP TRIGGER {trigger}")
+        db.commit()
+        db.close()
+        return
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as pg:
+        pg.execute("ALTER TABLE articles DROP COLUMN fts")  # its GIN index goes with it
+
+
+def backend_seconds(url: str) -> Callable[[], float] | None:
+    """CPU seconds used so far by the PostgreSQL backend that serves the store opened on ``url``
+    (found by the URL's application_name, read from /proc: a server on this machine), else None."""
+    if url.startswith("sqlite:///"):
+        return None
+    import psycopg
+
+    name = parse_qs(urlparse(url).query).get("application_name", [""])[0]
+    with psycopg.connect(url, autocommit=True) as db:
+        pids = [pid for (pid,) in db.execute(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND pid <> pg_backend_pid()", (name,))]
+    if len(pids) != 1 or not Path(f"/proc/{pids[0]}/stat").exists():
+        return None
+    stat, tick = Path(f"/proc/{pids[0]}/stat"), os.sysconf("SC_CLK_TCK")
+
+    def seconds() -> float:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+
+    return seconds
+
+
+@dataclass
+class Pass:
+    """One pass of ``write_batch`` calls: wall seconds, this process's CPU and the database backend's CPU."""
+
+    articles: int
+    wall: float
+    client_cpu: float
+    server_cpu: float | None
+
+    def rate(self) -> float:
+        return self.articles / self.wall
+
+    def cpu_ms(self) -> str:
+        server = "" if self.server_cpu is None else f", PostgreSQL backend {self.server_cpu / self.articles * 1e3:.3f}"
+        return f"CPU ms/article: sink {self.client_cpu / self.articles * 1e3:.3f}{server}"
+
+
+def timed_writes(url: str, passes: list[list[list[Article]]]) -> list[Pass]:
+    """One :class:`Pass` per list of batches in ``passes``, in order, on one store."""
     store: Store = open_store(url)
+    server = backend_seconds(url)
     try:
-        seconds = []
-        for _ in range(repeat):
-            started = time.perf_counter()
+        out = []
+        for batches in passes:
+            s0, c0, started = server() if server else 0.0, time.process_time(), time.perf_counter()
             for b in batches:
                 store.write_batch(b)
-            seconds.append(time.perf_counter() - started)
-        return seconds
+            wall, cpu = time.perf_counter() - started, time.process_time() - c0
+            out.append(Pass(sum(map(len, batches)), wall, cpu, server() - s0 if server else None))
+        return out
     finally:
         store.close()
 
 
+def in_batches(items: list[Article], batch: int) -> list[list[Article]]:
+    return [items[i:i + batch] for i in range(0, len(items), batch)]
+
+
+def restoried(items: list[Article]) -> list[Article]:
+    """The same articles placed in other stories: what ``replay --stage stories`` sends the sink."""
+    return [a.model_copy(update={"story_id": f"{a.story_id}-again"}) for a in items]
+
+
 def measure(name: str, fresh_store: Callable[[], AbstractContextManager[str]], batched: list[Article],
-            batch: int, baseline_n: int) -> dict[str, float]:
-    """Baseline and batched runs of the *same* articles through ``Store.write_batch``, each on a fresh store.
+            batch: int, baseline_n: int) -> dict[str, Pass]:
+    """Baseline, batched and unindexed runs of the *same* articles through ``Store.write_batch``,
+    each on a fresh store.
 
     The baseline is the first ``baseline_n`` articles, one ``write_batch`` call (one transaction) each:
-    what the sink does with a batch size of 1.
+    what the sink does with a batch size of 1. "without the search index" is the batched pass on a
+    store whose full-text index was removed (:func:`strip_search_index`): the ratio to it is the
+    share of the write inside the engine's text indexing.
     """
-    n = len(batched)
     with fresh_store() as url:
-        (one_row,) = timed_writes(url, [[a] for a in batched[:baseline_n]])
+        (one_row,) = timed_writes(url, [[[a] for a in batched[:baseline_n]]])
     with fresh_store() as url:
-        first, replay = timed_writes(url, [batched[i:i + batch] for i in range(0, n, batch)], repeat=2)
+        first, replay, story = timed_writes(url, [in_batches(batched, batch), in_batches(batched, batch),
+                                                  in_batches(restoried(batched), batch)])
+    with fresh_store() as url:
+        open_store(url).close()
+        strip_search_index(url)
+        (bare,) = timed_writes(url, [in_batches(batched, batch)])
     figures = {
-        "one row per transaction": baseline_n / one_row,
-        f"batches of {batch}": n / first,
-        f"replay, batches of {batch} (all unchanged)": n / replay,
+        "one row per transaction": one_row,
+        f"batches of {batch}": first,
+        f"batches of {batch}, without the search index": bare,
+        f"replay, batches of {batch} (all unchanged)": replay,
+        f"story changes, batches of {batch}": story,
     }
     print(f"\n{name}")
-    for label, value in figures.items():
-        print(f"  {label:<45} {value:>9,.0f} articles/s")
-    per_article = first / n
-    per_commit = max(one_row / baseline_n - per_article, 0.0)
-    print(f"  time per article: one-row {one_row / baseline_n * 1e3:.3f} ms = batched {per_article * 1e3:.3f} ms "
-          f"+ {per_commit * 1e3:.3f} ms of transaction (commit, fsync, round trips)")
+    for label, p in figures.items():
+        print(f"  {label:<48} {p.rate():>9,.0f} articles/s   {p.cpu_ms()}")
+    per_article = first.wall / first.articles
+    per_commit = max(one_row.wall / one_row.articles - per_article, 0.0)
+    print(f"  time per article: one-row {one_row.wall / one_row.articles * 1e3:.3f} ms = batched "
+          f"{per_article * 1e3:.3f} ms + {per_commit * 1e3:.3f} ms of transaction (commit, fsync, round trips)")
+    print(f"  with / without the search index: {first.rate() / bare.rate():.2f}x the rate; "
+          f"{1 - bare.wall / first.wall:.0%} of the batched time is the engine's text indexing")
     return figures
 
 
@@ -152,24 +237,39 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=5000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--baseline", type=int, default=500, help="of the same articles, written one per transaction")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat everything; the summary gives ranges")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     source = f"real English news paragraphs ({len(PARAGRAPHS)})" if PARAGRAPHS else "synthetic words (../shared absent)"
     print(f"{args.articles} articles of ~5 KB text ({source}) and 20 tags each; baseline: the first "
           f"{args.baseline} of them, one per transaction (the sink with a batch of 1); each run on a fresh store")
     batched = articles(args.articles, seed=2, prefix="bat")
-    results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        results["SQLite"] = measure("SQLite (WAL, synchronous=FULL)", lambda: sqlite_file(Path(tmp)), batched,
-                                    args.batch, args.baseline)
-    results["PostgreSQL"] = measure("PostgreSQL (COPY, one transaction per batch)",
-                                    lambda: postgres_schema(args.postgres), batched, args.batch, args.baseline)
-    print("\nratios (same run)")
-    for backend, figures in results.items():
-        base, rate_batched = figures["one row per transaction"], figures[f"batches of {args.batch}"]
-        ratio = rate_batched / base
-        print(f"  {backend:<11} batched / one-row = {ratio:5.1f}x  (target >= 10x: {'met' if ratio >= 10 else 'NOT met'}); "
-              f"batched {rate_batched:,.0f}/s (target >= 2,000/s: {'met' if rate_batched >= 2000 else 'NOT met'})")
+    results: dict[str, list[dict[str, Pass]]] = {"SQLite": [], "PostgreSQL": []}
+    for round_no in range(1, args.rounds + 1):
+        print(f"\n=== round {round_no} of {args.rounds}")
+        with tempfile.TemporaryDirectory() as tmp:
+            results["SQLite"].append(measure("SQLite (WAL, synchronous=FULL)", lambda: sqlite_file(Path(tmp)),
+                                             batched, args.batch, args.baseline))
+        results["PostgreSQL"].append(measure("PostgreSQL (COPY, one transaction per batch)",
+                                             lambda: postgres_schema(args.postgres), batched, args.batch,
+                                             args.baseline))
+    summary(results, args.batch)
+
+
+def summary(results: dict[str, list[dict[str, Pass]]], batch: int) -> None:
+    def span(values: list[float], fmt: str) -> str:
+        low, high = format(min(values), fmt), format(max(values), fmt)
+        return low if low == high else f"{low}-{high}"
+
+    print(f"\nsummary over {len(next(iter(results.values())))} round(s) (ratios within each run)")
+    for backend, runs in results.items():
+        rates = [r[f"batches of {batch}"].rate() for r in runs]
+        one_row = [r[f"batches of {batch}"].rate() / r["one row per transaction"].rate() for r in runs]
+        indexed = [r[f"batches of {batch}"].rate() / r[f"batches of {batch}, without the search index"].rate()
+                   for r in runs]
+        print(f"  {backend:<11} batched {span(rates, ',.0f')}/s (target >= 2,000/s: "
+              f"{'met' if min(rates) >= 2000 else 'NOT met'}); batched / one-row {span(one_row, '.1f')}x; "
+              f"with / without the search index {span(indexed, '.2f')}x")
 
 
 if __name__ == "__main__":
