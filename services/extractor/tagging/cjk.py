@@ -7,37 +7,37 @@ names) or a known organisation (:data:`multilingual_more.CJK_ORGS`). People are 
 
 from __future__ import annotations
 
+import re
+
 from .gazetteer import GazEntry, Gazetteer
-from .multilingual_more import CJK_ORGS, is_cjk
+from .multilingual_more import CJK_ORGS
 
 _MAX_LEN = 8
 
 
-def has_cjk(text: str) -> bool:
-    return any(is_cjk(c) for c in text[:400])
+_CJK_RUN = re.compile("[\u4e00-\u9fff\u3040-\u30ff\uac00-\ud7af]+")
+CJK_LANGS = frozenset(("zh", "ja", "ko"))
 
 
 def cjk_names(text: str, gaz: Gazetteer) -> tuple[list[tuple[int, int, list[GazEntry]]], list[tuple[int, int, str]]]:
     """Places (span, gazetteer entries) and organisations (span, canonical name), longest match first."""
     places: list[tuple[int, int, list[GazEntry]]] = []
     orgs: list[tuple[int, int, str]] = []
-    i, n = 0, len(text)
-    while i < n:
-        if not is_cjk(text[i]):
-            i += 1
-            continue
-        for size in range(min(_MAX_LEN, n - i), 1, -1):
-            sub = text[i : i + size]
-            org = CJK_ORGS.get(sub)
-            if org is not None:
-                orgs.append((i, i + size, org))
-                break
-            entries = gaz.cjk.get(sub)
-            if entries:
-                places.append((i, i + size, entries))
-                break
-        else:
-            i += 1
-            continue
-        i += size
+    for run in _CJK_RUN.finditer(text):
+        i, n = run.start(), run.end()
+        while i < n - 1:
+            for size in range(min(_MAX_LEN, n - i), 1, -1):
+                sub = text[i : i + size]
+                org = CJK_ORGS.get(sub)
+                if org is not None:
+                    orgs.append((i, i + size, org))
+                    break
+                entries = gaz.cjk.get(sub)
+                if entries:
+                    places.append((i, i + size, entries))
+                    break
+            else:
+                i += 1
+                continue
+            i += size
     return places, orgs

@@ -11,7 +11,7 @@ from services.common.messages import Entity, Place, Tags
 
 from . import keywords as _keywords
 from . import topics as _topics
-from .cjk import cjk_names, has_cjk
+from .cjk import CJK_LANGS, cjk_names
 from .gazetteer import get_gazetteer
 from .language import detect
 from .lexicon import COMPASS as _COMPASS
@@ -438,7 +438,7 @@ def find_entities(text: str, language_hint: str | None = None, title: str | None
         run.cyrillic_org(start, end, canonical)
     for start, end in cyrillic_orgs(text) + (romance_orgs(text) if lang in _ROMANCE_LANGS else []):
         run.cyrillic_org(start, end)
-    if has_cjk(text):
+    if lang in CJK_LANGS:
         run.cjk()
     for seg in segments(text, toks, run.is_name):
         run.segment(seg)
