@@ -47,6 +47,7 @@ from services.sink.query import (
     load_stored,
     revision_rows,
     select_articles,
+    story_rows,
 )
 from services.sink.reads import DEFAULT_READ_CONNECTIONS, ReadLanes
 from services.sink.store import (
@@ -202,13 +203,20 @@ class PostgresStore(SqlReads):
                 with cur.copy(f"COPY article_revisions ({REVISION_COLUMNS}) FROM STDIN".encode()) as copy:
                     for row in revision_rows(POSTGRES, plan):
                         copy.write_row(row)
-            if not plan.current:
+            if plan.in_place:  # a story change: fts is not computed again (it depends on none of these)
+                cur.execute("UPDATE articles a SET story_id = s.story_id, duplicate_of = s.duplicate_of, "
+                            "doc = s.doc::jsonb FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) "
+                            "AS s (story_id, duplicate_of, doc, id) WHERE a.id = s.id",
+                            [list(column) for column in zip(*story_rows(plan), strict=True)])
+            if len(plan.current) == len(plan.in_place):
                 return
             with cur.copy(f"COPY articles ({ARTICLE_COLUMNS}, fts_config) FROM STDIN".encode()) as copy:
                 for a, row in current_rows(POSTGRES, plan, now):
                     copy.write_row((*row, self.fts_config(a.language)))
             with cur.copy("COPY article_tags (article_id, kind, value, ref) FROM STDIN") as copy:
-                for a, _ in plan.current.values():
+                for aid, (a, _) in plan.current.items():
+                    if aid in plan.in_place:
+                        continue
                     for kind, value, ref in tag_rows(a):
                         copy.write_row((a.id, kind, value, ref))
 

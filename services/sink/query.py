@@ -198,9 +198,20 @@ def revision_rows(d: Dialect, plan: Plan) -> list[tuple[Any, ...]]:
 
 
 def current_rows(d: Dialect, plan: Plan, now: datetime) -> Iterator[tuple[Article, tuple[Any, ...]]]:
-    """``articles`` rows of ``plan``: (article, row), stored ``now`` unless they keep their time."""
+    """``articles`` rows of ``plan`` to write whole: (article, row), stored ``now`` unless they keep
+    their time. Rows updated in place (:func:`story_rows`) are not among them."""
     for aid, (a, revision) in plan.current.items():
-        yield a, article_row(d, a, revision, plan.stored_at.get(aid, now))
+        if aid not in plan.in_place:
+            yield a, article_row(d, a, revision, plan.stored_at.get(aid, now))
+
+
+def story_rows(plan: Plan) -> list[tuple[str | None, str | None, str, str]]:
+    """``(story_id, duplicate_of, doc, id)`` of the stored rows whose story alone changed (``plan.in_place``)."""
+    rows = []
+    for aid in sorted(plan.in_place):
+        a, _ = plan.current[aid]
+        rows.append((a.story_id, a.duplicate_of, a.model_dump_json(), aid))
+    return rows
 
 
 def article_row(d: Dialect, a: Article, revision: int, stored_at: datetime) -> tuple[Any, ...]:

@@ -38,6 +38,7 @@ from services.sink.query import (
     load_stored,
     revision_rows,
     select_articles,
+    story_rows,
 )
 from services.sink.reads import DEFAULT_READ_CONNECTIONS, ReadLanes
 from services.sink.store import (
@@ -204,8 +205,12 @@ class SqliteStore(SqlReads):
         )
         self.db.executemany(
             "INSERT INTO article_tags (article_id, kind, value, ref) VALUES (?, ?, ?, ?)",
-            [(a.id, kind, value, ref) for a, _ in plan.current.values() for kind, value, ref in tag_rows(a)],
+            [(a.id, kind, value, ref) for aid, (a, _) in plan.current.items() if aid not in plan.in_place
+             for kind, value, ref in tag_rows(a)],
         )
+        # a story change: the row stays (the FTS5 triggers fire only on a change of title or text)
+        self.db.executemany("UPDATE articles SET story_id = ?, duplicate_of = ?, doc = ? WHERE id = ?",
+                            story_rows(plan))
 
     def _write_rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         """Rows read by the writer, inside its transaction."""

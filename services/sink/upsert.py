@@ -98,6 +98,11 @@ class Plan:
     """Article id -> (article, revision) to write as the current row."""
     replaced: set[str] = field(default_factory=set)
     """Ids whose current row exists in storage and must be deleted before ``current`` is written."""
+    in_place: set[str] = field(default_factory=set)
+    """Ids of ``current`` whose stored row changes only in its story fields (a story change): the
+    backend updates ``story_id``, ``duplicate_of`` and ``doc`` in place instead of deleting and
+    writing the row again, so its text is not indexed again (issue 20: a re-clustering of the whole
+    topic re-indexed every article)."""
     stored_at: dict[str, datetime] = field(default_factory=dict)
     """Article id -> when its current row was stored, for rows of ``current`` that keep that time
     (a story change); the others are stored now."""
@@ -109,7 +114,7 @@ def plan_batch(articles: Sequence[Article], stored: dict[str, Stored], now: date
     plan = Plan()
     for a in articles:
         plan.results.append(_decide(a, stored, now, plan))
-    plan.replaced = {aid for aid in plan.current if aid in existing}
+    plan.replaced = {aid for aid in plan.current if aid in existing} - plan.in_place
     return plan
 
 
@@ -136,6 +141,7 @@ def _decide(a: Article, stored: dict[str, Stored], now: datetime, plan: Plan) ->
     revision = cur.next_revision()
     a = _keep_first_seen(a, cur)
     plan.stored_at.pop(a.id, None)
+    plan.in_place.discard(a.id)
     new = _as_stored(a, revision)
     new.seen, new.max_revision = cur.seen, cur.max_revision
     stored[a.id] = new
@@ -161,8 +167,9 @@ def _restory(a: Article, cur: Stored, plan: Plan) -> WriteResult:
     cur.article, cur.doc = moved, ""
     cur.story_id, cur.duplicate_of = a.story_id, a.duplicate_of
     plan.current[a.id] = (moved, cur.revision)
-    if cur.stored_at is not None:
+    if cur.stored_at is not None:  # the stored row (not one written earlier in this batch)
         plan.stored_at[a.id] = cur.stored_at
+        plan.in_place.add(a.id)
     return "story_changed"
 
 
