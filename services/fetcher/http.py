@@ -37,6 +37,7 @@ import aiohttp
 import yarl
 
 from services.fetcher import metrics
+from services.fetcher.feedoptions import HostHeaders
 from services.fetcher.guard import GuardedResolver, RefusedTarget, TargetPolicy, guarded_url
 from services.fetcher.settings import FetcherSettings
 
@@ -226,18 +227,20 @@ class HttpClient:
     async def get(
         self, url: str, *, kind: str, max_bytes: int, headers: dict[str, str] | None = None,
         min_delay: float = 0.0, truncate: bool = False,
+        host_headers: HostHeaders | None = None,
     ) -> Response:
         """GET ``url`` following up to ``max_redirects`` redirects, within the total timeout.
 
         Waits for the URL's host slot first (per-host concurrency and delay; ``min_delay``, a site's
         Crawl-delay, raises the delay before the host's next request). With ``truncate`` a body past
         ``max_bytes`` is cut there instead of refused (robots.txt: RFC 9309 parses the first 500 KiB).
+        ``host_headers`` (a feed's own headers, auth, user agent) are added to the hops on the feed's origin only.
         """
         started = time.monotonic()
         try:
             target = self._target(url)
             async with self.gate.slot(target, min_delay), asyncio.timeout(self.settings.http_total_timeout_seconds):
-                return await self._get(target, kind, max_bytes, headers or {}, started, truncate)
+                return await self._get(target, kind, max_bytes, headers or {}, started, truncate, host_headers)
         except TimeoutError as exc:
             metrics.FETCH_REFUSALS.labels("timeout").inc()
             raise FetchError("timeout", f"{url}: no complete response within "
@@ -248,6 +251,7 @@ class HttpClient:
     async def _get(
         self, target: yarl.URL, kind: str, max_bytes: int, headers: dict[str, str], started: float,
         truncate: bool = False,
+        host_headers: HostHeaders | None = None,
     ) -> Response:
         history: list[str] = []
         permanent = True
@@ -256,8 +260,10 @@ class HttpClient:
         for hop in range(self.settings.max_redirects + 1):
             if hop:
                 target = self._target(url)  # every hop's URL, as the client will use it
+            # a feed's own headers (per-feed options) go to its origin only, whatever the redirects
+            hop_headers = headers | host_headers.for_url(target) if host_headers else headers
             try:
-                async with session.get(target, headers=headers, allow_redirects=False) as resp:
+                async with session.get(target, headers=hop_headers, allow_redirects=False) as resp:
                     status = resp.status
                     metrics.HTTP_RESPONSES.labels(kind, _status_class(status)).inc()
                     if status in REDIRECT_STATUSES and "location" in resp.headers:

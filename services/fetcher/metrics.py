@@ -43,7 +43,13 @@ PAGES_GIVEN_UP = FETCHER.counter(
     "Entries whose page failed NEWSFLOW_MAX_PAGE_ATTEMPTS times in a row (timeouts, network errors) and "
     "were given up.",
 )
-FEEDS = FETCHER.gauge("newsflow_feeds", "Feeds by state: active, backing_off, dead, retired.", ["state"])
+FEEDS = FETCHER.gauge("newsflow_feeds", "Feeds by state: active, backing_off, dead, retired, disabled (listed with "
+                      "disabled=true: never polled).", ["state"])
+FEED_OPTION_ERRORS = FETCHER.counter(
+    "newsflow_feed_option_errors_total",
+    "Feed polls failed because a per-feed option could not be applied (an environment variable it names is not "
+    "set, or options stored by a newer version).",
+)
 DISCOVERY_LATENCY = FETCHER.histogram(
     "newsflow_discovery_latency_seconds", "Entry's published time to first seen by the fetcher.",
     buckets=FRESHNESS_BUCKETS,
@@ -168,8 +174,14 @@ def init_series() -> None:
         FETCH_REFUSALS.labels(reason)
     for kind in ("new", "updated"):
         ENTRIES.labels(kind)
-    for state in ("active", "backing_off", "dead", "retired"):
+    for state in ("active", "backing_off", "dead", "retired", "disabled"):
         FEEDS.labels(state)
+    for reason in ROBOTS_REFUSAL_REASONS:
+        ROBOTS_REFUSALS.labels(reason)
+    for result in ROBOTS_LOOKUP_RESULTS:
+        ROBOTS_LOOKUPS.labels(result)
+    for result in ROBOTS_FETCH_RESULTS:
+        ROBOTS_FETCHES.labels(result)
     for outcome in WEBSUB_PUSH_OUTCOMES:
         WEBSUB_PUSHES.labels(outcome)
     for reason in ("lease_wait", "lost", "error"):
@@ -184,9 +196,3 @@ def init_series() -> None:
         WEBSUB_SUBSCRIPTIONS.labels(state)
     for status_class in ("2xx", "3xx", "4xx", "5xx"):
         HTTP_RESPONSES.labels("hub", status_class)
-    for reason in ROBOTS_REFUSAL_REASONS:
-        ROBOTS_REFUSALS.labels(reason)
-    for result in ROBOTS_LOOKUP_RESULTS:
-        ROBOTS_LOOKUPS.labels(result)
-    for result in ROBOTS_FETCH_RESULTS:
-        ROBOTS_FETCHES.labels(result)

@@ -131,7 +131,8 @@ class PagePublisher:
         headers = conditional_headers(*self.state.page_validators(aid)) if cand.is_update else {}
         try:
             resp = await self.http.get(entry.link, kind="page", max_bytes=self.settings.max_page_bytes,
-                                       headers=headers, min_delay=robots.crawl_delay)
+                                       headers=headers, min_delay=robots.crawl_delay,
+                                       host_headers=cand.host_headers)  # the feed's own headers: its origin only
         except FetchError as exc:
             retry = classify_error(exc).action is Action.RETRY
             log.warning("page fetch failed (%s): %s", "retried at the next poll" if retry else "given up", exc,

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from services.common.messages import FeedEntry
 from services.common.metrics import timed
 from services.common.urls import article_id
 from services.fetcher import metrics, schedule
+from services.fetcher.feedoptions import FeedOptions, HostHeaders, OptionError
 from services.fetcher.http import FetchError, HttpClient, Response
 from services.fetcher.leases import LeaseLost
 from services.fetcher.parse import FeedParseError, ParsedFeed, ParsePool
@@ -50,6 +52,7 @@ class Candidate:
     digest: str
     is_update: bool
     feed_url: str = ""  # the feed polled (whose lease must still be held when the page is sent)
+    host_headers: HostHeaders | None = None  # the feed's own headers (per-feed options): for a page on its origin
 
 
 Publisher = Callable[[list[Candidate]], Awaitable[tuple[list[Candidate], list[Candidate]]]]
@@ -93,7 +96,8 @@ class FeedPoller:
     async def _poll(self, feed: FeedState) -> str:
         """Conditional GET, then what the response means: unchanged, moved, gone, failed or a feed."""
         resp = await self.http.get(feed.fetch_url, kind="feed", max_bytes=self.settings.max_feed_bytes,
-                                   headers=conditional_headers(feed.etag, feed.last_modified))
+                                   headers=conditional_headers(feed.etag, feed.last_modified),
+                                   host_headers=self.host_headers(feed))
         now = time.time()
         decision = classify_feed(resp, feed.fetch_url)
         if decision.moved_to:
@@ -122,7 +126,7 @@ class FeedPoller:
 
     def _not_modified(self, feed: FeedState, resp: Response, now: float) -> None:
         hint = schedule.server_hint(resp.headers, None, now)
-        delay = schedule.next_success_delay(feed.entries_per_day, hint, self.settings)
+        delay = schedule.next_success_delay(feed.entries_per_day, hint, self.settings, bounds=self.bounds(feed))
         if self.delay_hook is not None:
             delay = self.delay_hook(feed.url, None, delay)
         self.state.polled(feed.url, next_poll_at=now + delay, status=304, now=now)
@@ -132,7 +136,7 @@ class FeedPoller:
         per_day = schedule.entries_per_day(
             (e.published_at or e.updated_at for e in parsed.entries), now)
         delay = schedule.next_success_delay(per_day, schedule.server_hint(resp.headers, parsed.ttl_seconds, now),
-                                            self.settings)
+                                            self.settings, bounds=self.bounds(feed))
         if self.delay_hook is not None:
             delay = self.delay_hook(feed.url, parsed.links, delay)
         known, published, given_up, pending = await self.publish_entries(feed, parsed)
@@ -141,7 +145,7 @@ class FeedPoller:
             # Entries not yet published (a page to retry, or deferred): keep the old validators, so
             # the next poll gets the feed again instead of a 304 that would hide them, and come back soon.
             etag, last_modified = None, None
-            delay = min(delay, self.settings.min_poll_interval_seconds)
+            delay = min(delay, (self.bounds(feed) or (self.settings.min_poll_interval_seconds,))[0])
         with self.state.transaction():  # one commit per poll: the feed's row (lease checked first), entries, articles
             self.state.polled(feed.url, next_poll_at=now + delay, status=200, etag=etag,
                               last_modified=last_modified, entries_per_day=per_day, title=parsed.title, now=now)
@@ -157,11 +161,40 @@ class FeedPoller:
         errors = feed.error_count + 1
         state = schedule.failure_state(errors, self.settings)
         retry_after = exc.retry_after if isinstance(exc, FetchError) else None
-        delay = schedule.next_failure_delay(errors, self.settings, retry_after)
+        delay = schedule.next_failure_delay(errors, self.settings, retry_after, bounds=self.bounds(feed))
         self.state.failed(feed.url, next_poll_at=time.time() + delay, error=str(exc), state=state,
                           status=getattr(exc, "status", None))
         log.warning("feed poll failed (%d in a row, %s, next try in %.0fs): %s", errors, state, delay, exc,
                     extra={"feed": feed.url})
+
+    # --- the feed's own options (feeds.txt key=value, OPML newsflow: attributes) ----------------------
+
+    def options(self, feed: FeedState) -> FeedOptions:
+        """The feed's options; unreadable ones fail the poll (counted, shown by ``feeds status``)."""
+        try:
+            return feed.options
+        except OptionError as exc:
+            metrics.FEED_OPTION_ERRORS.inc()
+            raise FetchError("feed_option", str(exc)) from None
+
+    def host_headers(self, feed: FeedState) -> HostHeaders | None:
+        """The feed's headers, auth and user agent (environment variables read now), for its listed URL's origin.
+
+        A variable that is not set fails the poll with an error naming it (never an empty header)."""
+        try:
+            headers = self.options(feed).request_headers(os.environ)
+        except OptionError as exc:
+            metrics.FEED_OPTION_ERRORS.inc()
+            raise FetchError("feed_option", f"feed {exc}") from None
+        return HostHeaders.for_feed(feed.url, headers)
+
+    def bounds(self, feed: FeedState) -> schedule.Bounds | None:
+        """The feed's own poll interval bounds, if it has any."""
+        try:
+            options = feed.options
+        except OptionError:
+            return None  # the poll fails on them (options()); the global bounds schedule its retry
+        return schedule.feed_bounds(self.settings, options.min_interval, options.max_interval)
 
     def classify(self, feed: FeedState, entries: list[FeedEntry]) -> tuple[list[Candidate], list[Candidate]]:
         """Split entries into (to publish, already known or duplicate). Known = same feed, same content."""
@@ -193,7 +226,11 @@ class FeedPoller:
 
         At most ``max_entries_per_poll`` entries are published per poll (a 100,000-item feed must
         not mean 100,000 page fetches at once); the rest stay pending for the next polls."""
-        todo, known = self.classify(feed, parsed.entries)
+        update, host_headers = self.options(feed).entry_update(), self.host_headers(feed)
+        entries = [e.model_copy(update=update) for e in parsed.entries] if update else parsed.entries  # tags, language
+        todo, known = self.classify(feed, entries)
+        if host_headers is not None:
+            todo = [replace(c, host_headers=host_headers) for c in todo]
         deferred = max(0, len(todo) - self.settings.max_entries_per_poll)
         if deferred:
             metrics.ENTRIES_DEFERRED.inc(deferred)

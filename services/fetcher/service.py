@@ -34,7 +34,7 @@ from kafka import KafkaProducer
 
 from services.common.health import Health
 from services.fetcher import metrics
-from services.fetcher.feedlist import FeedListError, read_feed_list
+from services.fetcher.feedlist import FeedListError, check_environment, read_feeds
 from services.fetcher.http import HttpClient
 from services.fetcher.pages import PagePublisher
 from services.fetcher.parse import ParsePool
@@ -145,7 +145,9 @@ class Fetcher:
         if self._feeds_key == key:
             return
         try:
-            urls = read_feed_list(path)
+            feeds = read_feeds(path)
+            if self._feeds_key is None:  # at start, a variable a feed's options name must be set (later: its polls fail)
+                check_environment(feeds, os.environ)
         except FeedListError as exc:
             if key[1] == -1 and self.settings.fetcher_state_url.get_secret_value().startswith("postgres"):
                 log.warning("%s: polling the shared feeds table as it is", exc)
@@ -155,8 +157,8 @@ class Fetcher:
                 raise
             log.error("%s: keeping the previous feed list", exc)
             return
-        if self.state.replace_feed_list(urls, time.time()):
-            log.info("feed list %s: %d feeds, synced into the shared feeds table", path, len(urls))
+        if self.state.replace_feed_list([f.url for f in feeds], time.time(), {f.url: f.options for f in feeds}):
+            log.info("feed list %s: %d feeds, synced into the shared feeds table", path, len(feeds))
         self._feeds_key = key
 
     async def _claim_and_dispatch(self) -> bool:
