@@ -44,6 +44,7 @@ import feedparser
 
 from services.common.messages import FeedEntry
 from services.common.urls import BadURLError, normalize_url
+from services.fetcher.fastparse import fast_parse
 from services.fetcher.feedbounds import EntityRefused, cut_entries, refuse_entity_declarations
 from services.fetcher.media import feedparser_media, json_item_media
 from services.fetcher.sitemaps import SitemapError, is_sitemap, parse_sitemap
@@ -75,8 +76,12 @@ class ParsedFeed:
 MAX_ENTRIES = 2000  # NEWSFLOW_MAX_FEED_ENTRIES
 
 
-def parse_feed(body: bytes, url: str, content_type: str | None = None, max_entries: int = MAX_ENTRIES) -> ParsedFeed:
-    """Parse a feed document fetched from ``url`` (its first ``max_entries`` entries); raises :class:`FeedParseError`."""
+def parse_feed(body: bytes, url: str, content_type: str | None = None, max_entries: int = MAX_ENTRIES,
+               fast: bool = True) -> ParsedFeed:
+    """Parse a feed document fetched from ``url`` (its first ``max_entries`` entries); raises :class:`FeedParseError`.
+
+    ``fast``: try :mod:`services.fetcher.fastparse` first (same result; False: feedparser only, to compare).
+    """
     if not body.strip():
         raise FeedParseError("empty document")
     head = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
@@ -90,15 +95,16 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None, max_entri
     except (EntityRefused, SitemapError) as exc:
         raise FeedParseError(str(exc)) from None
     body, cut = cut_entries(body, max_entries)
-    parsed = _parse_xml_feed(body, url, content_type)
+    parsed = _parse_xml_feed(body, url, content_type, fast)
     return dataclasses.replace(parsed, cut=cut) if cut else parsed
 
 
-def _parse_xml_feed(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
+def _parse_xml_feed(body: bytes, url: str, content_type: str | None, fast: bool) -> ParsedFeed:
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
-    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=True)
+    parsed = (fast and fast_parse(body, url, content_type)) or feedparser.parse(body, response_headers=headers,
+                                                                                 sanitize_html=True)
     if not parsed.version and not parsed.entries:
         reason = parsed.get("bozo_exception") or "no RSS, Atom or JSON Feed root element"
         raise FeedParseError(f"not a feed: {reason}")
