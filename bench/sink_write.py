@@ -1,7 +1,7 @@
 """Sink write throughput: batched upserts vs one row per transaction, SQLite and PostgreSQL.
 
     .venv/bin/python bench/sink_write.py [--articles 5000] [--batch 500] [--baseline 500] [--rounds 1]
-                                         [--postgres postgresql://postgres@127.0.0.1:5432/test]
+                                         [--writers 2] [--postgres postgresql://postgres@127.0.0.1:5432/test]
 
 Articles are realistic in size: ~5 KB of text and 20 tags each. Every figure is measured
 in the same run, so the ratios hold on a shared, noisy machine even when the absolute
@@ -9,7 +9,8 @@ rates do not. PostgreSQL runs in a throwaway schema, dropped afterwards.
 Besides one-row and batched writes: the same batches on a store without its full-text index
 (the share of the write that is the engine's text indexing), a replay (all unchanged) and a
 pass of story changes (``replay --stage stories``); CPU per article of this process and, for a
-PostgreSQL server on this machine, of its backend (from /proc).
+PostgreSQL server on this machine, of its backend (from /proc); and, on PostgreSQL, ``--writers``
+stores writing disjoint batches at once (sink replicas), as a ratio to one.
 Targets (issue #6, issue 20): >= 2,000 articles/s batched on both backends with whole-text search,
 or a profile showing the engine's indexing as the limit; >= 10x the one-row baseline.
 """
@@ -26,6 +27,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -232,12 +234,37 @@ def measure(name: str, fresh_store: Callable[[], AbstractContextManager[str]], b
     return figures
 
 
+def concurrent_writers(fresh_store: Callable[[], AbstractContextManager[str]], batched: list[Article],
+                       batch: int, writers: int) -> float:
+    """Articles/s of ``writers`` stores writing disjoint halves (thirds...) of the batches at once, on one
+    fresh database: sink replicas, each with its own partitions and its own database connection.
+    Threads stand for the replicas (a PostgreSQL store waits for its server without the GIL)."""
+    batches = in_batches(batched, batch)
+    with fresh_store() as url:
+        stores = [open_store(url) for _ in range(writers)]
+        try:
+            started = time.perf_counter()
+            with ThreadPoolExecutor(writers) as pool:
+                done = [pool.submit(lambda s, part: [s.write_batch(b) for b in part], store, batches[i::writers])
+                        for i, store in enumerate(stores)]
+                for future in done:
+                    future.result()
+            rate = len(batched) / (time.perf_counter() - started)
+        finally:
+            for store in stores:
+                store.close()
+    print(f"  {writers} writers at once (sink replicas), batches of {batch}: {rate:>9,.0f} articles/s")
+    return rate
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--articles", type=int, default=5000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--baseline", type=int, default=500, help="of the same articles, written one per transaction")
     parser.add_argument("--rounds", type=int, default=1, help="repeat everything; the summary gives ranges")
+    parser.add_argument("--writers", type=int, default=2,
+                        help="PostgreSQL: this many stores writing at once (sink replicas); 1: skip")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     source = f"real English news paragraphs ({len(PARAGRAPHS)})" if PARAGRAPHS else "synthetic words (../shared absent)"
@@ -245,6 +272,7 @@ def main() -> None:
           f"{args.baseline} of them, one per transaction (the sink with a batch of 1); each run on a fresh store")
     batched = articles(args.articles, seed=2, prefix="bat")
     results: dict[str, list[dict[str, Pass]]] = {"SQLite": [], "PostgreSQL": []}
+    together: list[float] = []
     for round_no in range(1, args.rounds + 1):
         print(f"\n=== round {round_no} of {args.rounds}")
         with tempfile.TemporaryDirectory() as tmp:
@@ -253,7 +281,13 @@ def main() -> None:
         results["PostgreSQL"].append(measure("PostgreSQL (COPY, one transaction per batch)",
                                              lambda: postgres_schema(args.postgres), batched, args.batch,
                                              args.baseline))
+        if args.writers > 1:  # SQLite has one writer by design: concurrent transactions would queue
+            together.append(concurrent_writers(lambda: postgres_schema(args.postgres), batched, args.batch, args.writers)
+                            / results["PostgreSQL"][-1][f"batches of {args.batch}"].rate())
     summary(results, args.batch)
+    if together:
+        print(f"  PostgreSQL  {args.writers} writers at once / 1 writer: "
+              f"{min(together):.2f}-{max(together):.2f}x")
 
 
 def summary(results: dict[str, list[dict[str, Pass]]], batch: int) -> None:

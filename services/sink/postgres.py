@@ -204,8 +204,9 @@ class PostgresStore(SqlReads):
                     for row in revision_rows(POSTGRES, plan):
                         copy.write_row(row)
             if plan.in_place:  # a story change: fts is not computed again (it depends on none of these)
+                # binary arrays (%b): as text, psycopg would escape every JSON document in Python (~0.28 ms each)
                 cur.execute("UPDATE articles a SET story_id = s.story_id, duplicate_of = s.duplicate_of, "
-                            "doc = s.doc::jsonb FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) "
+                            "doc = s.doc::jsonb FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[]) "
                             "AS s (story_id, duplicate_of, doc, id) WHERE a.id = s.id",
                             [list(column) for column in zip(*story_rows(plan), strict=True)])
             if len(plan.current) == len(plan.in_place):
