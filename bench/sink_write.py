@@ -234,6 +234,41 @@ def measure(name: str, fresh_store: Callable[[], AbstractContextManager[str]], b
     return figures
 
 
+TEXT_SEARCH_STEPS = {
+    "the texts alone (read, no parsing)": "SELECT sum(length(text)) FROM staged",
+    "ts_parse: the parser's tokens only": "SELECT count(*) FROM staged, ts_parse('default', text)",
+    "to_tsvector('simple', text)": "SELECT sum(length(to_tsvector('simple', text))) FROM staged",
+    "to_tsvector('english', text)": "SELECT sum(length(to_tsvector('english', text))) FROM staged",
+    "fts as stored (title A || text B)": ("SELECT sum(length(setweight(to_tsvector(cfg, COALESCE(title, '')), 'A') "
+                                          "|| setweight(to_tsvector(cfg, text), 'B'))) FROM staged"),
+}
+
+
+def text_search_profile(fresh_store: Callable[[], AbstractContextManager[str]], batched: list[Article]) -> None:
+    """PostgreSQL backend CPU per article of each step of the ``fts`` column, on the same texts
+    staged in a temporary table (server on this machine only: read from /proc)."""
+    import psycopg
+
+    with fresh_store() as url, psycopg.connect(url, autocommit=True) as db:
+        stat = Path(f"/proc/{db.info.backend_pid}/stat")
+        if not stat.exists():
+            return
+        db.execute("CREATE TEMPORARY TABLE staged (title text, text text, cfg regconfig)")
+        with db.cursor() as cur, cur.copy("COPY staged FROM STDIN") as copy:
+            for a in batched:
+                copy.write_row((a.title, a.text, "english"))
+
+        def cpu() -> float:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        print("  PostgreSQL backend CPU ms/article of the full-text column's steps (same texts, in SQL):")
+        for label, sql in TEXT_SEARCH_STEPS.items():
+            before = cpu()
+            db.execute(sql).fetchall()
+            print(f"    {label:<40} {(cpu() - before) / len(batched) * 1e3:6.3f}")
+
+
 def concurrent_writers(fresh_store: Callable[[], AbstractContextManager[str]], batched: list[Article],
                        batch: int, writers: int) -> float:
     """Articles/s of ``writers`` stores writing disjoint halves (thirds...) of the batches at once, on one
@@ -281,6 +316,7 @@ def main() -> None:
         results["PostgreSQL"].append(measure("PostgreSQL (COPY, one transaction per batch)",
                                              lambda: postgres_schema(args.postgres), batched, args.batch,
                                              args.baseline))
+        text_search_profile(lambda: postgres_schema(args.postgres), batched)
         if args.writers > 1:  # SQLite has one writer by design: concurrent transactions would queue
             together.append(concurrent_writers(lambda: postgres_schema(args.postgres), batched, args.batch, args.writers)
                             / results["PostgreSQL"][-1][f"batches of {args.batch}"].rate())
