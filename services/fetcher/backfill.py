@@ -7,7 +7,8 @@ at ``URL`` and follows ``prev-archive`` (else ``next``) from document to documen
 instead names its child sitemaps (newest first), which are walked in turn.
 
 Each document goes the way of a poll: the fetcher's HTTP client (SSRF guard, size cap, per-host
-delay shared with running replicas through the state store), the same response classifier and parser
+delay shared with running replicas through the state store; a listed feed's per-feed headers, auth
+and user agent on its listed URL's origin only), the same response classifier and parser
 (:func:`services.fetcher.sitemapindex.fetch_document`), then the poller's own classify and publish
 (:meth:`services.fetcher.poller.FeedPoller.publish_entries`: the page of each new entry fetched and
 published to ``newsflow.pages``) and its memory (:meth:`~services.fetcher.poller.FeedPoller.remember`,
@@ -78,6 +79,11 @@ class Backfill:
         """Walk from ``url``; entries are remembered under ``url``'s feed (or the listed feed it moved from)."""
         feed = self.poller.state.feed(url) or FeedState(url, None, None, 0.0, 0, "active")
         report = BackfillReport()
+        try:  # a listed feed's own headers, auth and user agent: for its archive documents on its origin too
+            host_headers = self.poller.host_headers(feed)
+        except FetchError as exc:
+            report.stopped, report.error = "the feed's options cannot be applied", str(exc)
+            return report
         queue, seen = [url], set[str]()
         while True:
             if not queue:
@@ -92,7 +98,7 @@ class Backfill:
                 return report
             seen.add(_key(page_url))
             try:
-                parsed = await fetch_document(self.http, self.parser, self.settings, page_url)
+                parsed = await fetch_document(self.http, self.parser, self.settings, page_url, host_headers)
             except (FetchError, FeedParseError) as exc:
                 metrics.BACKFILL_PAGES.labels("failed").inc()
                 report.stopped, report.error = f"{page_url} could not be read", str(exc)

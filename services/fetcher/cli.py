@@ -3,13 +3,17 @@
 ``feeds check`` never prints a traceback for a bad feed: every argument gives
 either a summary or one ``ERROR`` line, and the exit status says whether any
 failed. URLs are fetched with the fetcher's own HTTP client (same SSRF guard,
-caps and timeouts; ``NEWSFLOW_ALLOWED_NETWORKS`` lets local servers through).
+caps and timeouts; ``NEWSFLOW_ALLOWED_NETWORKS`` lets local servers through); a URL
+listed in ``NEWSFLOW_FEEDS_FILE`` with options gets its headers, auth and user agent
+(on its own origin only), as the fetcher's polls do.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,9 +23,11 @@ from kafka.errors import KafkaError
 
 from services.common import kafka
 from services.common.commands import settings_or_exit
+from services.common.urls import BadURLError, normalize_url
 from services.fetcher.backfill import MAX_PAGES, Backfill, BackfillReport
 from services.fetcher.discover import discover_feeds, looks_like_html, robots_sitemaps
-from services.fetcher.feedlist import FeedListError, ListedFeed, append_feeds, outlines, to_opml
+from services.fetcher.feedlist import FeedListError, ListedFeed, append_feeds, outlines, read_feeds, to_opml
+from services.fetcher.feedoptions import FeedOptions, HostHeaders, OptionError
 from services.fetcher.feedstatus import poll, status
 from services.fetcher.http import FetchError, HttpClient
 from services.fetcher.pages import PagePublisher
@@ -53,16 +59,39 @@ def _settings() -> FetcherSettings:
     return settings_or_exit(FetcherSettings, per_host_min_delay_seconds=0, parse_workers=1)
 
 
-async def _fetch(http: HttpClient, url: str, settings: FetcherSettings) -> tuple[bytes, str, str | None]:
-    resp = await http.get(url, kind="feed", max_bytes=settings.max_feed_bytes)
+def _listed_options(settings: FetcherSettings) -> dict[str, FeedOptions]:
+    """The feed list's options by normalised URL (none when the list is missing or broken: a check still runs)."""
+    try:
+        return {_key(f.url): f.options for f in read_feeds(settings.feeds_file)} if settings.feeds_file.exists() else {}
+    except FeedListError:
+        return {}
+
+
+def _key(url: str) -> str:
+    try:
+        return normalize_url(url)
+    except BadURLError:
+        return url
+
+
+async def _fetch(http: HttpClient, url: str, settings: FetcherSettings,
+                 listed: Mapping[str, FeedOptions]) -> tuple[bytes, str, str | None]:
+    """GET ``url``; a listed feed with options gets its headers, auth and user agent, on its own origin only."""
+    options = listed.get(_key(url))
+    try:
+        host_headers = HostHeaders.for_feed(url, options.request_headers(os.environ)) if options else None
+    except OptionError as exc:
+        raise FetchError("feed_option", f"feed {exc}") from None
+    resp = await http.get(url, kind="feed", max_bytes=settings.max_feed_bytes, host_headers=host_headers)
     if resp.status != 200:
         raise FetchError("status", f"HTTP {resp.status}", resp.status)
     return resp.body, resp.url, resp.headers.get("content-type")
 
 
 async def check_one(source: str, http: HttpClient, settings: FetcherSettings, base_url: str | None,
-                    follow: bool = True) -> list[CheckResult]:
-    """One argument: a file or a URL; a site page's discovered feeds are checked too."""
+                    follow: bool = True, listed: Mapping[str, FeedOptions] | None = None) -> list[CheckResult]:
+    """One argument: a file or a URL; a site page's discovered feeds are checked too. ``listed``: the feed
+    list's options (a listed feed is fetched as the fetcher polls it)."""
     try:
         path = Path(source)
         if "://" not in source and path.is_dir():
@@ -74,7 +103,7 @@ async def check_one(source: str, http: HttpClient, settings: FetcherSettings, ba
         elif "://" not in source:
             return [CheckResult(source, error="no such file (URLs start with http:// or https://)")]
         else:
-            body, url, ctype = await _fetch(http, source, settings)
+            body, url, ctype = await _fetch(http, source, settings, listed or {})
         try:
             return [CheckResult(source, parsed=parse_safely(body, url, ctype, settings.max_feed_entries))]
         except FeedParseError:
@@ -86,7 +115,7 @@ async def check_one(source: str, http: HttpClient, settings: FetcherSettings, ba
             results = [CheckResult(source, discovered=tuple(found))]
             if follow:
                 for feed_url in found[:5]:
-                    results += await check_one(feed_url, http, settings, None, follow=False)
+                    results += await check_one(feed_url, http, settings, None, follow=False, listed=listed)
             return results
     except (FetchError, FeedParseError) as exc:
         return [CheckResult(source, error=str(exc))]
@@ -131,9 +160,10 @@ def check(sources: tuple[str, ...], items: int, base_url: str | None) -> None:
     async def run() -> int:
         http = HttpClient(settings)
         failed = 0
+        listed = _listed_options(settings)
         try:
             for source in sources:
-                for result in await check_one(source, http, settings, base_url):
+                for result in await check_one(source, http, settings, base_url, listed=listed):
                     failed += result.error is not None
                     _print(result, items)
         finally:
@@ -164,7 +194,7 @@ def discover(page_url: str) -> None:
 async def _discover(page_url: str, settings: FetcherSettings) -> list[str]:
     http = HttpClient(settings)
     try:
-        body, url, ctype = await _fetch(http, page_url, settings)
+        body, url, ctype = await _fetch(http, page_url, settings, {})  # a site page: no feed's options
     except FetchError as exc:
         raise click.ClickException(f"{page_url}: {exc}") from None
     finally:

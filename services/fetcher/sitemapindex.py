@@ -4,7 +4,8 @@ A sitemap index (``<sitemapindex>``) names other sitemaps and no pages. When one
 first ``NEWSFLOW_MAX_SITEMAP_CHILDREN`` of its children (:mod:`services.fetcher.sitemaps` orders
 them newest ``lastmod`` first; undated ones after, in document order) are fetched with the same
 HTTP client (SSRF guard, size cap, per-host delay shared by every fetch), judged like a feed
-response and parsed in the same parse pool. Their entries become the index's entries (their
+response and parsed in the same parse pool, with the index's per-feed headers, auth and user agent
+on the index URL's origin (never on another). Their entries become the index's entries (their
 ``feed_url`` is the index, the source in the list), newest first and at most
 ``NEWSFLOW_MAX_FEED_ENTRIES``, and go through the poll's usual classify and publish steps, so an
 article already published is not published again. Children are fetched at every poll of the index
@@ -22,6 +23,7 @@ import logging
 
 from services.common.messages import FeedEntry
 from services.fetcher import metrics
+from services.fetcher.feedoptions import HostHeaders
 from services.fetcher.http import FetchError, HttpClient
 from services.fetcher.parse import FeedParseError, ParsedFeed, ParsePool
 from services.fetcher.response import Action, classify_feed
@@ -30,9 +32,12 @@ from services.fetcher.settings import FetcherSettings
 log = logging.getLogger(__name__)
 
 
-async def fetch_document(http: HttpClient, parser: ParsePool, settings: FetcherSettings, url: str) -> ParsedFeed:
-    """GET ``url`` as a feed (guarded, capped, polite), judge the response and parse it; raises on anything else."""
-    resp = await http.get(url, kind="feed", max_bytes=settings.max_feed_bytes)
+async def fetch_document(http: HttpClient, parser: ParsePool, settings: FetcherSettings, url: str,
+                         host_headers: HostHeaders | None = None) -> ParsedFeed:
+    """GET ``url`` as a feed (guarded, capped, polite), judge the response and parse it; raises on anything else.
+
+    ``host_headers``: the listed feed's own headers, auth and user agent, sent only on its origin."""
+    resp = await http.get(url, kind="feed", max_bytes=settings.max_feed_bytes, host_headers=host_headers)
     decision = classify_feed(resp, url)
     if decision.action is not Action.USE:
         if decision.refusal:
@@ -42,11 +47,12 @@ async def fetch_document(http: HttpClient, parser: ParsePool, settings: FetcherS
 
 
 async def read_children(http: HttpClient, parser: ParsePool, settings: FetcherSettings, index: ParsedFeed,
-                        index_url: str) -> ParsedFeed:
-    """The index's newest children's entries as one parsed feed (``feed_url`` = ``index_url``)."""
+                        index_url: str, host_headers: HostHeaders | None = None) -> ParsedFeed:
+    """The index's newest children's entries as one parsed feed (``feed_url`` = ``index_url``); the index's
+    own headers (``host_headers``, per-feed options) go with a child on the index's origin, never elsewhere."""
     wanted = index.sitemaps[: settings.max_sitemap_children]
     metrics.SITEMAP_CHILDREN.labels("not_read").inc(len(index.sitemaps) - len(wanted))
-    results = await asyncio.gather(*(fetch_document(http, parser, settings, url) for url in wanted),
+    results = await asyncio.gather(*(fetch_document(http, parser, settings, url, host_headers) for url in wanted),
                                    return_exceptions=True)
     entries: list[FeedEntry] = []
     skipped = cut = read = 0
