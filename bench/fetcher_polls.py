@@ -9,6 +9,11 @@ before every response, like an internet round trip. Measured in the same run:
 (d) the parse limit: ``feedparser.parse`` of the same bytes in memory, per second, x cores
 (d') the same, with the feed URL as base (``response_headers``), which is the call the fetcher
      makes (and (c) makes, fetching by URL): relative URIs are then resolved, ~25 % more work
+(e) the parse limits measured in parallel, one process per core for ``--limit-seconds`` at
+    once (not per core x cores: the machine is shared): feedparser's (as (d')), and the fetcher's
+    own parse, ``parse_feed`` (the lxml fast path of services.fetcher.fastparse, then the
+    entries), and ``parse_feed(fast=False)`` (feedparser, then the entries: the parse before the
+    fast path). (b) is compared with each.
 
 (a) and (b) run the real ``Fetcher.run`` loop (``once``) with its scheduler,
 HTTP client, parse pool and SQLite state; only publishing is replaced by a
@@ -31,6 +36,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +46,7 @@ import feedparser
 
 from services.common.health import Health
 from services.fetcher import metrics
+from services.fetcher.parse import parse_feed
 from services.fetcher.poller import Candidate
 from services.fetcher.service import Fetcher
 from services.fetcher.settings import FetcherSettings
@@ -232,6 +239,43 @@ def parse_limit(iterations: int, base: str | None = None) -> tuple[float, int]:
     return per_core, os.cpu_count() or 1
 
 
+PARSERS = ("feedparser", "parse_feed", "parse_feed(fast=False)")
+
+
+def _parse_for(kind: str, base: str, start_at: float, seconds: float, out: Any) -> None:
+    """One process of :func:`parallel_limit`: parses of the 20-item feed per second, from ``start_at``."""
+    body = feed_body("1234")
+    headers = {"content-location": base, "content-type": "application/rss+xml"}
+    calls: dict[str, Callable[[], object]] = {
+        "feedparser": lambda: feedparser.parse(body, response_headers=headers),
+        "parse_feed": lambda: parse_feed(body, base, "application/rss+xml"),
+        "parse_feed(fast=False)": lambda: parse_feed(body, base, "application/rss+xml", fast=False),
+    }
+    call = calls[kind]
+    assert len(parse_feed(body, base, "application/rss+xml").entries) == ITEMS
+    call()
+    time.sleep(max(0.0, start_at - time.time()))
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        call()
+        done += 1
+    out.put(done / (time.perf_counter() - started))
+
+
+def parallel_limit(kind: str, base: str, seconds: float, processes: int) -> float:
+    """Parses per second of ``processes`` processes parsing at the same time (the parse limit, in parallel)."""
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    start_at = time.time() + 3.0  # every process has imported its modules by then
+    procs = [ctx.Process(target=_parse_for, args=(kind, base, start_at, seconds, out)) for _ in range(processes)]
+    for proc in procs:
+        proc.start()
+    rates = [out.get(timeout=seconds + 60) for _ in procs]
+    for proc in procs:
+        proc.join()
+    return float(sum(rates))
+
+
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -250,6 +294,7 @@ def main() -> None:
                          "(e.g. 1000 10000 100000), --active of them polled every second")
     ap.add_argument("--active", type=int, default=50, help="feeds due every second in --steady")
     ap.add_argument("--seconds", type=float, default=10, help="measured seconds per --steady size")
+    ap.add_argument("--limit-seconds", type=float, default=5, help="measured seconds per parallel parse limit (e)")
     args = ap.parse_args()
 
     ctx = multiprocessing.get_context("spawn")
@@ -295,6 +340,10 @@ def main() -> None:
         d_base = per_core * cores
         print(f"(d') with URL base: {d_base:8.0f} parses/s ({per_core:.0f}/s per core x {cores} cores; "
               "the fetcher's call)", flush=True)
+        processes = args.workers or cores
+        limits = {kind: parallel_limit(kind, f"{base}/b/1234", args.limit_seconds, processes) for kind in PARSERS}
+        for kind, rate in limits.items():
+            print(f"(e) {kind:<23} {rate:8.0f} parses/s ({processes} processes in parallel)", flush=True)
     finally:
         server.kill()
 
@@ -302,6 +351,11 @@ def main() -> None:
     print(f"(a) 304 polls/s          {a:8.0f}   target >= 1000   {'ok' if a >= 1000 else 'BELOW'}")
     print(f"(b)/(d) parse-bound      {b / d:8.2f}   target >= 0.8    {'ok' if b / d >= 0.8 else 'BELOW'}")
     print(f"(b)/(d') parse-bound     {b / d_base:8.2f}   (the parse the fetcher must do: feed URL as base)")
+    e_fp, e_fast, e_slow = (limits[kind] for kind in PARSERS)
+    print(f"(b)/(e) feedparser       {b / e_fp:8.2f}   target >= 0.8    {'ok' if b / e_fp >= 0.8 else 'BELOW'}   "
+          "(feedparser's limit, in parallel)")
+    print(f"(b)/(e) parse_feed       {b / e_fast:8.2f}   (the fetcher's own parse with the fast path, in parallel: "
+          f"{e_fast / e_slow:.1f}x parse_feed(fast=False))")
     print(f"(b)/(c) vs naive         {b / c:8.1f}   target >= 20     {'ok' if b / c >= 20 else 'BELOW'}")
     print(f"(a)/(c) 304 vs naive     {a / c:8.1f}")
     total_a = mem_a + workers_a

@@ -11,6 +11,13 @@ it, so the tree's PSS adds up to its real footprint (RSS would count shared page
     .venv/bin/python bench/memory.py --workers 1 2 3 --pages 100
 
 Targets (issue 20): the tree <= 300 MB with one worker, <= +60 MB per added worker.
+
+``--fetcher``: the fetcher instead, started as ``newsflow up`` starts it (``python -m services.cli
+fetcher``) against a local server of ``--feeds`` RSS feeds that link the real fundus pages (served
+from 127.0.0.1, with their HTML); once every page is on ``newsflow.pages`` (fetched, published), the
+RSS, peak RSS and PSS of the fetcher and its parse processes. Target: fetcher RSS <= 150 MB.
+
+    .venv/bin/python bench/memory.py --fetcher --pages 300
 """
 
 from __future__ import annotations
@@ -21,8 +28,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +40,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from kafka import KafkaConsumer, TopicPartition
 
-from bench.extraction_eval import DEFAULT_DATA, DataMissing
+from bench.extraction_eval import DEFAULT_DATA, DataMissing, load_pages
 from bench.extractor_speed import page_messages
 from services.common.broker import EmbeddedBroker
 from services.common.kafka import ensure_topics, make_producer
@@ -92,10 +101,15 @@ def role(pid: int, service: int) -> str:
 
 
 def wait_extracted(settings: CommonSettings, n: int, timeout: float) -> int:
+    return wait_topic(settings, settings.topic_extracted, n, timeout)
+
+
+def wait_topic(settings: CommonSettings, topic: str, n: int, timeout: float) -> int:
+    """Records on ``topic`` (every partition) once ``n`` are there (or ``timeout`` passed)."""
     consumer = KafkaConsumer(**settings.kafka_client_config(), enable_auto_commit=False)
-    tp = TopicPartition(settings.topic_extracted, 0)
-    consumer.assign([tp])
-    consumer.seek_to_beginning(tp)
+    tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or {0})]
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
     seen, deadline = 0, time.monotonic() + timeout
     while seen < n and time.monotonic() < deadline:
         seen += sum(len(b) for b in consumer.poll(timeout_ms=500).values())
@@ -130,13 +144,119 @@ def measure(workers: int, pages: list[PageMessage], timeout: float) -> list[tupl
                 proc.kill()
 
 
+# --- the fetcher ----------------------------------------------------------------------------------
+
+def serve_site(pages: list[bytes], feeds: int) -> ThreadingHTTPServer:
+    """RSS feeds ``/feed/<k>.xml`` linking the real pages ``/page/<i>`` (the pages split between the feeds)."""
+    def feed(k: int, base: str) -> bytes:
+        items = "".join(f"<item><title>Page {i}</title><link>{base}/page/{i}</link><guid>{base}/page/{i}</guid>"
+                        f"<description>Page {i} of feed {k}</description>"
+                        f"<pubDate>Mon, 06 Jan 2025 {i % 24:02d}:00:00 GMT</pubDate></item>"
+                        for i in range(k, len(pages), feeds))
+        return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Feed {k}</title>'
+                f"<link>{base}/</link>{items}</channel></rss>").encode()
+
+    where: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            base = where[0]
+            kind, _, name = self.path.strip("/").partition("/")
+            if kind == "feed":
+                body, ctype = feed(int(name.split(".")[0]), base), "application/rss+xml"
+            elif kind == "page" and name.isdigit() and int(name) < len(pages):
+                body, ctype = pages[int(name)], "text/html"
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    where.append(f"http://127.0.0.1:{server.server_port}")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _status_mb(pid: int, key: str) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def measure_fetcher(pages: list[bytes], feeds: int, timeout: float, command: list[str]
+                    ) -> list[tuple[int, str, float, float, float]]:
+    """(pid, role, RSS, peak RSS, PSS in MB) of the fetcher and its parse processes once every page is published."""
+    server = serve_site(pages, feeds)
+    base = f"http://127.0.0.1:{server.server_port}"
+    with EmbeddedBroker() as broker, tempfile.TemporaryDirectory(prefix="newsflow-memory-") as data:
+        settings = CommonSettings(kafka_bootstrap_servers=broker.bootstrap)
+        ensure_topics(settings)
+        feeds_file = Path(data) / "feeds.txt"
+        feeds_file.write_text("".join(f"{base}/feed/{k}.xml\n" for k in range(feeds)))
+        env = {**os.environ, "NEWSFLOW_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "NEWSFLOW_METRICS_PORT": "0",
+               "NEWSFLOW_DATA_DIR": data, "NEWSFLOW_LOG_LEVEL": "WARNING", "NEWSFLOW_FEEDS_FILE": str(feeds_file),
+               "NEWSFLOW_ALLOW_PRIVATE_NETWORKS": "true", "NEWSFLOW_PER_HOST_MIN_DELAY_SECONDS": "0",
+               "NEWSFLOW_PER_HOST_CONCURRENCY": "8"}
+        proc = subprocess.Popen([sys.executable, "-m", *command], env=env, cwd=REPO_ROOT)
+        try:
+            got = wait_topic(settings, settings.topic_pages, len(pages), timeout)
+            if got < len(pages):
+                raise RuntimeError(f"only {got} of {len(pages)} pages published within {timeout:.0f}s")
+            time.sleep(1.0)
+            return [(pid, "fetcher" if pid == proc.pid else "parse process", _status_mb(pid, "VmRSS"),
+                     _status_mb(pid, "VmHWM"), pss_mb(pid)) for pid in descendants(proc.pid)]
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            server.shutdown()
+
+
+def fetcher_main(args: argparse.Namespace) -> int:
+    try:
+        pages = [page.html() for page in load_pages(args.data)[: args.pages]]
+    except DataMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"fetcher memory after fetching {len(pages)} real pages from {args.feeds} feeds, "
+          f"{datetime.now(UTC).date().isoformat()} ({sum(map(len, pages)) / 1e6:.1f} MB of HTML)")
+    command = ["services.cli", "fetcher"] if args.entry == "cli" else ["services.fetcher"]
+    print(f"  started as: python -m {' '.join(command)}")
+    procs = measure_fetcher(pages, args.feeds, args.timeout, command)
+    for pid, role, rss, peak, pss in sorted(procs, key=lambda t: t[1]):
+        print(f"  {role:<14} pid {pid}: RSS {rss:5.0f} MB, peak {peak:5.0f} MB, PSS {pss:5.0f} MB")
+    main_rss = next(rss for _, role, rss, _, _ in procs if role == "fetcher")
+    print(f"  fetcher process RSS {main_rss:.0f} MB (target <= 150); whole tree: RSS "
+          f"{sum(p[2] for p in procs):.0f} MB, PSS {sum(p[4] for p in procs):.0f} MB")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="fundus test_data directory")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--pages", type=int, default=60)
     ap.add_argument("--timeout", type=float, default=300)
+    ap.add_argument("--fetcher", action="store_true", help="measure the fetcher (real pages from local feeds)")
+    ap.add_argument("--feeds", type=int, default=20, help="--fetcher: feeds the pages are split between")
+    ap.add_argument("--entry", choices=("fetcher", "cli"), default="fetcher",
+                    help="--fetcher: start it as `python -m services.fetcher` (newsflow up) or `services.cli fetcher`")
     args = ap.parse_args(argv)
+    if args.fetcher:
+        return fetcher_main(args)
     try:
         pages = page_messages(args.data)[: args.pages]
     except DataMissing as exc:

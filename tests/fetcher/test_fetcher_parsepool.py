@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -88,3 +90,21 @@ def test_the_pool_reads_only_the_first_max_entries() -> None:
             pool.close()
 
     asyncio.run(run())
+
+
+def _imports(module: str) -> set[str]:
+    """The top-level project and library packages a fresh interpreter holds after importing ``module``."""
+    code = f"import sys, {module}; print(' '.join(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return set(out.split())
+
+
+def test_parse_processes_and_the_fetcher_entry_import_no_other_stage() -> None:
+    """A parse process imports the parsers, not the CLI, extractor or sink (memory: issue 20)."""
+    heavy = ("services.cli", "services.extractor", "services.sink", "services.stories", "trafilatura")
+    worker = _imports("services.fetcher.parseworker")
+    assert "feedparser" in worker and "services.fetcher.fastparse" in worker
+    assert not [m for m in worker if m.startswith(heavy)]
+    assert not [m for m in worker if m.startswith(("kafka", "aiohttp", "services.fetcher.service"))]
+    entry = _imports("services.fetcher.main")  # what `python -m services.fetcher` (newsflow up) imports
+    assert not [m for m in entry if m.startswith(heavy[:-1])]  # (trafilatura: services.common.decoding)
