@@ -14,7 +14,9 @@ POLL_DURATION = FETCHER.histogram(
     "Time of one feed poll: feed fetch, parse, page fetches and publishing.",
 )
 HTTP_RESPONSES = FETCHER.counter(
-    "newsflow_http_responses_total", "HTTP responses by kind (feed/page) and status class.",
+    "newsflow_http_responses_total",
+    "HTTP responses by kind and status class; kind: feed (feed polls, child sitemaps, backfill documents, "
+    "feeds check), page (article pages), robots (robots.txt), hub (WebSub subscribe/unsubscribe requests).",
     ["kind", "status_class"],
 )
 FETCH_DURATION = FETCHER.histogram("newsflow_fetch_duration_seconds", "HTTP fetch time of feeds and pages.", ["kind"])
@@ -119,7 +121,8 @@ WEBSUB_PUSHES = FETCHER.counter(
     "newsflow_websub_pushes_total",
     "WebSub content distributions (pushes) by outcome: accepted, bad_signature (missing, wrong or a sha1 "
     "downgrade: answered 403), unknown_subscription (404), too_large (over NEWSFLOW_MAX_FEED_BYTES: 413), "
-    "unparseable (not a feed: 400), busy (too many pushes in flight: 503), encoding (a compressed body: 415).",
+    "unparseable (not a feed: 400), busy (too many pushes in flight: 503), encoding (a compressed body: 415), "
+    "not_polled (the feed left the list, is disabled or retired: 410, the hub drops the subscription).",
     ["outcome"],
 )
 WEBSUB_UNPUBLISHED = FETCHER.counter(
@@ -139,12 +142,19 @@ WEBSUB_REQUESTS = FETCHER.counter(
     "WebSub requests sent to hubs by kind (subscribe, renew, unsubscribe) and result (accepted: 2xx, failed).",
     ["kind", "result"],
 )
+WEBSUB_FEEDS_LEFT = FETCHER.counter(
+    "newsflow_websub_feeds_left_total",
+    "WebSub subscriptions ended because their feed is no longer polled (left the feed list, disabled=true, "
+    "retired), by action: unsubscribed (hub.mode=unsubscribe sent to the hub), forgotten (never live, or "
+    "an unsubscription the hub never confirmed: dropped).",
+    ["action"],
+)
 WEBSUB_SUBSCRIPTIONS = FETCHER.gauge(
     "newsflow_websub_subscriptions", "WebSub subscriptions by state: pending, verified, failed, denied, unsubscribing.",
     ["state"],
 )
 WEBSUB_PUSH_OUTCOMES = ("accepted", "bad_signature", "unknown_subscription", "too_large", "unparseable", "busy",
-                        "encoding")
+                        "encoding", "not_polled")
 WEBSUB_STATES = ("pending", "verified", "failed", "denied", "unsubscribing")
 
 LEASE_EVENTS = ("claimed", "taken_over", "lost")
@@ -194,5 +204,7 @@ def init_series() -> None:
             WEBSUB_REQUESTS.labels(kind, result)
     for state in WEBSUB_STATES:
         WEBSUB_SUBSCRIPTIONS.labels(state)
+    for action in ("unsubscribed", "forgotten"):
+        WEBSUB_FEEDS_LEFT.labels(action)
     for status_class in ("2xx", "3xx", "4xx", "5xx"):
         HTTP_RESPONSES.labels("hub", status_class)

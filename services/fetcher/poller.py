@@ -117,7 +117,8 @@ class FeedPoller:
             raise decision.error()  # recorded and scheduled by poll() -> _failed()
         parsed = await self.parser.parse(resp.body, resp.url, resp.headers.get("content-type"))
         if parsed.sitemaps:  # a sitemap index: the entries of its newest child sitemaps
-            parsed = await read_children(self.http, self.parser, self.settings, parsed, feed.url)
+            parsed = await read_children(self.http, self.parser, self.settings, parsed, feed.url,
+                                         self.host_headers(feed))
         if parsed.cut:
             metrics.ENTRIES_CUT.inc(parsed.cut)
             log.info("%d entries past the first %d not read (NEWSFLOW_MAX_FEED_ENTRIES)", parsed.cut,
@@ -127,8 +128,7 @@ class FeedPoller:
     def _not_modified(self, feed: FeedState, resp: Response, now: float) -> None:
         hint = schedule.server_hint(resp.headers, None, now)
         delay = schedule.next_success_delay(feed.entries_per_day, hint, self.settings, bounds=self.bounds(feed))
-        if self.delay_hook is not None:
-            delay = self.delay_hook(feed.url, None, delay)
+        delay = self.hooked_delay(feed, None, delay)
         self.state.polled(feed.url, next_poll_at=now + delay, status=304, now=now)
 
     async def _feed_fetched(self, feed: FeedState, resp: Response, parsed: ParsedFeed, now: float) -> str:
@@ -137,8 +137,7 @@ class FeedPoller:
             (e.published_at or e.updated_at for e in parsed.entries), now)
         delay = schedule.next_success_delay(per_day, schedule.server_hint(resp.headers, parsed.ttl_seconds, now),
                                             self.settings, bounds=self.bounds(feed))
-        if self.delay_hook is not None:
-            delay = self.delay_hook(feed.url, parsed.links, delay)
+        delay = self.hooked_delay(feed, parsed.links, delay)
         known, published, given_up, pending = await self.publish_entries(feed, parsed)
         etag, last_modified = validators(resp)
         if pending:
@@ -187,6 +186,15 @@ class FeedPoller:
             metrics.FEED_OPTION_ERRORS.inc()
             raise FetchError("feed_option", f"feed {exc}") from None
         return HostHeaders.for_feed(feed.url, headers)
+
+    def hooked_delay(self, feed: FeedState, links: dict[str, str] | None, delay: float) -> float:
+        """The :data:`DelayHook`'s word on the next poll (WebSub's safety-net interval, its renewal time),
+        never past the feed's own ``max_interval``: the operator's word for this feed wins."""
+        if self.delay_hook is None:
+            return delay
+        hooked = self.delay_hook(feed.url, links, delay)
+        bounds = self.bounds(feed)
+        return min(hooked, bounds[1]) if bounds is not None else hooked
 
     def bounds(self, feed: FeedState) -> schedule.Bounds | None:
         """The feed's own poll interval bounds, if it has any."""

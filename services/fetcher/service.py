@@ -69,9 +69,12 @@ class Fetcher:
         self.http = HttpClient(settings, shared_hosts=self.state)
         self.parser = ParsePool(settings.parse_workers, settings.max_feed_entries, settings.parse_timeout_seconds)
         self.pages = PagePublisher(settings, self.http, self.state, producer)
-        # WebSub (NEWSFLOW_WEBSUB_CALLBACK_URL set): subscribe after polls, take pushes on the callback server
+        # WebSub (NEWSFLOW_WEBSUB_CALLBACK_URL set): subscribe after polls, take pushes on the callback server.
+        # Not with --once: a one-shot run would leave hubs pushing to a callback nobody answers.
         self.websub = (Subscriber(settings, self.http, SubscriptionStore(self.state))
-                       if settings.websub_callback_url.get_secret_value() else None)
+                       if settings.websub_callback_url.get_secret_value() and not settings.once else None)
+        if settings.once and settings.websub_callback_url.get_secret_value():
+            log.info("--once: WebSub off for this run (no subscriptions, no callback server); feeds are polled")
         self.poller = FeedPoller(settings, self.http, self.state, self.pages.publish, self.parser,
                                  delay_hook=self.websub.poll_delay if self.websub else None)
         self.callbacks = Callbacks(settings, self.websub.store, self.parser, self.poller) if self.websub else None
@@ -99,7 +102,8 @@ class Fetcher:
                 await self.callbacks.start()
             while not self.stopping.is_set():
                 self.health.beat()
-                self._sync_feed_list()
+                if self._sync_feed_list() and self.websub is not None:
+                    await self._leave_unpolled()
                 more_due = await self._claim_and_dispatch()
                 if self.settings.once:
                     await asyncio.gather(*self.tasks)
@@ -108,7 +112,8 @@ class Fetcher:
                         break
                     continue
                 self._report_states()
-                self._expire()
+                if self._expire() and self.websub is not None:  # hourly too: a feed retired (410) meanwhile
+                    await self._leave_unpolled()
                 await self._wait(more_due)
         finally:
             if self.callbacks is not None:
@@ -130,8 +135,9 @@ class Fetcher:
             log.info("%d stored feed schedules moved within the poll interval bounds (%gs..%gs)", moved,
                      s.min_poll_interval_seconds, s.max_poll_interval_seconds)
 
-    def _sync_feed_list(self) -> None:
-        """Re-read the list when the file changes and make the shared table match it.
+    def _sync_feed_list(self) -> bool:
+        """Re-read the list when the file changes and make the shared table match it; True at the first
+        read and when this replica changed the table (feeds may have left the list or been disabled).
 
         A broken edit keeps the last good list. Without the file, a replica with a shared
         PostgreSQL state polls the table as it is (another replica, or an operator, keeps it).
@@ -143,7 +149,8 @@ class Fetcher:
         except OSError:
             key = (0.0, -1)
         if self._feeds_key == key:
-            return
+            return False
+        first = self._feeds_key is None
         try:
             feeds = read_feeds(path)
             if self._feeds_key is None:  # at start, a variable a feed's options name must be set (later: its polls fail)
@@ -152,14 +159,24 @@ class Fetcher:
             if key[1] == -1 and self.settings.fetcher_state_url.get_secret_value().startswith("postgres"):
                 log.warning("%s: polling the shared feeds table as it is", exc)
                 self._feeds_key = key
-                return
+                return first
             if self._feeds_key is None:
                 raise
             log.error("%s: keeping the previous feed list", exc)
-            return
-        if self.state.replace_feed_list([f.url for f in feeds], time.time(), {f.url: f.options for f in feeds}):
+            return False
+        changed = self.state.replace_feed_list([f.url for f in feeds], time.time(), {f.url: f.options for f in feeds})
+        if changed:
             log.info("feed list %s: %d feeds, synced into the shared feeds table", path, len(feeds))
         self._feeds_key = key
+        return changed or first
+
+    async def _leave_unpolled(self) -> None:
+        """Unsubscribe the feeds no longer polled (left the list, disabled, retired): their hubs stop pushing."""
+        assert self.websub is not None
+        try:
+            await self.websub.leave_unpolled()
+        except Exception as exc:  # a database hiccup: the next list change or the hourly pass tries again
+            log.error("WebSub: unsubscribing feeds no longer polled failed: %r", exc)
 
     async def _claim_and_dispatch(self) -> bool:
         """Claim due feeds for the free slots and start their polls; True when more may be due."""
@@ -276,12 +293,14 @@ class Fetcher:
         if self.websub is not None:
             self.websub.report()
 
-    def _expire(self) -> None:
+    def _expire(self) -> bool:
+        """Hourly: forget old entries and idle hosts; True when it ran."""
         now = time.time()
         if now - self._expired_at < EXPIRE_EVERY_SECONDS:
-            return
+            return False
         self._expired_at = now
         removed = self.state.expire(now - self.settings.seen_horizon_days * 86_400)
         self.state.forget_hosts(now)
         if removed:
             log.info("forgot %d entries not seen for %g days", removed, self.settings.seen_horizon_days)
+        return True

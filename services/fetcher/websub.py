@@ -142,6 +142,21 @@ class Subscriber:
             return
         await self.request(feed_url, action)
 
+    async def leave_unpolled(self) -> None:
+        """Unsubscribe (through the guarded client) every subscription whose feed is no longer polled: it left
+        the list, was disabled or retired. One never live (failed, denied) is dropped; one already being
+        unsubscribed is left to its verification (dropped after :data:`RETRY_SECONDS`). Counted by action."""
+        now = time.time()
+        for sub in self.store.not_polled():
+            if sub.state in ("verified", "pending"):
+                await self.request(sub.feed_url, Action("unsubscribe", sub.hub, sub.topic))
+                metrics.WEBSUB_FEEDS_LEFT.labels("unsubscribed").inc()
+                log.info("WebSub: the feed is no longer polled (left the list, disabled or retired): unsubscribed",
+                         extra={"feed": sub.feed_url, "url": sub.hub})
+            elif sub.state != "unsubscribing" or now >= sub.requested_at + RETRY_SECONDS:
+                self.store.forget(sub.id)
+                metrics.WEBSUB_FEEDS_LEFT.labels("forgotten").inc()
+
     async def request(self, feed_url: str, action: Action) -> bool:
         """Send ``action`` to its hub; True when the hub accepted it (2xx: it verifies the intent next)."""
         now = time.time()

@@ -7,13 +7,13 @@ id, looked up in the shared table, so any replica behind the public address answ
 * **Verification** (``GET ?hub.mode=subscribe|unsubscribe&hub.topic=...&hub.challenge=...``): the
   challenge is echoed (200) only for a subscription this fetcher asked for, with the same topic;
   anything else is 404. ``hub.mode=denied`` marks the subscription denied (200).
-* **Content distribution** (``POST``): unknown id 404; a feed that left the list 410 (the hub drops
-  the subscription); a compressed body 415; a body over ``NEWSFLOW_MAX_FEED_BYTES`` 413; a missing or wrong
-  ``X-Hub-Signature`` 403 (``docs/fetcher.md`` says why 403 and not the 2xx the recommendation
-  suggests); a body that is not a feed 400. An accepted push is answered 202 at once and published in
-  the background: its entries go through the poller's classify and publish path under the feed's
-  lease, so every page is fetched by the SSRF-guarded client like a polled entry's. Every refusal is
-  counted in ``newsflow_websub_pushes_total``.
+* **Content distribution** (``POST``): unknown id 404; a feed no longer polled (left the list, disabled
+  by its options, retired) 410 (the hub drops the subscription); a compressed body 415; a body over
+  ``NEWSFLOW_MAX_FEED_BYTES`` 413; a missing or wrong ``X-Hub-Signature`` 403 (``docs/fetcher.md`` says
+  why 403 and not the 2xx the recommendation suggests); a body that is not a feed 400. An accepted push
+  is answered 202 at once and published in the background: its entries go through the poller's
+  classify and publish path under the feed's lease, so every page is fetched by the SSRF-guarded
+  client like a polled entry's. Every refusal is counted in ``newsflow_websub_pushes_total``.
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ class Callbacks:
             return _refused("unknown_subscription", 404, "unknown subscription")
         if not self.store.feed_listed(sub.feed_url):
             self.store.forget(sub.id)  # 410: the hub deletes the subscription
-            return _refused("unknown_subscription", 410, "the feed is no longer polled", sub)
+            return _refused("not_polled", 410, "the feed is no longer polled (left the list, disabled, retired)", sub)
         if request.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity"):
             # aiohttp would decode it before the cap (a compression bomb) and the HMAC is over the bytes sent
             return _refused("encoding", 415, "a Content-Encoding: pushes are taken as sent, uncompressed", sub)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from services.fetcher.leases import DUE
 from services.fetcher.state import FetcherState
 
 SUB_COLUMNS = ("feed_url, id, topic, hub, secret, state, lease_seconds, requested_at, verified_at, expires_at, "
@@ -60,6 +61,11 @@ class SubscriptionStore:
         row = self.db.execute(f"SELECT {SUB_COLUMNS} FROM websub_subscriptions WHERE feed_url = ?",
                               (feed_url,)).fetchone()
         return Subscription(*row) if row else None
+
+    def by_feed(self) -> dict[str, Subscription]:
+        """Every subscription by its feed's URL (``feeds status``)."""
+        return {row[0]: Subscription(*row) for row in self.db.execute(
+            f"SELECT {SUB_COLUMNS} FROM websub_subscriptions").fetchall()}
 
     def requested(self, feed_url: str, topic: str, hub: str, now: float) -> Subscription:
         """A (re)subscription is about to be sent: the row exists (committed) before the hub calls back.
@@ -111,9 +117,15 @@ class SubscriptionStore:
     # --- a push under the feed's lease ----------------------------------------------------------
 
     def feed_listed(self, feed_url: str) -> bool:
-        """Whether the feed is still on the list (and not retired): its pushes are wanted."""
-        return self.db.execute("SELECT 1 FROM feeds WHERE url = ? AND listed = 1 AND state != 'retired'",
-                               (feed_url,)).fetchone() is not None
+        """Whether the feed is still polled (listed, not disabled by the list, not retired: the schedule's
+        :data:`~services.fetcher.leases.DUE`): its pushes are wanted."""
+        return self.db.execute(f"SELECT 1 FROM feeds WHERE url = ? AND {DUE}", (feed_url,)).fetchone() is not None
+
+    def not_polled(self) -> list[Subscription]:
+        """Subscriptions whose feed is no longer polled: it left the list, was disabled or retired."""
+        return [Subscription(*row) for row in self.db.execute(
+            f"SELECT {SUB_COLUMNS} FROM websub_subscriptions WHERE feed_url NOT IN (SELECT url FROM feeds WHERE {DUE})"
+        ).fetchall()]
 
     def lease_feed(self, feed_url: str, now: float) -> float | None:
         """Take ``feed_url``'s lease for a push (as a claim does); returns its ``next_poll_at`` to restore
@@ -122,7 +134,7 @@ class SubscriptionStore:
         until = now + self.state.lease_seconds
         with self.state.transaction():
             row = self.db.execute(
-                "SELECT next_poll_at FROM feeds WHERE url = ? AND listed = 1 AND state != 'retired' "
+                f"SELECT next_poll_at FROM feeds WHERE url = ? AND {DUE} "
                 f"AND (lease_owner IS NULL OR lease_until <= ?){self.state.for_update}", (feed_url, now)).fetchone()
             if row is None:
                 return None
