@@ -23,6 +23,7 @@ from services.common.commands import settings_or_exit
 from services.fetcher.pgstate import open_state
 from services.fetcher.settings import FetcherSettings
 from services.fetcher.state import FeedReport, FetcherState
+from services.fetcher.websub_store import Subscription, SubscriptionStore
 
 NO_STATE_EXIT = 3
 
@@ -80,8 +81,8 @@ def next_poll(report: FeedReport, now: float) -> str:
     return "due now" if report.next_poll_at <= now else when(report.next_poll_at, now)
 
 
-def describe(report: FeedReport, now: float) -> list[str]:
-    """The long form of one feed, as lines."""
+def describe(report: FeedReport, now: float, sub: Subscription | None = None) -> list[str]:
+    """The long form of one feed, as lines (``sub``: its WebSub subscription)."""
     state = report.state + ("" if report.listed else ", not listed")
     state = f"disabled (by the feed list; was {state})" if report.disabled else state
     lines = [report.url, f"  state:          {state}"]
@@ -107,11 +108,37 @@ def describe(report: FeedReport, now: float) -> list[str]:
     if report.robots_disallowed:
         lines.append(f"  robots.txt:     {report.robots_disallowed} page(s) disallowed, not fetched "
                      f"(last: {report.last_robots_disallowed})")
+    return lines + websub_lines(sub, now)
+
+
+def websub_lines(sub: Subscription | None, now: float) -> list[str]:
+    """A feed's WebSub subscription: hub, state, lease; never its secret nor its callback id (a push credential)."""
+    if sub is None:
+        return []
+    state = sub.state + (" (pushes taken)" if sub.live(now) else "")
+    topic = f", topic {sub.topic}" if sub.topic != sub.feed_url else ""
+    lines = [f"  websub:         {state}, hub {sub.hub}{topic}", f"  websub asked:   {when(sub.requested_at, now)}"]
+    if sub.verified_at is not None:
+        lease = f"{sub.lease_seconds:g}s" if sub.lease_seconds is not None else "?"
+        lines.append(f"  websub lease:   verified {when(sub.verified_at, now)}, {lease}, expires "
+                     f"{when(sub.expires_at, now)}")
+    if sub.signature_method:
+        lines.append(f"  websub signed:  {sub.signature_method} (the strongest the hub used; weaker refused)")
+    if sub.last_error:
+        lines.append(f"  websub error:   {sub.last_error}")
     return lines
 
 
-def table(reports: list[FeedReport], now: float) -> list[str]:
-    """One line per feed, then the counts by state and the feeds that never succeeded."""
+def websub_json(sub: Subscription | None) -> dict[str, object] | None:
+    """The subscription as JSON, without ``secret`` and ``id`` (the callback id lets anyone push)."""
+    if sub is None:
+        return None
+    return {k: v for k, v in dataclasses.asdict(sub).items() if k not in ("secret", "id", "feed_url")}
+
+
+def table(reports: list[FeedReport], now: float, subs: dict[str, Subscription] | None = None) -> list[str]:
+    """One line per feed (``[push]`` after a feed with a live WebSub subscription, ``[push: STATE]`` with
+    another), then the counts by state and the feeds that never succeeded."""
     lines = [f"{'STATE':<12} {'LAST POLL':<10} {'NEXT POLL':<10} {'ERR':>3} {'/DAY':>6}  URL  (OUTCOME)"]
     for r in reports:
         last = _ago(r.last_polled_at, now)
@@ -119,7 +146,8 @@ def table(reports: list[FeedReport], now: float) -> list[str]:
                                                 ("due" if r.next_poll_at <= now else _span(r.next_poll_at - now)))
         per_day = "-" if r.entries_per_day is None else f"{r.entries_per_day:.1f}"
         state = ("disabled" if r.disabled else r.state) + ("*" if r.never_succeeded else "")
-        lines.append(f"{state:<12} {last:<10} {nxt:<10} {r.error_count:>3} {per_day:>6}  {r.url}  ({outcome(r)[:200]})")
+        lines.append(f"{state:<12} {last:<10} {nxt:<10} {r.error_count:>3} {per_day:>6}  {r.url}"
+                     f"{_push_mark((subs or {}).get(r.url), now)}  ({outcome(r)[:200]})")
     counts: dict[str, int] = {}
     for r in reports:
         shown = "disabled" if r.disabled else r.state
@@ -131,37 +159,47 @@ def table(reports: list[FeedReport], now: float) -> list[str]:
     return lines
 
 
+def _push_mark(sub: Subscription | None, now: float) -> str:
+    if sub is None:
+        return ""
+    return " [push]" if sub.live(now) else f" [push: {sub.state}]"
+
+
 def _ago(stamp: float | None, now: float) -> str:
     return "never" if stamp is None else f"{_span(max(0.0, now - stamp))} ago"
 
 
-def as_json(report: FeedReport) -> dict[str, object]:
-    """The report as JSON; the options masked (environment variable names, never a secret's value)."""
+def as_json(report: FeedReport, sub: Subscription | None = None) -> dict[str, object]:
+    """The report as JSON; the options masked (environment variable names, never a secret's value); its
+    WebSub subscription (null without one) without secret or callback id."""
     return {**dataclasses.asdict(report), "options": dict(report.masked_options()),
-            "never_succeeded": report.never_succeeded}
+            "never_succeeded": report.never_succeeded, "websub": websub_json(sub)}
 
 
 @click.command("status")
 @click.argument("url", required=False)
 @click.option("--json", "as_json_", is_flag=True, help="One JSON object per feed (a list without URL).")
 def status(url: str | None, as_json_: bool) -> None:
-    """Per-feed state: last poll and its outcome, next poll, errors, entries/day, validators, leases."""
+    """Per-feed state: last poll and its outcome, next poll, errors, entries/day, validators, leases, WebSub."""
     settings = settings_or_exit(FetcherSettings)
     state = _open(settings)
     now = time.time()
+    store = SubscriptionStore(state)
     try:
         if url is None:
-            reports = state.feed_reports()
-            click.echo(json.dumps([as_json(r) for r in reports], indent=1) if as_json_ else "\n".join(table(reports, now)))
+            reports, subs = state.feed_reports(), store.by_feed()
+            click.echo(json.dumps([as_json(r, subs.get(r.url)) for r in reports], indent=1) if as_json_
+                       else "\n".join(table(reports, now, subs)))
             return
         report = state.feed_report(url)
+        sub = store.for_feed(report.url) if report is not None else None
     finally:
         state.close()
     if report is None:
         click.echo(f"{url}: not in the fetcher's state (is it in {settings.feeds_file}? the fetcher adds listed "
                    "feeds when it starts or sees the file change)", err=True)
         sys.exit(1)
-    click.echo(json.dumps(as_json(report), indent=1) if as_json_ else "\n".join(describe(report, now)))
+    click.echo(json.dumps(as_json(report, sub), indent=1) if as_json_ else "\n".join(describe(report, now, sub)))
 
 
 @click.command("poll")
