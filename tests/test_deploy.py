@@ -321,6 +321,14 @@ def test_compose_kafka_accepts_the_largest_page() -> None:
     assert len(partitions) == 1, "every container agrees on the partition count"
 
 
+def test_compose_fetcher_reads_the_feed_secrets_file_if_there() -> None:
+    """The feed list's env:VAR values: an optional env file of the fetcher only (docs/fetcher.md)."""
+    services = compose("compose.yaml")["services"]
+    assert services["fetcher"]["env_file"] == [{"path": "./feed-secrets.env", "required": False}]
+    assert [name for name, svc in services.items() if "env_file" in svc] == ["fetcher"]
+    assert "feed-secrets.env" in (ROOT / ".gitignore").read_text().split()
+
+
 def test_compose_dev_overlay_serves_the_demo_feeds() -> None:
     doc = compose("compose.yaml", "compose.dev.yaml")
     feeds = [line for line in doc["configs"]["demo-feeds"]["content"].splitlines()
@@ -415,7 +423,10 @@ def container_env(doc: dict[str, Any], configmaps: dict[str, dict[str, Any]]) ->
     (container,) = doc["spec"]["template"]["spec"]["containers"]
     env: dict[str, str] = {}
     for source in container.get("envFrom", []):
-        assert set(source) == {"configMapRef"}, "envFrom only from ConfigMaps"
+        if "secretRef" in source:  # the feeds' env:VAR values: names chosen by the feed list, not settings
+            assert source["secretRef"] == {"name": "newsflow-feed-secrets", "optional": True}, source
+            continue
+        assert set(source) == {"configMapRef"}, "envFrom only from ConfigMaps (and the optional feed secrets)"
         env.update(configmaps[source["configMapRef"]["name"]]["data"])
     for item in container.get("env", []):
         if "value" in item:
@@ -464,6 +475,11 @@ def test_k8s_secrets_only_by_reference(validated: str, tree: str) -> None:
                    if e["name"] == name]
         return dict(item["valueFrom"]["secretKeyRef"])
 
+    # The feed list's env:VAR values reach the fetcher (only) from an optional Secret, loaded whole.
+    for name, deployment in deployments.items():
+        refs = [s["secretRef"] for s in deployment["spec"]["template"]["spec"]["containers"][0].get("envFrom", [])
+                if "secretRef" in s]
+        assert refs == ([{"name": "newsflow-feed-secrets", "optional": True}] if name == "newsflow-fetcher" else []), name
     # The fetchers' shared state comes from the same Secret mechanism as the sink's database URL.
     assert secret_ref("newsflow-fetcher", "NEWSFLOW_FETCHER_STATE_URL") == secret_ref("newsflow-sink",
                                                                                       "NEWSFLOW_SINK_URL")
