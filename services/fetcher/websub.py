@@ -12,8 +12,9 @@ sha256=hex(HMAC(secret, body))``.
 Renewal: a poll is scheduled by 80% of the granted lease at the latest, and the poll renews (the
 same id and secret). A feed with a live subscription is polled at
 ``NEWSFLOW_WEBSUB_POLL_INTERVAL_SECONDS`` (a safety net for pushes that never come). A feed that
-drops its hub is unsubscribed. Everything here is a pure decision (:func:`next_action`,
-:func:`check_signature`, :func:`poll_delay`) plus :class:`Subscriber`, which talks to hubs.
+drops its hub, or is no longer polled (:meth:`Subscriber.leave_unpolled`), is unsubscribed.
+Everything here is a pure decision (:func:`next_action`, :func:`check_signature`,
+:func:`poll_delay`) plus :class:`Subscriber`, which talks to hubs.
 """
 
 from __future__ import annotations
