@@ -37,6 +37,13 @@ from lxml import etree
 ATOM = "http://www.w3.org/2005/Atom"
 CONTENT = "http://purl.org/rss/1.0/modules/content/"
 DC = "http://purl.org/dc/elements/1.1/"
+MRSS = "http://search.yahoo.com/mrss/"
+_M = f"{{{MRSS}}}"
+_MEDIA_ATTRS = {  # what feedparser keeps of media:thumbnail and media:content (names lower-cased, as it does)
+    _M + "thumbnail": frozenset({"url", "width", "height", "time"}),
+    _M + "content": frozenset({"url", "type", "medium", "fileSize", "duration", "width", "height", "bitrate", "lang",
+                               "isDefault", "expression", "framerate", "samplingrate", "channels"}),
+}
 _A, _C, _D = f"{{{ATOM}}}", f"{{{CONTENT}}}", f"{{{DC}}}"
 _XML_TYPES = frozenset({"", "application/rss+xml", "application/atom+xml", "application/xml", "application/rdf+xml"})
 _DECL = re.compile(rb"\A(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding=[\"']([A-Za-z0-9._-]+)[\"']")
@@ -181,7 +188,7 @@ def _utc(year: int, month: int, day: int, hour: int, minute: int, second: int, o
 SY = "http://purl.org/rss/1.0/modules/syndication/"
 _RSS_CHANNEL_SKIP = frozenset({"description", "language", "copyright", "managingEditor", "webMaster", "pubDate",
                                "lastBuildDate", "generator", "docs", "category", "rating", _D + "language",
-                               _D + "rights", _D + "date", _D + "publisher",
+                               _D + "rights", _D + "date", _D + "publisher", _D + "creator",
                                *(f"{{{SY}}}{n}" for n in ("updatePeriod", "updateFrequency", "updateBase"))})
 
 
@@ -257,6 +264,8 @@ def _rss_item(item: Any, base: str) -> dict[str, Any]:
                 tags.append(term)
         elif tag == "enclosure":
             entry["links"].append(_enclosure(child))
+        elif _media(child, entry):
+            pass
         elif tag not in ("comments", _D + "language", _D + "rights") or len(child):
             raise NotSure(tag)
     return _finish(entry, contents, authors, [{"term": t} for t in tags])
@@ -281,6 +290,26 @@ def _enclosure(element: Any) -> dict[str, Any]:
     link = {"rel": "enclosure", "type": _attr(element, "type", lower=True), "length": _attr(element, "length"),
             "href": _attr(element, "url")}
     return {k: v for k, v in link.items() if v is not None}
+
+
+def _media(element: Any, entry: dict[str, Any]) -> bool:
+    """Media RSS ``thumbnail``/``content`` (also in a ``group``) as feedparser lists them; False: not one of them."""
+    if element.tag == _M + "group":
+        if set(element.attrib) or (element.text or "").strip():
+            raise NotSure("media:group")
+        for child in element:
+            if child.tag not in _MEDIA_ATTRS:
+                raise NotSure(f"media:group/{child.tag}")
+            _media(child, entry)
+        return True
+    allowed = _MEDIA_ATTRS.get(element.tag)
+    if allowed is None:
+        return False
+    if len(element) or (element.text or "").strip() or set(element.attrib) - allowed:
+        raise NotSure(element.tag)
+    attrs = {name.lower(): _attr(element, name, lower=name == "type") for name in element.attrib}
+    entry.setdefault("media_thumbnail" if element.tag == _M + "thumbnail" else "media_content", []).append(attrs)
+    return True
 
 
 def _finish(entry: dict[str, Any], contents: list[dict[str, Any]], authors: list[dict[str, Any]],
@@ -393,6 +422,8 @@ def _atom_entry(element: Any, base: str) -> dict[str, Any]:
             key = (_attr(child, "term"), _attr(child, "scheme"), _attr(child, "label"))
             if any(key) and key not in tags:
                 tags.append(key)
+        elif _media(child, entry):
+            pass
         elif tag not in (_A + "rights", _A + "contributor"):
             raise NotSure(tag)
         elif tag == _A + "contributor":

@@ -103,6 +103,16 @@ FAST_DOCS = {  # the fast path reads these itself, with feedparser's result
              '<link rel="hub" href="https://hub.example/"/><link href="https://site.example/" rel="alternate"/>'
              '<link rel="prev-archive" href="/archive/1"/><id>urn:f</id><updated>2025-01-06T10:00:00Z</updated>'
              "<author><name>F</name></author>"),
+    "rss media": rss(
+        '<item><title>M</title><link>https://site.example/m</link><media:thumbnail url="/t/1.jpg" width="80"/>'
+        '<media:content url="https://cdn.example/v.mp4" type="Video/MP4" fileSize="1000" duration="61.5"/>'
+        '<media:group><media:content url="https://cdn.example/a.jpg" medium="image"/><media:content '
+        'url="https://cdn.example/b.jpg" type="image/jpeg"/><media:thumbnail url="https://cdn.example/t2.jpg"/>'
+        "</media:group></item><item><title>N</title><link>https://site.example/n</link><media:content "
+        'url="https://cdn.example/n.png"/><enclosure url="https://cdn.example/n.png" type="image/png"/></item>',
+        ns=' xmlns:media="http://search.yahoo.com/mrss/"'),
+    "atom media": atom('<entry><title>M</title><link href="/m"/><id>m</id><media:thumbnail '
+                       'xmlns:media="http://search.yahoo.com/mrss/" url="https://cdn.example/t.jpg"/></entry>'),
     "atom feed id before its link": atom('<entry><id>urn:e</id><title>E</title><link href="https://n.example/e"/>'
                                          "</entry>", head="<title>Archive</title><id>urn:f</id>"
                                          '<link rel="prev-archive" href="/archive/3.xml"/>'),
@@ -120,8 +130,11 @@ FALLBACK_DOCS = {  # the fast path steps aside; feedparser's result stands
                     "</pubDate></item>"),
     "category domain": rss("<item><title>C</title><link>https://site.example/c</link>"
                            '<category domain="https://s.example">x</category></item>'),
-    "media rss": rss("<item><title>M</title><link>https://site.example/m</link><media:thumbnail "
-                     'url="https://cdn.example/t.jpg"/></item>', ns=' xmlns:media="http://search.yahoo.com/mrss/"'),
+    "media rss title": rss("<item><title>M</title><link>https://site.example/m</link><media:content "
+                           'url="https://cdn.example/t.jpg"><media:title>x</media:title></media:content></item>',
+                           ns=' xmlns:media="http://search.yahoo.com/mrss/"'),
+    "media rss keywords": rss("<item><title>M</title><link>https://site.example/m</link><media:keywords>a, b"
+                              "</media:keywords></item>", ns=' xmlns:media="http://search.yahoo.com/mrss/"'),
     "xml:base": atom('<entry xml:base="https://other.example/dir/"><title>B</title><link href="x"/><id>b</id>'
                      "</entry>"),
     "latin-1": rss(ITEM, decl='<?xml version="1.0" encoding="iso-8859-1"?>'),
