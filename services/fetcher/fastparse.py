@@ -101,7 +101,7 @@ def _utf8(body: bytes, content_type: str | None) -> bool:
     elif media not in _XML_TYPES or charset not in ("", "charset=utf-8"):
         return False
     declared = _DECL.match(body)
-    if (declared and declared.group(1).lower() != b"utf-8") or b"<!DOCTYPE" in body[:1024]:
+    if (declared and declared.group(1).lower() != b"utf-8") or b"<!DOCTYPE" in body:
         return False
     if not body.lstrip(b"\xef\xbb\xbf").lstrip().startswith((b"<?xml", b"<rss", b"<feed")):
         return False

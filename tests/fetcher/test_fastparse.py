@@ -147,6 +147,10 @@ FALLBACK_DOCS = {  # the fast path steps aside; feedparser's result stands
     "atom fractional seconds": atom('<entry><title>F</title><link href="/f"/><id>f</id>'
                                     "<updated>2025-01-06T10:00:00.75Z</updated></entry>"),
     "rss 0.91": rss(ITEM).replace(b'version="2.0"', b'version="0.91"'),
+    "doctype after a long comment": (b'<?xml version="1.0" encoding="utf-8"?><!-- ' + b"x" * 2000 + b' -->'
+                                     b'<!DOCTYPE rss [<!ENTITY nbsp "&#160;">]><rss version="2.0"><channel>'
+                                     b"<title>T&nbsp;x</title><item><title>a&nbsp;b</title>"
+                                     b"<link>https://site.example/a</link></item></channel></rss>"),
     "not well-formed": rss(ITEM).replace(b"</title>", b"", 1),
     "unknown element": rss("<item><title>U</title><link>https://site.example/u</link><foo>bar</foo></item>"),
     "source element": rss("<item><title>S</title><link>https://site.example/s</link>"
