@@ -59,6 +59,8 @@ def refuse_entity_declarations(body: bytes) -> None:
 
 
 _ENTRY_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s>/]")
+# every start tag the tokenizer below counts as an entry matches this (and some it does not count: in comments...)
+_MAYBE_ENTRY = re.compile(rb"<(?:[A-Za-z_][\w.:-]*:)?(?:item|entry)(?![\w.:-])")
 _TOKEN = re.compile(rb"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>|<![^>]*>|<(/?)([A-Za-z_][\w.:-]*)[^>]*?(/?)>",
                     re.DOTALL)
 
@@ -72,6 +74,8 @@ def cut_entries(body: bytes, limit: int) -> tuple[bytes, int]:
     cut do not nest is left whole (0 cut): the parse time limit bounds it then. The entries after
     the cut are counted by a plain search (an estimate: no parse).
     """
+    if sum(1 for _ in zip(range(limit + 1), _MAYBE_ENTRY.finditer(body), strict=False)) <= limit:
+        return body, 0  # at most ``limit`` entries: nothing to cut (the common case, without a tokenizer pass)
     stack: list[bytes] = []
     entries = 0
     for match in _TOKEN.finditer(body):
