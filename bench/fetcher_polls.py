@@ -123,6 +123,8 @@ def run_fetcher(urls: list[str], etag: str | None, concurrency: int, workers: in
             parse_workers=workers, log_level="WARNING",
         )
         published = 0
+        workers_mb = 0.0
+        outcomes: dict[str, int] = {}
 
         async def count(cands: list[Candidate]) -> tuple[list[Candidate], list[Candidate]]:
             nonlocal published
@@ -130,7 +132,7 @@ def run_fetcher(urls: list[str], etag: str | None, concurrency: int, workers: in
             return cands, []
 
         async def main() -> float:
-            fetcher = Fetcher(settings, NullProducer(), Health())  # type: ignore[arg-type]
+            fetcher = Fetcher(settings, NullProducer(), Health())  # KafkaProducer is untyped: any producer passes
             fetcher.poller.publish = count
             fetcher.state.sync_feeds(urls)
             if etag:
@@ -153,8 +155,6 @@ def run_fetcher(urls: list[str], etag: str | None, concurrency: int, workers: in
             outcomes.update({k: int(_polls(k) - v) for k, v in before.items()})
             return elapsed
 
-        outcomes: dict[str, int] = {}
-        workers_mb = 0.0
         elapsed = asyncio.run(main())
         return elapsed, outcomes, published, workers_mb
 
@@ -176,12 +176,11 @@ def steady(base: str, feeds: int, active: int, seconds: float, workers: int) -> 
         )
 
         async def main() -> tuple[float, float]:
-            fetcher = Fetcher(settings, NullProducer(), Health())  # type: ignore[arg-type]
+            fetcher = Fetcher(settings, NullProducer(), Health())  # KafkaProducer is untyped: any producer passes
             fetcher.state.sync_feeds(urls)
             fetcher.state.db.execute("UPDATE feeds SET etag = ?", ('"v1"',))
             fetcher.state.db.execute("UPDATE feeds SET next_poll_at = ?", (time.time() + 86_400,))
             fetcher.state.db.executemany("UPDATE feeds SET next_poll_at = 0 WHERE url = ?", [(u,) for u in urls[:active]])
-            fetcher.state.db.commit()
             task = asyncio.create_task(fetcher.run())
             await asyncio.sleep(0.1)  # past the start-up clamp of every schedule to the max interval, then
             object.__setattr__(settings, "max_poll_interval_seconds", 1.0)  # the due ones poll every second
