@@ -109,10 +109,11 @@ class NullProducer:
 
 
 def run_fetcher(urls: list[str], etag: str | None, concurrency: int, workers: int
-                ) -> tuple[float, dict[str, int], int, float]:
+                ) -> tuple[float, dict[str, int], int, float, float]:
     """One ``once`` pass of the real fetcher loop over ``urls``.
 
-    Returns (seconds, poll outcomes, entries, peak RSS of the parse processes in MB, summed).
+    Returns (seconds, poll outcomes, entries, peak RSS of the parse processes in MB, summed, CPU seconds
+    of this process during the pass: the fetcher's main process, its event loop and threads).
     """
     with tempfile.TemporaryDirectory() as tmp:
         feeds_file = Path(tmp) / "feeds.txt"
@@ -124,6 +125,7 @@ def run_fetcher(urls: list[str], etag: str | None, concurrency: int, workers: in
         )
         published = 0
         workers_mb = 0.0
+        cpu = 0.0
         outcomes: dict[str, int] = {}
 
         async def count(cands: list[Candidate]) -> tuple[list[Candidate], list[Candidate]]:
@@ -132,6 +134,7 @@ def run_fetcher(urls: list[str], etag: str | None, concurrency: int, workers: in
             return cands, []
 
         async def main() -> float:
+            nonlocal cpu
             fetcher = Fetcher(settings, NullProducer(), Health())  # KafkaProducer is untyped: any producer passes
             fetcher.poller.publish = count
             fetcher.state.sync_feeds(urls)
@@ -149,14 +152,14 @@ def run_fetcher(urls: list[str], etag: str | None, concurrency: int, workers: in
 
             fetcher.parser.close = close_and_measure  # type: ignore[method-assign]
             before = {k: _polls(k) for k in ("new", "not_modified", "error")}
-            started = time.perf_counter()
+            started, cpu0 = time.perf_counter(), time.process_time()
             await fetcher.run()
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu0
             outcomes.update({k: int(_polls(k) - v) for k, v in before.items()})
             return elapsed
 
         elapsed = asyncio.run(main())
-        return elapsed, outcomes, published, workers_mb
+        return elapsed, outcomes, published, workers_mb, cpu
 
 
 def steady(base: str, feeds: int, active: int, seconds: float, workers: int) -> tuple[float, float]:
@@ -315,18 +318,19 @@ def main() -> None:
             print(f"{max(figures)} / {min(figures)} feeds: {hi / lo:.2f}x per poll (target <= 1.5x)")
             return
 
-        secs, outcomes, _, workers_a = run_fetcher([f"{base}/a/{i}" for i in range(args.feeds_304)], '"v1"',
+        secs, outcomes, _, workers_a, _ = run_fetcher([f"{base}/a/{i}" for i in range(args.feeds_304)], '"v1"',
                                         args.concurrency, args.workers)
         a = args.feeds_304 / secs
         mem_a = peak_mb()
         print(f"(a) 304 polls:      {a:8.0f} polls/s  ({args.feeds_304} feeds in {secs:.1f}s, {outcomes}); "
               f"peak RSS {mem_a:.0f} MB (+ parse processes {workers_a:.0f} MB)", flush=True)
 
-        secs, outcomes, published, workers_b = run_fetcher([f"{base}/b/{i}" for i in range(args.feeds_200)], None,
+        secs, outcomes, published, workers_b, cpu_b = run_fetcher([f"{base}/b/{i}" for i in range(args.feeds_200)], None,
                                                 args.concurrency, args.workers)
         b = args.feeds_200 / secs
         print(f"(b) 200 polls:      {b:8.0f} polls/s  ({args.feeds_200} feeds x {ITEMS} items in {secs:.1f}s, "
-              f"{outcomes}, {published} entries new); parse processes peak {workers_b:.0f} MB", flush=True)
+              f"{outcomes}, {published} entries new); parse processes peak {workers_b:.0f} MB; "
+              f"main process {cpu_b / args.feeds_200 * 1000:.2f} ms CPU per poll", flush=True)
 
         c = naive_sequential([f"{base}/c/{i}" for i in range(args.naive)])
         print(f"(c) naive baseline: {c:8.1f} polls/s  (sequential feedparser.parse(url), {args.naive} feeds)",
