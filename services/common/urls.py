@@ -10,6 +10,7 @@ drop the fragment, which courlan keeps.
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 from urllib.parse import urldefrag, urljoin, urlsplit
 
@@ -61,7 +62,28 @@ def absolute_http_url(value: object, base: str | None) -> str | None:
 
 def article_id(url: str) -> str:
     """Stable id of an article: the first 16 bytes of SHA-256 of its normalised URL, hex."""
-    return hashlib.sha256(normalize_url(url).encode("utf-8")).hexdigest()[:32]
+    return _digest(normalize_url(url))
+
+
+def article_id_of_normalised(url: str) -> str:
+    """:func:`article_id` of ``url``, a URL :func:`normalize_url` returned (a feed entry's link): the
+    same id, without normalising again where that provably returns ``url`` unchanged.
+
+    :func:`normalize_url` is not idempotent: courlan unescapes HTML entities in the whole URL first,
+    also legacy ones without ``;`` (``&sect``, ``&reg``, ``&not``...), so ``?section=a&id=1``
+    normalises to ``?id=1&section=a``, which normalises to ``?id=1%C2%A7ion%3Da``. Its output is
+    otherwise a fixed point (lower-case host, default port dropped, single slashes, path quoted with
+    ``%`` safe, query decoded, sorted and re-encoded, fragment dropped). So the id is hashed directly
+    when unescaping changes nothing and the host is plain ASCII (no punycode to decode, no user
+    info); any other URL is normalised again, as :func:`article_id` does (ids stay byte-identical).
+    """
+    if url.isascii() and "xn--" not in url and "@" not in url and ("&" not in url or html.unescape(url) == url):
+        return _digest(url)
+    return article_id(url)
+
+
+def _digest(normalised: str) -> str:
+    return hashlib.sha256(normalised.encode("utf-8")).hexdigest()[:32]
 
 
 def domain(url: str) -> str:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 
 from services.common.messages import FeedEntry
 from services.common.metrics import timed
-from services.common.urls import article_id
+from services.common.urls import article_id_of_normalised
 from services.fetcher import metrics, schedule
 from services.fetcher.feedoptions import FeedOptions, HostHeaders, OptionError
 from services.fetcher.http import FetchError, HttpClient, Response
@@ -207,7 +207,7 @@ class FeedPoller:
     def classify(self, feed: FeedState, entries: list[FeedEntry]) -> tuple[list[Candidate], list[Candidate]]:
         """Split entries into (to publish, already known or duplicate). Known = same feed, same content."""
         ids = [e.entry_id for e in entries]
-        aids = [article_id(e.link) for e in entries]
+        aids = [article_id_of_normalised(e.link) for e in entries]  # links are normalize_url output (parse.py)
         by_id, by_article = self.state.known_entries(feed.url, ids, aids)
         published_elsewhere = self.state.seen_articles(aids)
         todo: list[Candidate] = []
