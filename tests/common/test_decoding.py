@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import codecs
+import gzip
+import re
 
 import pytest
+from trafilatura.utils import detect_encoding
+from w3lib.encoding import html_to_unicode
 
 from services.common.decoding import decode_html
+from tests.conftest import shared_data
 
 TEXT = "Café crème à l’œil – “quoted” €"
 
@@ -78,3 +83,36 @@ def test_valid_utf8_wins_over_a_declaration_that_contradicts_it(declared: str) -
 
 def test_a_utf8_byte_order_mark_is_dropped() -> None:
     assert decode_html(b"\xef\xbb\xbf<p>\xc3\xa9</p>") == "<p>é</p>"
+
+
+LEGACY = ("cp1252", "iso-8859-2", "cp1251", "shift_jis", "gb18030", "euc-kr", "iso-8859-7", "koi8-r")
+_META_CHARSET = re.compile(rb"<meta[^>]*charset[^>]*>", re.IGNORECASE)
+
+
+def _decode_as_trafilatura_did(body: bytes, content_type: str | None) -> str:
+    """decode_html as it was, with ``trafilatura.utils.detect_encoding`` as the detector."""
+    if not body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return body.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            pass
+    _, text = html_to_unicode(content_type, body,
+                              auto_detect_fun=lambda b: next(iter(detect_encoding(b)), None))
+    return str(text)
+
+
+def test_every_real_page_decodes_as_with_trafilaturas_detector() -> None:
+    """On each real page as fetched, and re-encoded in a legacy charset with its declarations removed
+    (so that detection decides: the real pages are all UTF-8)."""
+    pages = sorted(shared_data("extraction", "fundus").rglob("*.html.gz"))
+    assert len(pages) >= 200
+    detected = 0
+    for number, path in enumerate(pages):
+        body = gzip.decompress(path.read_bytes())
+        legacy = _META_CHARSET.sub(b"", body).decode("utf-8").encode(LEGACY[number % len(LEGACY)],
+                                                                      "xmlcharrefreplace")
+        for variant in (body, legacy):
+            for content_type in (None, "text/html"):
+                assert decode_html(variant, content_type) == _decode_as_trafilatura_did(variant, content_type), path
+        detected += not legacy.isascii()
+    assert detected >= 100

@@ -100,11 +100,12 @@ def _imports(module: str) -> set[str]:
 
 
 def test_parse_processes_and_the_fetcher_entry_import_no_other_stage() -> None:
-    """A parse process imports the parsers, not the CLI, extractor or sink (memory: issue 20)."""
+    """A parse process imports the parsers, not the CLI, extractor or sink; the fetcher's entry not
+    trafilatura either (nor its language model's numpy): memory, issue 20."""
     heavy = ("services.cli", "services.extractor", "services.sink", "services.stories", "trafilatura")
     worker = _imports("services.fetcher.parseworker")
     assert "feedparser" in worker and "services.fetcher.fastparse" in worker
     assert not [m for m in worker if m.startswith(heavy)]
     assert not [m for m in worker if m.startswith(("kafka", "aiohttp", "services.fetcher.service"))]
     entry = _imports("services.fetcher.main")  # what `python -m services.fetcher` (newsflow up) imports
-    assert not [m for m in entry if m.startswith(heavy[:-1])]  # (trafilatura: services.common.decoding)
+    assert not [m for m in entry if m.startswith((*heavy, "numpy", "py3langid", "htmldate", "justext"))]
