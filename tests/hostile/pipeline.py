@@ -156,9 +156,13 @@ def cmdline(pid: int) -> str:
 
 
 def service_of(pid: int) -> str | None:
+    """The service a ``newsflow up`` child runs: ``python -m services.cli NAME`` or its own entry
+    module, ``python -m services.NAME`` (services/up.py ENTRIES)."""
     parts = cmdline(pid).split()
     if len(parts) >= 4 and parts[1:3] == ["-m", "services.cli"]:
         return parts[3]
+    if len(parts) >= 3 and parts[1] == "-m" and parts[2].startswith("services.") and parts[2] != "services.cli":
+        return parts[2].removeprefix("services.")
     return None
 
 

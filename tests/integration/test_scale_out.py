@@ -45,7 +45,7 @@ from services.sink.backends import open_store
 from services.sink.store import Filters
 from services.up import COMMANDS, SERVICES, instances
 from tests.conftest import wait_for
-from tests.hostile.pipeline import FAST_POLLING, cmdline, metric_value
+from tests.hostile.pipeline import FAST_POLLING, metric_value, service_of
 from tests.scale.site import ScaleSite, Site, generate
 from tests.sink.test_store import postgres_schema
 
@@ -237,8 +237,7 @@ class ScaledRun:
         if pid is None:
             return None
         service = self.names[name]
-        line = cmdline(pid).split()
-        return pid if line[1:4] == ["-m", "services.cli", COMMANDS.get(service, service)] else None
+        return pid if service_of(pid) in (COMMANDS.get(service, service), service) else None
 
     def kill(self, name: str) -> int:
         pid = self.pid(name)
