@@ -21,7 +21,7 @@ from services.common.deadletters import DeadLetter
 from services.common.health import Health
 from services.common.records import Record
 from services.common.settings import ConsumerSettings
-from services.common.stage import Stage, build_stage
+from services.common.stage import LINGER_SECONDS, Stage, build_stage, consume
 from services.common.steps import Processed, RetryBatch, StageStopped
 from tests.common.fakes import FakeClock, FakeConsumer, FakeProducer
 
@@ -296,3 +296,17 @@ def test_a_dead_letter_of_a_record_just_under_the_limit_is_cut_to_fit_with_its_s
     assert h["newsflow.original_sha256"] == hashlib.sha256(near).hexdigest().encode()
     assert near.startswith(value or b"") and len(value or b"") + sum(len(k) + len(v) for k, v in headers) < LIMIT
     assert consumer.committed == {0: 1}
+
+
+def test_a_lone_record_waits_only_the_linger_not_the_whole_batch_time() -> None:
+    """One pushed article is not held for max_seconds in every stage: with records in hand a poll
+    waits LINGER_SECONDS for more; an empty topic still waits the whole batch time."""
+    clock = FakeClock()
+    consumer = FakeConsumer(clock, "t", {0: [b"one"]})
+    started = clock.monotonic()
+    records = consume(consumer, max_records=100, max_seconds=5.0, clock=clock)  # type: ignore[arg-type]
+    assert [r.value for r in records] == [b"one"]
+    assert clock.monotonic() - started == pytest.approx(LINGER_SECONDS)
+    started = clock.monotonic()
+    assert consume(consumer, max_records=100, max_seconds=5.0, clock=clock) == []  # type: ignore[arg-type]
+    assert clock.monotonic() - started == pytest.approx(5.0)
