@@ -29,10 +29,21 @@ def normalize_url(url: str) -> str:
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         raise BadURLError(f"not an absolute http(s) URL: {raw[:200]!r}")
     try:
-        normalised = _courlan_normalize(raw, strict=False)
+        # courlan unescapes every HTML entity of a string, legacy ones without ';' too (``&sect``,
+        # ``&not``): ``?id=1&section=a`` became ``?id=1%C2%A7ion%3Da``, a page that does not exist.
+        # Only complete references (``&amp;`` of a double-escaped feed) are unescaped here.
+        normalised = _courlan_normalize(urlsplit(_unescape_references(raw)), strict=False)
     except (ValueError, AttributeError) as exc:
         raise BadURLError(f"cannot normalise URL {raw[:200]!r}: {exc}") from exc
     return urldefrag(normalised).url
+
+
+_REFERENCE = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+
+
+def _unescape_references(url: str) -> str:
+    """``url`` with its complete character references (``&amp;``, ``&#38;``) unescaped, and nothing else."""
+    return _REFERENCE.sub(lambda m: html.unescape(m.group(0)), url) if "&" in url else url
 
 
 MAX_LINK_CHARS = 2000
@@ -69,15 +80,14 @@ def article_id_of_normalised(url: str) -> str:
     """:func:`article_id` of ``url``, a URL :func:`normalize_url` returned (a feed entry's link): the
     same id, without normalising again where that provably returns ``url`` unchanged.
 
-    :func:`normalize_url` is not idempotent: courlan unescapes HTML entities in the whole URL first,
-    also legacy ones without ``;`` (``&sect``, ``&reg``, ``&not``...), so ``?section=a&id=1``
-    normalises to ``?id=1&section=a``, which normalises to ``?id=1%C2%A7ion%3Da``. Its output is
-    otherwise a fixed point (lower-case host, default port dropped, single slashes, path quoted with
-    ``%`` safe, query decoded, sorted and re-encoded, fragment dropped). So the id is hashed directly
-    when unescaping changes nothing and the host is plain ASCII (no punycode to decode, no user
-    info); any other URL is normalised again, as :func:`article_id` does (ids stay byte-identical).
+    :func:`normalize_url` unescapes complete character references first (``&amp;`` -> ``&``), so a
+    normalised URL that still holds one (``?q=a%26amp;b`` decoded to ``&amp;``) would change again;
+    its output is otherwise a fixed point (lower-case host, default port dropped, single slashes,
+    path quoted with ``%`` safe, query decoded, sorted and re-encoded, fragment dropped). So the id
+    is hashed directly when unescaping changes nothing and the host is plain ASCII (no punycode to
+    decode, no user info); any other URL is normalised again, as :func:`article_id` does.
     """
-    if url.isascii() and "xn--" not in url and "@" not in url and ("&" not in url or html.unescape(url) == url):
+    if url.isascii() and "xn--" not in url and "@" not in url and _unescape_references(url) == url:
         return _digest(url)
     return article_id(url)
 
