@@ -24,6 +24,7 @@ from services.fetcher.http import HttpClient
 from services.fetcher.parse import ParsePool
 from services.fetcher.poller import Candidate, FeedPoller
 from services.fetcher.state import FetcherState
+from tests.fetcher.helpers import local_server
 from tests.fetcher.test_fetcher_backfill import atom
 from tests.fetcher.test_fetcher_poller import make_settings
 from tests.fetcher.test_fetcher_sitemaps import index, news_url, urlset
@@ -34,22 +35,14 @@ KEY = "k-31337"
 BASIC = "Basic " + base64.b64encode(b"reader:hunter2").decode()
 
 
-def serve() -> Iterator[HTTPServer]:
-    srv = HTTPServer(host="127.0.0.1")
-    srv.start()
-    yield srv
-    srv.clear()
-    srv.stop()
-
-
 @pytest.fixture
 def site() -> Iterator[HTTPServer]:
-    yield from serve()
+    yield from local_server()
 
 
 @pytest.fixture
 def elsewhere() -> Iterator[HTTPServer]:
-    yield from serve()
+    yield from local_server()
 
 
 def headers_seen(server: HTTPServer) -> dict[str, dict[str, str]]:

@@ -17,6 +17,7 @@ from services.fetcher.http import HttpClient
 from services.fetcher.parse import ParsePool
 from services.fetcher.poller import Candidate, FeedPoller
 from services.fetcher.state import FetcherState
+from tests.fetcher.helpers import local_server
 from tests.fetcher.test_fetcher_poller import Harness, make_settings
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -85,11 +86,7 @@ class Runner:
 
 @pytest.fixture
 def server() -> Iterator[HTTPServer]:
-    srv = HTTPServer(host="127.0.0.1")
-    srv.start()
-    yield srv
-    srv.clear()
-    srv.stop()
+    yield from local_server()
 
 
 def test_an_archive_chain_is_backfilled_once_and_a_second_backfill_publishes_nothing(

@@ -13,6 +13,7 @@ from services.cli import main
 from services.fetcher.discover import discover_feeds
 from services.fetcher.feedlist import outlines, parse_feed_list
 from tests.conftest import shared_data
+from tests.fetcher.helpers import local_server
 
 RSS = ('<?xml version="1.0"?><rss version="2.0"><channel><title>Local</title>'
        "<item><title>Hello</title><link>https://l.example/1</link></item></channel></rss>")
@@ -23,11 +24,7 @@ PAGE = ('<html><head><base href="/blog/"><link rel="alternate" type="application
 
 @pytest.fixture
 def server() -> Iterator[HTTPServer]:
-    srv = HTTPServer(host="127.0.0.1")
-    srv.start()
-    yield srv
-    srv.clear()
-    srv.stop()
+    yield from local_server()
 
 
 def run(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:

@@ -20,6 +20,7 @@ from werkzeug import Response
 from services.fetcher.guard import GuardedResolver, TargetPolicy
 from services.fetcher.http import FetchError, HostGate, HttpClient, parse_retry_after
 from services.fetcher.settings import FetcherSettings
+from tests.fetcher.helpers import local_server
 
 LOCAL = "127.0.0.1/32,::1/128"
 
@@ -42,12 +43,7 @@ def get(settings: FetcherSettings, url: str, **kw: Any) -> Any:
 
 @pytest.fixture
 def server() -> Iterator[HTTPServer]:
-    srv = HTTPServer(host="127.0.0.1", threaded=True)
-    srv.start()
-    yield srv
-    srv.clear()
-    if srv.is_running():
-        srv.stop()
+    yield from local_server(threaded=True)
 
 
 # --- SSRF guard -----------------------------------------------------------------------------------

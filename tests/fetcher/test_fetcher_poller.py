@@ -20,6 +20,7 @@ from services.fetcher.parse import ParsePool
 from services.fetcher.poller import Candidate, FeedPoller
 from services.fetcher.settings import FetcherSettings
 from services.fetcher.state import FetcherState
+from tests.fetcher.helpers import local_server
 
 
 def make_settings(tmp_path: Path, **kw: Any) -> FetcherSettings:
@@ -78,11 +79,7 @@ class Harness:
 
 @pytest.fixture
 def server() -> Iterator[HTTPServer]:
-    srv = HTTPServer(host="127.0.0.1")
-    srv.start()
-    yield srv
-    srv.clear()
-    srv.stop()
+    yield from local_server()
 
 
 ITEMS = (("g1", "One", "https://news.example/1"), ("g2", "Two", "https://news.example/2"))

@@ -29,6 +29,7 @@ from services.fetcher.robots import (
 )
 from services.fetcher.settings import FetcherSettings
 from services.fetcher.state import FetcherState
+from tests.fetcher.helpers import local_server
 from tests.sink.test_store import postgres_schema
 
 UA = "newsflow/0.1 (+https://github.com/newsflow/newsflow)"
@@ -56,12 +57,7 @@ def make_settings(tmp_path: Path, **kw: Any) -> FetcherSettings:
 
 @pytest.fixture
 def server() -> Iterator[HTTPServer]:
-    srv = HTTPServer(host="127.0.0.1", threaded=True)
-    srv.start()
-    yield srv
-    srv.clear()
-    if srv.is_running():
-        srv.stop()
+    yield from local_server(threaded=True)
 
 
 def robots_requests(server: HTTPServer) -> int:

@@ -14,6 +14,7 @@ from pytest_httpserver import HTTPServer
 from services.fetcher.cli import feeds
 from services.fetcher.parse import FeedParseError, parse_feed, parse_safely
 from services.fetcher.sitemaps import MAX_URLS, is_sitemap, w3c_datetime
+from tests.fetcher.helpers import local_server
 from tests.fetcher.test_fetcher_poller import Harness
 
 SM = "http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -40,11 +41,7 @@ def index(*children: tuple[str, str | None]) -> str:
 
 @pytest.fixture
 def server() -> Iterator[HTTPServer]:
-    srv = HTTPServer(host="127.0.0.1")
-    srv.start()
-    yield srv
-    srv.clear()
-    srv.stop()
+    yield from local_server()
 
 
 def test_a_news_sitemap_becomes_entries_with_title_dates_publication_keywords_and_image() -> None:

@@ -33,6 +33,7 @@ from services.fetcher.poller import Candidate, FeedPoller
 from services.fetcher.service import Fetcher
 from services.fetcher.settings import FetcherSettings
 from services.fetcher.state import FetcherState
+from tests.fetcher.helpers import local_server
 
 ROOT = Path(__file__).resolve().parents[2]
 RSS = ('<?xml version="1.0"?><rss version="2.0"><channel><title>Local</title>'
@@ -51,11 +52,7 @@ def cli(*args: str, data_dir: Path | None = None, allowed: str = "127.0.0.1/32")
 
 @pytest.fixture
 def server() -> Iterator[HTTPServer]:
-    srv = HTTPServer(host="127.0.0.1")
-    srv.start()
-    yield srv
-    srv.clear()
-    srv.stop()
+    yield from local_server()
 
 
 def poll_once(data_dir: Path, url: str, allowed: str) -> str:

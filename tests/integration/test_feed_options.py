@@ -11,7 +11,6 @@ local servers that record what arrives.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,14 +20,12 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from services.common import kafka
-from services.common.health import Health
 from services.common.settings import ConfigError
 from services.fetcher.feedlist import FeedListError
-from services.fetcher.service import Fetcher
 from services.fetcher.settings import FetcherSettings
 from services.fetcher.state import FetcherState
 from services.up import check_config
-from tests.integration.test_fetcher_publish import pages, run_once
+from tests.fetcher.helpers import local_server, pages, run_once
 
 pytestmark = pytest.mark.integration
 
@@ -36,23 +33,14 @@ PAGE = "<html><head><title>{t}</title></head><body><article><p>{t} body text.</p
 SECRET_KEY, SECRET_PASS = "key-8f3a", "pass-c71e"
 
 
-def serve() -> Iterator[HTTPServer]:
-    srv = HTTPServer(host="127.0.0.1")
-    srv.start()
-    srv.expect_request("/robots.txt").respond_with_data("", status=404)  # no robots.txt: everything allowed
-    yield srv
-    srv.clear()
-    srv.stop()
-
-
 @pytest.fixture
 def site() -> Iterator[HTTPServer]:
-    yield from serve()
+    yield from local_server(no_robots=True)  # no robots.txt: everything allowed
 
 
 @pytest.fixture
 def elsewhere() -> Iterator[HTTPServer]:
-    yield from serve()
+    yield from local_server(no_robots=True)  # no robots.txt: everything allowed
 
 
 def recording(seen: dict[str, dict[str, str]], body: str, content_type: str = "text/html") -> object:
@@ -121,14 +109,6 @@ def test_a_missing_variable_stops_the_start_naming_line_and_variable(
         check_config(feeds_file)  # `newsflow up` checks before anything starts
     assert expected in str(err.value)
     settings = FetcherSettings(data_dir=tmp_path, feeds_file=feeds_file, once=True, parse_workers=1)
-
-    async def start() -> None:
-        producer = kafka.make_producer(settings)
-        try:
-            await Fetcher(settings, producer, Health()).run()
-        finally:
-            producer.close(timeout=10)
-
     with pytest.raises(FeedListError) as started:
-        asyncio.run(start())  # `newsflow fetcher` alone: the same error at its start
+        run_once(settings)  # `newsflow fetcher` alone: the same error at its start
     assert str(started.value) == expected

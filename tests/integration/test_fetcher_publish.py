@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from services.common import kafka
-from services.common.health import Health
-from services.common.messages import PageMessage, decode
-from services.fetcher.service import Fetcher
 from services.fetcher.settings import FetcherSettings
+from tests.fetcher.helpers import local_server, pages, run_once
 
 pytestmark = pytest.mark.integration
 
@@ -32,32 +28,7 @@ def feed(base: str, second_title: str) -> str:
 
 @pytest.fixture
 def site() -> Iterator[HTTPServer]:
-    srv = HTTPServer(host="127.0.0.1")
-    srv.start()
-    yield srv
-    srv.clear()
-    srv.stop()
-
-
-def pages(settings: FetcherSettings) -> list[PageMessage]:
-    consumer = KafkaConsumer(**settings.kafka_client_config(), enable_auto_commit=False, consumer_timeout_ms=1500)
-    try:
-        parts = consumer.partitions_for_topic(settings.topic_pages) or set()
-        consumer.assign([TopicPartition(settings.topic_pages, p) for p in parts])
-        consumer.seek_to_beginning()
-        return [decode(PageMessage, rec.value) for rec in consumer]
-    finally:
-        consumer.close()
-
-
-def run_once(settings: FetcherSettings) -> None:
-    async def main() -> None:
-        producer = kafka.make_producer(settings)
-        try:
-            await Fetcher(settings, producer, Health()).run()
-        finally:
-            producer.close(timeout=10)
-    asyncio.run(main())
+    yield from local_server()
 
 
 def test_pages_are_published_once_and_changed_entries_as_updates(

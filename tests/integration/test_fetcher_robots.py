@@ -3,7 +3,6 @@ never requested (the server's access log) and is counted; Crawl-delay spaces the
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import threading
 import time
@@ -13,19 +12,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 from prometheus_client import REGISTRY
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from services.common import kafka
-from services.common.health import Health
-from services.common.messages import PageMessage, decode
 from services.demo.server import DemoSite
 from services.fetcher.feedstatus import describe
-from services.fetcher.service import Fetcher
 from services.fetcher.settings import FetcherSettings
 from services.fetcher.state import FetcherState
+from tests.fetcher.helpers import local_server, pages, run_once
 
 pytestmark = pytest.mark.integration
 
@@ -64,38 +60,13 @@ class AccessLog:
 
 @pytest.fixture
 def site() -> Iterator[HTTPServer]:
-    srv = HTTPServer(host="127.0.0.1", threaded=True)
-    srv.start()
-    yield srv
-    srv.clear()
-    srv.stop()
+    yield from local_server(threaded=True)
 
 
 def rss(base: str, paths: list[str]) -> str:
     items = "".join(f'<item><guid isPermaLink="false">{p}</guid><title>{p}</title><link>{base}{p}</link></item>'
                     for p in paths)
     return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Local</title>{items}</channel></rss>'
-
-
-def run_once(settings: FetcherSettings) -> None:
-    async def main() -> None:
-        producer = kafka.make_producer(settings)
-        try:
-            await Fetcher(settings, producer, Health()).run()
-        finally:
-            producer.close(timeout=10)
-    asyncio.run(main())
-
-
-def published(settings: FetcherSettings) -> list[PageMessage]:
-    consumer = KafkaConsumer(**settings.kafka_client_config(), enable_auto_commit=False, consumer_timeout_ms=1500)
-    try:
-        parts = consumer.partitions_for_topic(settings.topic_pages) or set()
-        consumer.assign([TopicPartition(settings.topic_pages, p) for p in parts])
-        consumer.seek_to_beginning()
-        return [decode(PageMessage, rec.value) for rec in consumer]
-    finally:
-        consumer.close()
 
 
 def sample(name: str, **labels: str) -> float:
@@ -129,7 +100,7 @@ def test_a_disallowed_page_is_never_requested_and_crawl_delay_spaces_pages(
 
     run_once(settings)
     assert "/members/secret" not in log.paths()
-    assert sorted(p.url for p in published(settings)) == [f"{base}/a", f"{base}/b", f"{base}/c"]
+    assert sorted(p.url for p in pages(settings)) == [f"{base}/a", f"{base}/b", f"{base}/c"]
     assert log.paths().count("/robots.txt") == 1
     assert sample("newsflow_fetcher_robots_refusals_total", reason="disallowed") == refused + 1
     gaps = log.page_gaps()
@@ -173,7 +144,7 @@ def test_the_demo_sites_disallowed_page_is_not_fetched(
     assert len(disallowed) == 1 and "/lakeshoreledger/subscribers/" in disallowed[0]
     assert urlsplit(disallowed[0]).path not in requested
     assert requested.count("/robots.txt") == 1
-    assert sorted(p.url for p in published(settings)) == sorted(expected)
+    assert sorted(p.url for p in pages(settings)) == sorted(expected)
     after = {r: sample("newsflow_fetcher_robots_lookups_total", result=r) - lookups[r] for r in lookups}
     print(f"\ndemo robots lookups: {after} -> hit rate {(after['hit'] + after['joined']) / sum(after.values()):.0%}")
     assert after["miss"] == 1 and sum(after.values()) == len(linked)

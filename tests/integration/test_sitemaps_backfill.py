@@ -18,9 +18,9 @@ from services.common.urls import article_id
 from services.fetcher.cli import feeds
 from services.fetcher.settings import FetcherSettings
 from services.sink.sqlite import SqliteStore
+from tests.fetcher.helpers import local_server, pages
 from tests.fetcher.test_fetcher_backfill import atom
 from tests.fetcher.test_fetcher_sitemaps import news_url, urlset
-from tests.integration.test_fetcher_publish import pages
 
 pytestmark = pytest.mark.integration
 
@@ -37,12 +37,7 @@ def article(title: str) -> str:
 
 @pytest.fixture
 def site() -> Iterator[HTTPServer]:
-    srv = HTTPServer(host="127.0.0.1")
-    srv.start()
-    srv.expect_request("/robots.txt").respond_with_data("", status=404)  # no robots.txt: every page allowed
-    yield srv
-    srv.clear()
-    srv.stop()
+    yield from local_server(no_robots=True)  # no robots.txt: every page allowed
 
 
 @pytest.mark.slow
