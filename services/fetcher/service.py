@@ -27,7 +27,6 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Awaitable
 from pathlib import Path
 
 from kafka import KafkaProducer
@@ -269,18 +268,20 @@ class Fetcher:
         return False
 
     async def _wait(self, more_due: bool) -> None:
-        """Until a slot frees (when more feeds are due) or the next feed is due; short enough to beat and see stops."""
-        waiting: Awaitable[object]
+        """Until a poll finishes (a slot frees, and the feed it polled has its next due time), the next
+        feed is due, or a stop; at most 1 s with more feeds due, 5 s otherwise, to beat and see stops."""
         if more_due:
-            self.freed.clear()
-            delay, waiting = 1.0, self.freed.wait()
+            delay = 1.0
         else:
             next_at = self.state.next_due_at() or time.time() + self.settings.poll_interval_seconds
-            delay, waiting = min(max(next_at - time.time(), 0.2), 5.0), self.stopping.wait()
+            delay = min(max(next_at - time.time(), 0.2), 5.0)
+        self.freed.clear()
+        waiters = [asyncio.ensure_future(self.freed.wait()), asyncio.ensure_future(self.stopping.wait())]
         try:
-            await asyncio.wait_for(waiting, timeout=delay)
-        except TimeoutError:
-            pass
+            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
 
     def _report_states(self, force: bool = False) -> None:
         now = time.time()
