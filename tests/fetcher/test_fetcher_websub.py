@@ -20,12 +20,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from kafka import KafkaConsumer, TopicPartition
 from prometheus_client import REGISTRY
 
 from services.common import kafka
 from services.common.health import Health
-from services.common.messages import PageMessage, decode
 from services.fetcher.http import HttpClient
 from services.fetcher.parse import ParsePool
 from services.fetcher.pgstate import PostgresFetcherState
@@ -36,6 +34,7 @@ from services.fetcher.state import FetcherState
 from services.fetcher.websub import check_signature, next_action, poll_delay, renew_at, sign
 from services.fetcher.websub_callbacks import Callbacks
 from services.fetcher.websub_store import Subscription, SubscriptionStore
+from tests.fetcher.helpers import pages
 from tests.sink.test_store import postgres_schema
 
 SECRET = "s3cret"
@@ -318,17 +317,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def pages_on(settings: FetcherSettings) -> list[PageMessage]:
-    consumer = KafkaConsumer(**settings.kafka_client_config(), enable_auto_commit=False, consumer_timeout_ms=1000)
-    try:
-        parts = consumer.partitions_for_topic(settings.topic_pages) or set()
-        consumer.assign([TopicPartition(settings.topic_pages, p) for p in parts])
-        consumer.seek_to_beginning()
-        return [decode(PageMessage, rec.value) for rec in consumer]
-    finally:
-        consumer.close()
-
-
 class Site:
     """The feed, its pages and the hub on one local aiohttp server; counts the feed's fetches."""
 
@@ -385,6 +373,21 @@ def websub_settings(tmp_path: Path, feeds_file: Path, **kw: Any) -> FetcherSetti
     return FetcherSettings(**{**base, **kw})
 
 
+@asynccontextmanager
+async def hub_and_site(tmp_path: Path, lease_seconds: int = 24 * 3600,
+                       **kw: Any) -> AsyncIterator[tuple[Hub, Site, FetcherSettings]]:
+    """A hub and the site whose feed names it, running; the feed list holding that feed; the fetcher's settings
+    (``websub_settings`` with ``kw``) and their topics made."""
+    hub = Hub(lease_seconds=lease_seconds)
+    site = Site(hub)
+    async with site.running():
+        feeds_file = tmp_path / "feeds.txt"
+        feeds_file.write_text(f"{site.base}/feed.xml\n")
+        settings = websub_settings(tmp_path, feeds_file, **kw)
+        kafka.ensure_topics(settings)
+        yield hub, site, settings
+
+
 async def with_fetcher(settings: FetcherSettings, body: Callable[[Fetcher], Coroutine[Any, Any, None]]) -> None:
     producer = kafka.make_producer(settings)
     fetcher = Fetcher(settings, producer, Health())
@@ -402,23 +405,16 @@ def test_a_signed_push_reaches_the_pages_topic_while_the_poll_interval_is_hours(
         tmp_path: Path, topic_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in topic_env.items():
         monkeypatch.setenv(key, value)
-    hub = Hub(lease_seconds=24 * 3600)
-    site = Site(hub)
-    feeds_file = tmp_path / "feeds.txt"
 
     async def main() -> None:
-        async with site.running():
-            feeds_file.write_text(f"{site.base}/feed.xml\n")
-            settings = websub_settings(tmp_path, feeds_file)
-            kafka.ensure_topics(settings)
-
+        async with hub_and_site(tmp_path) as (hub, site, settings):
             async def scenario(fetcher: Fetcher) -> None:
                 await until("the subscription verified", lambda: hub.verified)
                 form = hub.verified[0]
                 assert form["hub.mode"] == "subscribe" and form["hub.topic"] == f"{site.base}/feed.xml"
                 assert form["hub.lease_seconds"] == str(settings.websub_lease_seconds) and len(form["hub.secret"]) >= 32
                 assert form["hub.callback"].startswith(settings.websub_callback_url.get_secret_value() + "/")
-                await until("the first poll's page", lambda: len(pages_on(settings)) == 1)
+                await until("the first poll's page", lambda: len(pages(settings)) == 1)
                 await until("the poll's row written (next poll in hours)", lambda: (
                     feed := fetcher.state.feed(f"{site.base}/feed.xml")) is not None
                     and feed.next_poll_at > time.time() + 3 * HOUR)
@@ -427,9 +423,9 @@ def test_a_signed_push_reaches_the_pages_topic_while_the_poll_interval_is_hours(
                 assert await hub.distribute(site.feed(), secret="forged") == 403
                 assert counted("newsflow_websub_pushes_total", outcome="bad_signature") == before + 1
                 assert await hub.distribute(site.feed()) == 202
-                await until("the pushed entry's page", lambda: len(pages_on(settings)) == 2)
+                await until("the pushed entry's page", lambda: len(pages(settings)) == 2)
                 assert site.feed_fetches == 1  # polled once: only the push explains the second page
-                assert sorted(p.url for p in pages_on(settings)) == [f"{site.base}/p/a", f"{site.base}/p/b"]
+                assert sorted(p.url for p in pages(settings)) == [f"{site.base}/p/a", f"{site.base}/p/b"]
             await with_fetcher(settings, scenario)
     asyncio.run(main())
 
@@ -439,16 +435,9 @@ def test_a_subscription_is_renewed_before_its_lease_ends(
         tmp_path: Path, topic_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in topic_env.items():
         monkeypatch.setenv(key, value)
-    hub = Hub(lease_seconds=3)  # renewed at 2.4 s
-    site = Site(hub)
-    feeds_file = tmp_path / "feeds.txt"
 
-    async def main() -> None:
-        async with site.running():
-            feeds_file.write_text(f"{site.base}/feed.xml\n")
-            settings = websub_settings(tmp_path, feeds_file, min_poll_interval_seconds=1)
-            kafka.ensure_topics(settings)
-
+    async def main() -> None:  # lease 3 s: renewed at 2.4 s
+        async with hub_and_site(tmp_path, lease_seconds=3, min_poll_interval_seconds=1) as (hub, site, settings):
             async def scenario(fetcher: Fetcher) -> None:
                 await until("a renewal verified", lambda: len(hub.verified) >= 2)
                 first, second = hub.verified[:2]

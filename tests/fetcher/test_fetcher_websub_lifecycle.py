@@ -31,19 +31,17 @@ from services.fetcher.settings import FetcherSettings
 from services.fetcher.state import FetcherState
 from services.fetcher.websub import Subscriber, sign
 from services.fetcher.websub_store import SubscriptionStore
+from tests.fetcher.helpers import pages
 from tests.fetcher.test_fetcher_websub import (
     FEED,
     HOUR,
-    Hub,
     Recording,
-    Site,
     callback_client,
     counted,
+    hub_and_site,
     items,
-    pages_on,
     run,
     until,
-    websub_settings,
     with_fetcher,
 )
 
@@ -62,16 +60,10 @@ def test_once_neither_subscribes_nor_starts_the_callback_server(
         tmp_path: Path, topic_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in topic_env.items():
         monkeypatch.setenv(key, value)
-    hub = Hub(lease_seconds=24 * 3600)
-    site = Site(hub)
-    feeds_file = tmp_path / "feeds.txt"
 
     async def main_() -> None:
-        async with site.running():
-            feeds_file.write_text(f"{site.base}/feed.xml\n")
-            settings = websub_settings(tmp_path, feeds_file, once=True)
+        async with hub_and_site(tmp_path, once=True) as (hub, site, settings):
             port = int(settings.websub_listen.rsplit(":", 1)[1])
-            kafka.ensure_topics(settings)
             producer = kafka.make_producer(settings)
             try:
                 fetcher = Fetcher(settings, producer, Health())
@@ -82,7 +74,7 @@ def test_once_neither_subscribes_nor_starts_the_callback_server(
                 await asyncio.wait_for(running, timeout=60)  # the one pass ends by itself
             finally:
                 producer.close(timeout=10)
-            assert [p.url for p in pages_on(settings)] == [f"{site.base}/p/a"]
+            assert [p.url for p in pages(settings)] == [f"{site.base}/p/a"]
             assert hub.requests == []  # the feed names a hub: a long-running fetcher would have subscribed
     asyncio.run(main_())
 
@@ -113,16 +105,10 @@ def test_a_feed_disabled_in_the_list_is_unsubscribed_from_its_hub(
         tmp_path: Path, topic_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in topic_env.items():
         monkeypatch.setenv(key, value)
-    hub = Hub(lease_seconds=24 * 3600)
-    site = Site(hub)
-    feeds_file = tmp_path / "feeds.txt"
+    feeds_file = tmp_path / "feeds.txt"  # hub_and_site writes the site's feed in it
 
     async def main_() -> None:
-        async with site.running():
-            feeds_file.write_text(f"{site.base}/feed.xml\n")
-            settings = websub_settings(tmp_path, feeds_file)
-            kafka.ensure_topics(settings)
-
+        async with hub_and_site(tmp_path) as (hub, site, settings):
             async def scenario(fetcher: Fetcher) -> None:
                 store = SubscriptionStore(fetcher.state)
                 await until("the subscription verified", lambda: (
