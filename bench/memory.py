@@ -28,10 +28,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -42,6 +41,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from bench.extraction_eval import DEFAULT_DATA, DataMissing, load_pages
 from bench.extractor_speed import page_messages
+from bench.local_site import serve
 from services.common.broker import EmbeddedBroker
 from services.common.kafka import ensure_topics, make_producer
 from services.common.messages import PageMessage, encode
@@ -117,6 +117,15 @@ def wait_topic(settings: CommonSettings, topic: str, n: int, timeout: float) -> 
     return seen
 
 
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, as a supervisor would; killed if it has not stopped within 30 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def measure(workers: int, pages: list[PageMessage], timeout: float) -> list[tuple[int, str, float]]:
     """(pid, role, PSS MB) of each process of the extractor tree after it processed ``pages``."""
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory(prefix="newsflow-memory-") as data:
@@ -137,11 +146,7 @@ def measure(workers: int, pages: list[PageMessage], timeout: float) -> list[tupl
             time.sleep(1.0)
             return [(pid, role(pid, proc.pid), pss_mb(pid)) for pid in descendants(proc.pid)]
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
 
 
 # --- the fetcher ----------------------------------------------------------------------------------
@@ -158,29 +163,16 @@ def serve_site(pages: list[bytes], feeds: int) -> ThreadingHTTPServer:
 
     where: list[str] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            base = where[0]
-            kind, _, name = self.path.strip("/").partition("/")
-            if kind == "feed":
-                body, ctype = feed(int(name.split(".")[0]), base), "application/rss+xml"
-            elif kind == "page" and name.isdigit() and int(name) < len(pages):
-                body, ctype = pages[int(name)], "text/html"
-            else:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def route(path: str) -> tuple[bytes, str] | None:
+        kind, _, name = path.strip("/").partition("/")
+        if kind == "feed":
+            return feed(int(name.split(".")[0]), where[0]), "application/rss+xml"
+        if kind == "page" and name.isdigit() and int(name) < len(pages):
+            return pages[int(name)], "text/html"
+        return None
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = serve(route)
     where.append(f"http://127.0.0.1:{server.server_port}")
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
 
@@ -217,11 +209,7 @@ def measure_fetcher(pages: list[bytes], feeds: int, timeout: float, command: lis
             return [(pid, "fetcher" if pid == proc.pid else "parse process", _status_mb(pid, "VmRSS"),
                      _status_mb(pid, "VmHWM"), pss_mb(pid)) for pid in descendants(proc.pid)]
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
             server.shutdown()
 
 

@@ -15,13 +15,12 @@ import os
 import sqlite3
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from bench.local_site import serve
 from services.common.messages import Media
 from services.common.urls import article_id
 from services.sink.sqlite import SqliteStore
@@ -75,27 +74,13 @@ def site_files(base: str) -> dict[str, tuple[str, str]]:
 def site() -> Iterator[str]:
     files: dict[str, tuple[str, str]] = {}
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            found = files.get(self.path.split("?", 1)[0])
-            if found is None:
-                self.send_error(404)
-                return
-            body = found[1].encode()
-            self.send_response(200)
-            self.send_header("Content-Type", f"{found[0]}; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def route(path: str) -> tuple[bytes, str] | None:
+        found = files.get(path.split("?", 1)[0])
+        return None if found is None else (found[1].encode(), f"{found[0]}; charset=utf-8")
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = serve(route)
     base = f"http://127.0.0.1:{server.server_address[1]}"
     files.update(site_files(base))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
         yield base
     finally:
