@@ -52,6 +52,14 @@ def topic_env(broker: EmbeddedBroker) -> dict[str, str]:
     }
 
 
+@pytest.fixture
+def on_topics(topic_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """``topic_env`` set in this process's environment for one test (settings made in the test read them)."""
+    for key, value in topic_env.items():
+        monkeypatch.setenv(key, value)
+    return topic_env
+
+
 def wait_for(what: str, check: Callable[[], object], timeout: float = 60.0) -> None:
     """Poll ``check`` until it is truthy; fail naming ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

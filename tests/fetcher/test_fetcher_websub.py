@@ -401,10 +401,9 @@ async def with_fetcher(settings: FetcherSettings, body: Callable[[Fetcher], Coro
 
 
 @pytest.mark.integration
+@pytest.mark.usefixtures("on_topics")
 def test_a_signed_push_reaches_the_pages_topic_while_the_poll_interval_is_hours(
-        tmp_path: Path, topic_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in topic_env.items():
-        monkeypatch.setenv(key, value)
+        tmp_path: Path) -> None:
 
     async def main() -> None:
         async with hub_and_site(tmp_path) as (hub, site, settings):
@@ -431,10 +430,9 @@ def test_a_signed_push_reaches_the_pages_topic_while_the_poll_interval_is_hours(
 
 
 @pytest.mark.integration
+@pytest.mark.usefixtures("on_topics")
 def test_a_subscription_is_renewed_before_its_lease_ends(
-        tmp_path: Path, topic_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in topic_env.items():
-        monkeypatch.setenv(key, value)
+        tmp_path: Path) -> None:
 
     async def main() -> None:  # lease 3 s: renewed at 2.4 s
         async with hub_and_site(tmp_path, lease_seconds=3, min_poll_interval_seconds=1) as (hub, site, settings):

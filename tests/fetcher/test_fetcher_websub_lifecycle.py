@@ -56,10 +56,9 @@ def listening(port: int) -> bool:
 
 
 @pytest.mark.integration
+@pytest.mark.usefixtures("on_topics")
 def test_once_neither_subscribes_nor_starts_the_callback_server(
-        tmp_path: Path, topic_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in topic_env.items():
-        monkeypatch.setenv(key, value)
+        tmp_path: Path) -> None:
 
     async def main_() -> None:
         async with hub_and_site(tmp_path, once=True) as (hub, site, settings):
@@ -101,10 +100,9 @@ def test_a_push_for_a_disabled_or_unlisted_feed_is_refused_with_410_and_counted(
 
 
 @pytest.mark.integration
+@pytest.mark.usefixtures("on_topics")
 def test_a_feed_disabled_in_the_list_is_unsubscribed_from_its_hub(
-        tmp_path: Path, topic_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in topic_env.items():
-        monkeypatch.setenv(key, value)
+        tmp_path: Path) -> None:
     feeds_file = tmp_path / "feeds.txt"  # hub_and_site writes the site's feed in it
 
     async def main_() -> None:

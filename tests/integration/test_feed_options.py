@@ -95,11 +95,10 @@ def test_headers_and_auth_reach_the_feeds_origin_only(site: HTTPServer, elsewher
     assert on is not None and SECRET_KEY not in str(on.options) and "env:NF_FEED_KEY" in str(on.options)
 
 
+@pytest.mark.usefixtures("on_topics")
 def test_a_missing_variable_stops_the_start_naming_line_and_variable(
-    tmp_path: Path, topic_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for key, value in topic_env.items():
-        monkeypatch.setenv(key, value)
     monkeypatch.delenv("NF_ABSENT_KEY", raising=False)
     feeds_file = tmp_path / "feeds.txt"
     feeds_file.write_text("https://a.example/feed\nhttps://b.example/feed header.X-Api-Key=env:NF_ABSENT_KEY\n")

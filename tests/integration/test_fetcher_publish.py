@@ -31,11 +31,8 @@ def site() -> Iterator[HTTPServer]:
     yield from local_server()
 
 
-def test_pages_are_published_once_and_changed_entries_as_updates(
-    site: HTTPServer, tmp_path: Path, topic_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    for key, value in topic_env.items():
-        monkeypatch.setenv(key, value)
+@pytest.mark.usefixtures("on_topics")
+def test_pages_are_published_once_and_changed_entries_as_updates(site: HTTPServer, tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{site.port}"
     feeds_file = tmp_path / "feeds.txt"
     feeds_file.write_text(f"{base}/feed.xml\n{base}/other.xml\n")

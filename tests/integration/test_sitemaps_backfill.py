@@ -66,11 +66,10 @@ def test_a_news_sitemap_in_the_feed_list_has_its_articles_stored(site: HTTPServe
         assert stored.feed_url == site.url_for("/news-sitemap.xml")
 
 
+@pytest.mark.usefixtures("on_topics")
 def test_an_archive_chain_is_backfilled_once_through_the_broker(
-    site: HTTPServer, tmp_path: Path, topic_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+    site: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for key, value in topic_env.items():
-        monkeypatch.setenv(key, value)
     monkeypatch.setenv("NEWSFLOW_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("NEWSFLOW_ALLOWED_NETWORKS", f"127.0.0.1/32:{site.port}")
     monkeypatch.setenv("NEWSFLOW_PER_HOST_MIN_DELAY_SECONDS", "0")
