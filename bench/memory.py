@@ -18,6 +18,12 @@ from 127.0.0.1, with their HTML); once every page is on ``newsflow.pages`` (fetc
 RSS, peak RSS and PSS of the fetcher and its parse processes. Target: fetcher RSS <= 150 MB.
 
     .venv/bin/python bench/memory.py --fetcher --pages 300
+
+``--up-demo``: the whole idle ``newsflow up --demo`` (a fresh data directory): ``--settle`` seconds
+after it started, the PSS of every process below it, summed by the service each belongs to (the
+supervisor, broker, fetcher, extractor, stories, sink with its API). Target: <= 600 MB.
+
+    .venv/bin/python bench/memory.py --up-demo --settle 50
 """
 
 from __future__ import annotations
@@ -232,6 +238,48 @@ def fetcher_main(args: argparse.Namespace) -> int:
     return 0
 
 
+def up_demo_main(args: argparse.Namespace) -> int:
+    """PSS of an idle ``newsflow up --demo``, by service."""
+    with tempfile.TemporaryDirectory(prefix="newsflow-up-demo-") as tmp:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        with open(Path(tmp) / "up.log", "wb") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--demo", "--data-dir", tmp],
+                                    env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    cwd=REPO_ROOT)
+            try:
+                time.sleep(args.settle)
+                by_service: dict[str, float] = {}
+                for pid in descendants(proc.pid):
+                    name = _service_of(pid, proc.pid)
+                    by_service[name] = by_service.get(name, 0.0) + pss_mb(pid)
+            finally:
+                stop(proc)
+    total = sum(by_service.values())
+    print(f"idle `newsflow up --demo`, {args.settle:.0f} s after start, "
+          f"{datetime.now(UTC).date().isoformat()}: PSS {total:.0f} MB (target <= 600)")
+    for name, mb in sorted(by_service.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:<12} {mb:6.0f} MB")
+    return 0
+
+
+def _service_of(pid: int, supervisor: int) -> str:
+    """The service a process below ``newsflow up`` belongs to: the child of the supervisor it descends from."""
+    if pid == supervisor:
+        return "supervisor"
+    while (parent := _ppid(pid)) not in (supervisor, 0, 1):
+        pid = parent
+    try:
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "?"
+    if b"broker" in words:
+        return "broker"
+    module = next((w.decode() for w in words[2:4] if w.startswith(b"services.") or w.isalpha()), "?")
+    if module == "services.cli" and len(words) > 3:
+        return words[3].decode()
+    return module.removeprefix("services.")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="fundus test_data directory")
@@ -242,7 +290,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--feeds", type=int, default=20, help="--fetcher: feeds the pages are split between")
     ap.add_argument("--entry", choices=("fetcher", "cli"), default="fetcher",
                     help="--fetcher: start it as `python -m services.fetcher` (newsflow up) or `services.cli fetcher`")
+    ap.add_argument("--up-demo", action="store_true", help="measure a whole idle `newsflow up --demo`")
+    ap.add_argument("--settle", type=float, default=50, help="--up-demo: seconds after start to measure")
     args = ap.parse_args(argv)
+    if args.up_demo:
+        return up_demo_main(args)
     if args.fetcher:
         return fetcher_main(args)
     try:
