@@ -6,10 +6,13 @@ of ``newsflow up`` has started and gone quiet (the extractor's forkserver has lo
 then list all pages at once: a backlog. For each extractor worker count (``--workers 1 2``):
 
 * **end to end stored/s**: the N pages (minus those ``analyse`` rejects) from the first page
-  request to the last row stored in SQLite;
+  request to the last row stored in SQLite (that row's own ``stored_at``);
 * **CPU per article of each stage**: utime + stime (``/proc/<pid>/stat``) of the service's whole
   process tree (the extractor's forkserver and workers count) from the moment the feeds open to
   the last row, divided by the articles stored;
+* **timeline**: the first and last record of the run on each topic (Kafka CreateTime) and in
+  SQLite (``stored_at``), with each stage's pace between them (:mod:`bench.timeline`): what is
+  fill and drain, what is steady pace;
 * **PSS of each service tree** (``/proc/<pid>/smaps_rollup``; shared pages split between the
   processes that map them, so trees add up), the peak of 0.5 s samples.
 
@@ -47,6 +50,7 @@ from hostile.sites import LocalSite, _Handler
 
 from bench.extraction_eval import DEFAULT_DATA, load_pages
 from bench.extractor_speed import page_messages
+from bench.timeline import Span, describe, spans
 from services.common.messages import PageMessage
 from services.extractor.pipeline import analyse
 
@@ -66,6 +70,7 @@ class RealSite(LocalSite):
         self.feeds = (len(pages) + PER_FEED - 1) // PER_FEED
         self.opened = threading.Event()
         self.first_hit: float | None = None
+        self.first_hit_wall = 0.0  # the same moment on the wall clock (Kafka timestamps, stored_at)
         self.last_hit = 0.0
         self.published = datetime.now(UTC)
 
@@ -102,7 +107,7 @@ class RealSite(LocalSite):
                 return r.reply(200, self.feed_xml(int(parts[0][1:])), {"Content-Type": "application/rss+xml"})
             if parts[1][:1] == "a" and parts[1][1:].isdigit() and int(parts[1][1:]) < len(self.pages):
                 if self.first_hit is None:
-                    self.first_hit = time.monotonic()
+                    self.first_hit, self.first_hit_wall = time.monotonic(), time.time()
                 self.last_hit = time.monotonic()
                 return r.reply(200, self.pages[int(parts[1][1:])], {"Content-Type": "text/html"})
         r.reply(404, b"not found", {"Content-Type": "text/plain"})
@@ -141,6 +146,18 @@ def pss_mb(pids: Iterable[int]) -> float:
     return total / 1024
 
 
+def schedstat(pids: Iterable[int]) -> tuple[float, float]:
+    """Seconds on a core and seconds waiting for one (runnable, not running), summed over ``pids``."""
+    run = wait = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/schedstat").read_text().split()
+        except OSError:
+            continue
+        run, wait = run + int(fields[0]), wait + int(fields[1])
+    return run / 1e9, wait / 1e9
+
+
 @dataclass
 class Trees:
     """The process trees of the running services (and the rest of ``up``: supervisor, broker)."""
@@ -162,6 +179,11 @@ class Trees:
 
     def cpu(self) -> dict[str, float]:
         return {s: cpu_seconds(self.tree(s)) for s in self.roots}
+
+    def workers(self) -> list[int]:
+        """The extractor's worker processes (forks of its forkserver, two levels below it)."""
+        root = self.roots["extractor"]
+        return [w for server in children(root) for w in children(server)]
 
     def main_cpu(self) -> dict[str, float]:
         return {s: cpu_seconds([pid]) for s, pid in self.roots.items()}
@@ -234,6 +256,8 @@ def one_run(raw: list[bytes], expected: int, workers: int, timeout: float,
         wait_quiet(trees)
         spies = profilers(trees, workers, profile)
         cpu0, main0, peak = trees.cpu(), trees.main_cpu(), trees.pss()
+        pool = trees.workers()
+        sched0 = schedstat(pool)
         site.opened.set()
         opened, stored, last_change = time.monotonic(), 0, time.monotonic()
         warm = len(run.stored_ids())
@@ -243,17 +267,21 @@ def one_run(raw: list[bytes], expected: int, workers: int, timeout: float,
             now_stored = len(run.stored_ids()) - warm
             if now_stored != stored:
                 stored, last_change = now_stored, time.monotonic()
-        end = last_change
         cpu1, main1 = trees.cpu(), trees.main_cpu()
+        sched1 = schedstat(pool)
         for spy in spies:
             spy.send_signal(signal.SIGINT)
             spy.wait(30)
         start = site.first_hit or opened
+        timeline = spans(str(run.run_info()["bootstrap"]), run.data_dir / "newsflow.db", site.first_hit_wall)
+        # the end: the last row's own stored_at (exact), not when the 0.5 s sampling above saw it
+        end = start + timeline[-1].last if timeline and timeline[-1].name == "stored" else last_change
         return {"workers": workers, "stored": stored, "seconds": end - start, "rate": stored / max(end - start, 1e-9),
                 "cpu": {s: (cpu1[s] - cpu0[s]) / max(stored, 1) * 1000 for s in cpu0},
                 "main": {s: (main1[s] - main0[s]) / max(stored, 1) * 1000 for s in main0},
                 "cores": {s: (cpu1[s] - cpu0[s]) / max(end - start, 1e-9) for s in cpu0}, "pss": peak,
-                "fetched": site.last_hit - start}
+                "fetched": site.last_hit - start, "timeline": timeline,
+                "workers_sched": (sched1[0] - sched0[0], sched1[1] - sched0[1], (end - opened) * len(pool))}
     finally:
         run.stop()
         site.stop()
@@ -288,6 +316,10 @@ def main(n: int, workers: list[int], timeout: float, profile: Path | None = None
             print(f"    {s:<9} CPU {cpu[s]:6.1f} ms/article (main process {main_[s]:5.1f}; {cores[s]:.2f} cores)"
                   f"   PSS {pss[s]:5.0f} MB")
         print(f"    whole up (supervisor, broker, services) PSS peak {pss['whole up']:.0f} MB")
+        run, queued, span = cast(tuple[float, float, float], res["workers_sched"])
+        print(f"    extractor workers, share of their time from the feeds opening to the last row: running "
+              f"{run / span:.0%}, waiting for a core {queued / span:.0%}, waiting for work {1 - (run + queued) / span:.0%}")
+        print(f"    timeline after the first page request: {describe(cast(list[Span], res['timeline']))}")
     if len(results) >= 2:
         one = cast(float, results[0]["rate"])
         for res in results[1:]:
