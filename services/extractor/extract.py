@@ -56,16 +56,13 @@ from services.extractor.metadata import (
     choose_site_name,
     language_hint,
 )
+from services.extractor.task import ExtractionError  # defined there, light: the service unpickles it
 from services.extractor.titles import choose_title, clean_title
 
 EXTRACTOR_VERSION = f"2026.11-tf{trafilatura.__version__}"
 
 #: less visible text than this (non-space characters) counts as "no article text"
 MIN_TEXT_CHARS = 25
-
-
-class ExtractionError(Exception):
-    """No article text could be found on the page (nor in its feed entry)."""
 
 
 @dataclass(frozen=True)

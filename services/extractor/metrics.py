@@ -5,7 +5,7 @@ from __future__ import annotations
 from services.common.messages import Article
 from services.common.metrics import DEAD_LETTERS, LATENCY_BUCKETS, MetricSet, TopDomains
 from services.common.urls import domain
-from services.extractor.extract import ExtractionError
+from services.extractor.task import ExtractionError
 
 EXTRACTOR = MetricSet("extractor")
 

@@ -1,11 +1,13 @@
 """The extractor's processing steps, with no Kafka: one page in, one article out.
 
-:func:`analyse` (extract + tag) is pure, so the stage runs it in worker processes
-(:mod:`services.extractor.workers`); :func:`build_article` turns its result into the
+:func:`analyse` (extract + tag) is pure; :func:`build_article` turns its result into the
 ``newsflow.extracted`` record, with the story features the story stage places it by
 (:mod:`services.extractor.features`; the story itself is the story stage's:
-``services/stories``). The stage (:mod:`services.extractor.service`, and replay through it) and
-``newsflow extract`` (:mod:`services.extractor.files`) all call these, so they cannot drift apart.
+``services/stories``). The stage (:mod:`services.extractor.service`, and replay through it) runs
+both in its worker processes (:mod:`services.extractor.workers`), through :func:`extract_record`
+(a page record's bytes in, the encoded article record out: the service process imports none of
+this module); ``newsflow extract`` (:mod:`services.extractor.files`) calls them directly. All go
+through the same two functions, so they cannot drift apart.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ import hashlib
 import time
 from dataclasses import dataclass
 
-from services.common.messages import Article, PageMessage, Tags
+from services.common.messages import Article, PageMessage, Tags, decode, encode
 from services.common.urls import domain
 from services.extractor.extract import EXTRACTOR_VERSION, Extracted, extract_page
 from services.extractor.features import story_features
+from services.extractor.metrics import tag_count
 from services.extractor.tagging import tag
+from services.extractor.task import ArticleRecord
 
 
 @dataclass(frozen=True)
@@ -81,4 +85,19 @@ def build_article(page: PageMessage, extracted: Extracted, tags: Tags) -> Articl
         image=extracted.image or entry.image,
         media=entry.media,
         story_features=story_features(extracted.text, title, tags),
+    )
+
+
+def extract_record(raw: bytes | None) -> ArticleRecord:
+    """The worker's task (:data:`services.extractor.task.EXTRACT_RECORD`): a ``newsflow.pages``
+    record's value in, its ``newsflow.extracted`` record out, encoded here, with what the service
+    counts of it. Any failure (undecodable record, no article text...) raises, and the exception
+    goes back to the service, which dead-letters the record with it."""
+    page = decode(PageMessage, raw)
+    analysis = analyse(page)
+    article = build_article(page, analysis.extracted, analysis.tags)
+    return ArticleRecord(
+        key=article.id.encode(), value=encode(article), url=article.url, text_chars=len(article.text),
+        has_date=article.published_at is not None, has_authors=bool(article.authors),
+        method=analysis.extracted.method, tags=tag_count(article), seconds=analysis.seconds,
     )

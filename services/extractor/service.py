@@ -8,9 +8,12 @@ The stage is pipelined (:mod:`services.common.stage`): :meth:`Extraction.start` 
 batch's pages and submits them to the workers as soon as the batch is consumed, so the
 workers extract batch N+1 while the main process builds, produces and commits batch N.
 
-The steps themselves are :mod:`services.extractor.pipeline`. Extraction and tagging
-(:func:`~services.extractor.pipeline.analyse`, pure) run in ``workers`` processes
-(:mod:`services.extractor.workers`), each page bounded by ``extract_timeout_seconds``.
+The steps themselves are :mod:`services.extractor.pipeline`, and all of a page's work runs in
+``workers`` processes (:mod:`services.extractor.workers`), each page bounded by
+``extract_timeout_seconds``: decoding the page, extracting and tagging it, building the Article
+and encoding it. The service process gets the record's key and value back, with a few plain facts
+to count (:class:`~services.extractor.task.ArticleRecord`), and produces it: it imports none of the
+extraction and tagging code (~130 MB), and spends no CPU on a page's JSON either way.
 The extractor holds no state: any number of replicas share ``newsflow.pages``. Stories
 are placed downstream, by the story stage (``newsflow stories-worker``), which sees every
 article of every replica.
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
@@ -28,7 +31,7 @@ from kafka.errors import KafkaError
 from services.common.deadletters import DeadLetter
 from services.common.health import Health
 from services.common.kafka import make_consumer, make_producer
-from services.common.messages import Article, PageMessage, decode, encode
+from services.common.messages import MessageError, PageMessage, decode
 from services.common.metrics import TopDomains
 from services.common.produce import producing_writer
 from services.common.records import Record
@@ -36,47 +39,55 @@ from services.common.stage import PIPELINE_DEPTH, Stage, build_stage
 from services.common.steps import Processed, StepWrapper, WriteFn, retry_on
 from services.common.urls import domain
 from services.extractor import metrics
-from services.extractor.extract import Extracted
-from services.extractor.pipeline import build_article
 from services.extractor.settings import ExtractorSettings
+from services.extractor.task import EXTRACT_RECORD, ArticleRecord
 from services.extractor.workers import AnalysePool, Analysis
 
 log = logging.getLogger(__name__)
 
 STAGE = "extractor"
-Item = tuple[Record, Article]
+Item = tuple[Record, ArticleRecord]
 _QUALITY_DOMAINS = TopDomains()
 SHORT_TEXT_CHARS = 300
 
 
-def record_quality(article: Article, extracted: Extracted) -> None:
+def record_quality(article: ArticleRecord) -> None:
     """Per-domain extraction quality counters, so a broken site layout shows on a dashboard."""
     label = _QUALITY_DOMAINS.label(domain(article.url))
     issues = []
-    if len(article.text) < SHORT_TEXT_CHARS:
+    if article.text_chars < SHORT_TEXT_CHARS:
         issues.append("short")
-    if article.published_at is None:
+    if not article.has_date:
         issues.append("missing_date")
-    if not article.authors:
+    if not article.has_authors:
         issues.append("missing_author")
-    if extracted.method != "trafilatura":
+    if article.method != "trafilatura":
         issues.append("fallback")
     for issue in issues:
         metrics.EXTRACTION_QUALITY.labels(label, issue).inc()
-    metrics.TEXT_LENGTH.observe(len(article.text))
+    metrics.TEXT_LENGTH.observe(article.text_chars)
     metrics.EXTRACTED_PAGES.labels(label, "ok").inc()
-    metrics.TAGS_PER_ARTICLE.observe(metrics.tag_count(article))
+    metrics.TAGS_PER_ARTICLE.observe(article.tags)
 
 
-def _fail(out: Processed[Item], rec: Record, page: PageMessage | None, exc: BaseException) -> None:
+def _url(rec: Record) -> str | None:
+    """The URL of a failed record's page, for its domain's counters (decoded again here: failures are
+    rare, and the workers decode the others); None if it does not decode."""
+    try:
+        return decode(PageMessage, rec.value).url
+    except MessageError:
+        return None
+
+
+def _fail(out: Processed[Item], rec: Record, exc: BaseException) -> None:
     metrics.PAGES_PROCESSED.labels(type(exc).__name__).inc()
-    metrics.count_failed_extraction(_QUALITY_DOMAINS, page.url if page else None, exc)
+    metrics.count_failed_extraction(_QUALITY_DOMAINS, _url(rec), exc)
     out.dead.append(DeadLetter(rec, exc))
 
 
 Key = tuple[str, int, int]
-Started = Analysis | Exception
-"""A record's page in the workers, or why it could not be decoded."""
+Started = Analysis[bytes | None, ArticleRecord]
+"""A record's value in the workers."""
 
 
 def _key(rec: Record) -> Key:
@@ -86,15 +97,16 @@ def _key(rec: Record) -> Key:
 class Extraction:
     """Step 2 in two halves, for the pipelined stage.
 
-    :meth:`start` decodes each page of a batch and submits it to the worker pool, and returns at
-    once; :meth:`process` (the stage's step, later) takes each record's outcome in record order and
-    builds the articles; failures carry their reason. A record that was not started (a retried
+    :meth:`start` submits each record of a batch to the worker pool, and returns at once;
+    :meth:`process` (the stage's step, later) takes each record's outcome in record order: its
+    encoded article, or the failure (an undecodable record, a page without text, a timeout...)
+    it is dead-lettered with. A record that was not started (a retried
     batch, whose first attempt took the outcomes) is started then. The started batches not yet
     processed are kept per batch, at most the stage's ``PIPELINE_DEPTH``: starting another one
     forgets the oldest, which the stage has finished by then (what it left: records refused
     before processing)."""
 
-    def __init__(self, pool: AnalysePool) -> None:
+    def __init__(self, pool: AnalysePool[bytes | None, ArticleRecord]) -> None:
         self.pool = pool
         self._started: deque[dict[Key, Started]] = deque(maxlen=PIPELINE_DEPTH)
 
@@ -102,11 +114,7 @@ class Extraction:
         self._started.append({_key(rec): self._start(rec) for rec in records})
 
     def _start(self, rec: Record) -> Started:
-        try:
-            page = decode(PageMessage, rec.value)
-        except Exception as exc:  # an undecodable record is dead-lettered, with its reason
-            return exc
-        return self.pool.start(page)
+        return self.pool.start(rec.value, f"record {rec.topic}[{rec.partition}]@{rec.offset}")
 
     def _take(self, rec: Record) -> Started:
         for batch in self._started:
@@ -118,34 +126,32 @@ class Extraction:
     def process(self, records: Sequence[Record]) -> Processed[Item]:
         out: Processed[Item] = Processed()
         for rec, started in [(rec, self._take(rec)) for rec in records]:  # all submitted before the first wait
-            if isinstance(started, Exception):
-                _fail(out, rec, None, started)
-                continue
             outcome = started.outcome()
-            if isinstance(outcome, BaseException):
-                _fail(out, rec, started.page, outcome)
+            if isinstance(outcome, BaseException):  # any failure of one page dead-letters that page
+                _fail(out, rec, outcome)
                 continue
-            try:
-                article = build_article(started.page, outcome.extracted, outcome.tags)
-            except Exception as exc:  # any failure of one page dead-letters that page
-                _fail(out, rec, started.page, exc)
-                continue
-            record_quality(article, outcome.extracted)
+            record_quality(outcome)
             metrics.PAGES_PROCESSED.labels("ok").inc()
             metrics.EXTRACT_DURATION.observe(outcome.seconds)
-            out.items.append((rec, article))
+            out.items.append((rec, outcome))
         return out
 
 
 def make_writer(producer: KafkaProducer, topic: str) -> WriteFn[Item]:
-    """Step 3: produce every article (acks=all, keyed by article id) and wait until all are durable."""
-    return producing_writer(producer, topic, STAGE, lambda _rec, article: (article.id.encode(), encode(article), []))
+    """Step 3: produce every article (acks=all, keyed by article id, encoded by the worker) and wait until
+    all are durable."""
+    return producing_writer(producer, topic, STAGE, lambda _rec, article: (article.key, article.value, []))
 
 
-def build(settings: ExtractorSettings, health: Health, steps: Sequence[StepWrapper] = ()) -> Stage:
-    """The extractor stage: pages topic -> extract + tag -> extracted topic -> commit."""
+def build(
+    settings: ExtractorSettings, health: Health, steps: Sequence[StepWrapper] = (),
+    task: Callable[[bytes | None], ArticleRecord] = EXTRACT_RECORD,
+) -> Stage:
+    """The extractor stage: pages topic -> extract + tag -> extracted topic -> commit. ``task`` is what the
+    workers run per record (module-level, or :class:`~services.extractor.task.Named`, so it pickles)."""
     # the workers live as long as the service process (pebble stops them at interpreter exit)
-    extraction = Extraction(AnalysePool(settings.workers, timeout_seconds=settings.extract_timeout_seconds))
+    pool = AnalysePool(settings.workers, timeout_seconds=settings.extract_timeout_seconds, task=task)
+    extraction = Extraction(pool)
     producer = make_producer(settings)
     return build_stage(
         name=STAGE,

@@ -1,4 +1,5 @@
-"""Run :func:`services.extractor.pipeline.analyse` (extract + tag) in worker processes.
+"""Run the extractor's per-page task (:data:`services.extractor.task.EXTRACT_RECORD`: decode, extract,
+tag, build and encode the article) in worker processes.
 
 Why processes: extraction and tagging are pure CPU-bound Python + lxml, so threads would
 share one core; N processes use N cores. Why a per-page timeout with a kill: a hostile
@@ -16,10 +17,11 @@ OOM kill) as ``ProcessExpired`` for its task alone.
 Workers start from a ``forkserver`` (on Linux) rather than a plain ``fork`` of the service,
 whose Kafka client threads may hold locks at fork time; the server preloads the extractor
 and loads the tagger's data once (:mod:`services.extractor.preload`), so every worker shares
-those pages copy-on-write and replacing a killed worker is a cheap fork.
+those pages copy-on-write and replacing a killed worker is a cheap fork. This module, like the
+service, does not import the extraction code: the task is named (:class:`~services.extractor.task.Named`).
 
 Order: :meth:`AnalysePool.run` returns one outcome per input, in input order, whatever order
-the workers finish in. :meth:`AnalysePool.start` submits one page and returns at once (a
+the workers finish in. :meth:`AnalysePool.start` submits one input and returns at once (a
 :class:`Analysis` handle): the pipelined stage submits the next batch while it writes this one.
 """
 
@@ -27,19 +29,15 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import signal
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from types import TracebackType
-from typing import Self
+from typing import Any, Generic, Self, TypeVar, overload
 
 from pebble import ProcessExpired, ProcessFuture, ProcessPool
 
-from services.common.messages import PageMessage
 from services.extractor import metrics
-from services.extractor.pipeline import PageAnalysis, analyse
-from services.extractor.tagging import warm_up
+from services.extractor.task import EXTRACT_RECORD, ArticleRecord, worker_init
 
 log = logging.getLogger(__name__)
 
@@ -56,87 +54,70 @@ class WorkerCrashed(RuntimeError):
     """The worker process died while analysing the page, twice (segfault, out of memory...)."""
 
 
-def _worker_init() -> None:
-    """Runs in each worker before it takes any page (pebble starts a page's time limit only
-    when a worker picks the page up).
-
-    Ctrl-C reaches the whole process group: only the service decides when workers stop,
-    so a page in flight is finished, not failed, while the stage drains its batch.
-
-    Warm-up: the forkserver has loaded the tagger's data before forking (shared memory), so
-    this is a short no-op there; without a forkserver (``spawn``), or when its warm-up failed,
-    the tagger loads here (~1.4 s, more on a loaded machine), out of the first page's time
-    limit, for the first workers and for each one that replaces a killed worker. A failed warm-up is
-    logged and the worker still starts (pebble would otherwise respawn it in a loop): the
-    pages then fail with the real error, and are dead-lettered with it.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    started = time.perf_counter()
-    try:
-        warm_up()
-    except Exception:  # see above: the pages report the error
-        log.exception("worker warm-up failed; pages will load the tagger themselves")
-        return
-    log.debug("worker warmed up in %.2fs", time.perf_counter() - started)
+In = TypeVar("In")
+Out = TypeVar("Out")
 
 
-Outcome = PageAnalysis | BaseException
+class AnalysePool(Generic[In, Out]):
+    """``workers`` processes running a task (by default :data:`~services.extractor.task.EXTRACT_RECORD`),
+    each input bounded by ``timeout_seconds``."""
 
+    @overload
+    def __init__(self: AnalysePool[bytes | None, ArticleRecord], workers: int, timeout_seconds: float) -> None: ...
 
-class AnalysePool:
-    """``workers`` processes running :func:`~services.extractor.pipeline.analyse`, each page bounded by
-    ``timeout_seconds``."""
+    @overload
+    def __init__(self, workers: int, timeout_seconds: float, task: Callable[[In], Out]) -> None: ...
 
-    def __init__(
-        self, workers: int, timeout_seconds: float, task: Callable[[PageMessage], PageAnalysis] = analyse
-    ) -> None:
-        """``task`` is what a worker runs per page (a module-level function, so it pickles)."""
+    def __init__(self, workers: int, timeout_seconds: float, task: Callable[[Any], Any] = EXTRACT_RECORD) -> None:
+        """``task`` is what a worker runs per input: a module-level function or a
+        :class:`~services.extractor.task.Named` one, so it pickles."""
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         self.workers = workers
         self.timeout_seconds = timeout_seconds
-        self._task = task
+        self._task: Callable[[In], Out] = task
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         if "forkserver" in methods:
             context.set_forkserver_preload(_PRELOAD)
-        self._pool = ProcessPool(max_workers=workers, initializer=_worker_init, context=context)
+        self._pool = ProcessPool(max_workers=workers, initializer=worker_init, context=context)
 
-    def _submit(self, page: PageMessage) -> ProcessFuture[PageAnalysis]:
-        return self._pool.schedule(self._task, args=(page,), timeout=self.timeout_seconds)
+    def _submit(self, item: In) -> ProcessFuture[Out]:
+        return self._pool.schedule(self._task, args=(item,), timeout=self.timeout_seconds)
 
-    def start(self, page: PageMessage) -> Analysis:
-        """Submit ``page`` to the workers; returns at once (pages run in the order submitted)."""
-        return Analysis(self, page, self._submit(page))
+    def start(self, item: In, label: str = "input") -> Analysis[In, Out]:
+        """Submit ``item`` to the workers; returns at once (inputs run in the order submitted).
+        ``label`` names it in the log (a timeout, a crash)."""
+        return Analysis(self, item, label, self._submit(item))
 
-    def run(self, pages: Sequence[PageMessage]) -> list[Outcome]:
-        """Analyse ``pages`` in parallel; one outcome per page, in the order given (see :meth:`outcome`)."""
-        return [analysis.outcome() for analysis in [self.start(page) for page in pages]]
+    def run(self, items: Sequence[In]) -> list[Out | BaseException]:
+        """Run the task on ``items`` in parallel; one outcome per item, in the order given (see :meth:`outcome`)."""
+        return [analysis.outcome() for analysis in [self.start(item, f"input {n}") for n, item in enumerate(items)]]
 
-    def _result(self, page: PageMessage, future: ProcessFuture[PageAnalysis]) -> Outcome:
+    def _result(self, label: str, future: ProcessFuture[Out]) -> Out | BaseException:
         try:
             return future.result()
         except FutureTimeout:
             metrics.EXTRACTOR_WORKER_RESTARTS.labels("timeout").inc()
-            log.warning("page %s took over %.0fs; its worker was killed", page.id, self.timeout_seconds)
+            log.warning("%s took over %.0fs; its worker was killed", label, self.timeout_seconds)
             return ExtractionTimeout(f"extraction took over {self.timeout_seconds:g}s; cut off")
-        except Exception as exc:  # analyse's own error, or ProcessExpired: the caller decides
+        except Exception as exc:  # the task's own error, or ProcessExpired: the caller decides
             return exc
 
-    def outcome(self, page: PageMessage, future: ProcessFuture[PageAnalysis]) -> Outcome:
-        """Wait for ``page``: a :class:`~services.extractor.pipeline.PageAnalysis`, or the exception to
-        dead-letter it with (:class:`ExtractionTimeout`, :class:`WorkerCrashed`, or whatever ``analyse``
-        raised). A page whose worker died is retried once (the death may have been caused by something
-        else, e.g. a signal); dying again marks the page itself as the cause."""
-        outcome = self._result(page, future)
+    def outcome(self, item: In, label: str, future: ProcessFuture[Out]) -> Out | BaseException:
+        """Wait for ``item``: the task's result, or the exception to dead-letter it with
+        (:class:`ExtractionTimeout`, :class:`WorkerCrashed`, or whatever the task raised). An item whose
+        worker died is retried once (the death may have been caused by something else, e.g. a signal);
+        dying again marks the item itself as the cause."""
+        outcome = self._result(label, future)
         if not isinstance(outcome, ProcessExpired):
             return outcome
-        log.warning("worker died on page %s (%s); retrying it once", page.id, outcome)
+        log.warning("worker died on %s (%s); retrying it once", label, outcome)
         metrics.EXTRACTOR_WORKER_RESTARTS.labels("crashed").inc()
-        outcome = self._result(page, self._submit(page))
+        outcome = self._result(label, self._submit(item))
         if isinstance(outcome, ProcessExpired):
             metrics.EXTRACTOR_WORKER_RESTARTS.labels("crashed").inc()
-            outcome = WorkerCrashed(f"worker died twice on page {page.id} ({outcome})")
+            outcome = WorkerCrashed(f"worker died twice on {label} ({outcome})")
         return outcome
 
     def close(self) -> None:
@@ -153,14 +134,15 @@ class AnalysePool:
         self.close()
 
 
-class Analysis:
-    """One page submitted to an :class:`AnalysePool` (:meth:`AnalysePool.start`)."""
+class Analysis(Generic[In, Out]):
+    """One input submitted to an :class:`AnalysePool` (:meth:`AnalysePool.start`)."""
 
-    def __init__(self, pool: AnalysePool, page: PageMessage, future: ProcessFuture[PageAnalysis]) -> None:
+    def __init__(self, pool: AnalysePool[In, Out], item: In, label: str, future: ProcessFuture[Out]) -> None:
         self.pool = pool
-        self.page = page
+        self.item = item
+        self.label = label
         self._future = future
 
-    def outcome(self) -> Outcome:
-        """Wait for the page (:meth:`AnalysePool.outcome`)."""
-        return self.pool.outcome(self.page, self._future)
+    def outcome(self) -> Out | BaseException:
+        """Wait for the result (:meth:`AnalysePool.outcome`)."""
+        return self.pool.outcome(self.item, self.label, self._future)

@@ -1,8 +1,8 @@
 """The extractor's worker pool and processing step: order, per-page timeout, crashes, dead letters.
 
-Real worker processes and the real ``analyse``; only the hang and the crash are provoked by
-small module-level tasks (worker processes import them by name), since no real page is
-known to hang trafilatura deterministically.
+Real worker processes and the real task (``extract_record``: a page record's bytes in, the encoded
+article out); only the hang and the crash are provoked by small module-level tasks (worker processes
+import them by name), since no real page is known to hang trafilatura deterministically.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.common.messages import Article, FeedEntry, PageMessage, encode
-from services.extractor.pipeline import PageAnalysis, analyse
+from services.common.messages import Article, FeedEntry, PageMessage, decode, encode
+from services.extractor.pipeline import extract_record
 from services.extractor.service import Extraction
 from services.extractor.tagging import gazetteer, language
+from services.extractor.task import ArticleRecord, ExtractionError
 from services.extractor.workers import AnalysePool, ExtractionTimeout, WorkerCrashed
 
 PARA = (
@@ -45,25 +46,30 @@ def page_message(n: int, marker: str = "") -> PageMessage:
     )
 
 
-def hang_on_marker(page: PageMessage) -> PageAnalysis:
-    """Like analyse, but a page marked HANG never finishes (a stand-in for pathological HTML)."""
-    if "HANG" in page.html:
+def raw(n: int, marker: str = "") -> bytes:
+    """Page ``n`` as a ``newsflow.pages`` record's value."""
+    return encode(page_message(n, marker))
+
+
+def hang_on_marker(value: bytes | None) -> ArticleRecord:
+    """Like extract_record, but a page marked HANG never finishes (a stand-in for pathological HTML)."""
+    if value and b"HANG" in value:
         time.sleep(3600)
-    return analyse(page)
+    return extract_record(value)
 
 
-def die_on_marker(page: PageMessage) -> PageAnalysis:
-    """Like analyse, but the worker process dies on a page marked DIE (as on a segfault)."""
-    if "DIE" in page.html:
+def die_on_marker(value: bytes | None) -> ArticleRecord:
+    """Like extract_record, but the worker process dies on a page marked DIE (as on a segfault)."""
+    if value and b"DIE" in value:
         os._exit(9)
-    return analyse(page)
+    return extract_record(value)
 
 
-def refuse_cold_worker(page: PageMessage) -> PageAnalysis:
-    """Like analyse, but fails if the worker had not loaded the tagger's data before its first page."""
+def refuse_cold_worker(value: bytes | None) -> ArticleRecord:
+    """Like extract_record, but fails if the worker had not loaded the tagger's data before its first page."""
     if gazetteer._GAZ is None or language._MODEL is None:
         raise RuntimeError("cold worker: the gazetteer / language model were not loaded before the page")
-    return analyse(page)
+    return extract_record(value)
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,7 @@ class FakeRecord:
 
 
 @pytest.fixture(scope="module")
-def hang_pool() -> Iterator[AnalysePool]:
+def hang_pool() -> Iterator[AnalysePool[bytes | None, ArticleRecord]]:
     with AnalysePool(2, timeout_seconds=3, task=hang_on_marker) as pool:
         yield pool
 
@@ -89,44 +95,46 @@ def test_workers_load_the_tagger_before_their_first_page() -> None:
     """The per-page time limit measures the page: model loading (~1.4 s) happens in the worker's
     initializer, before pebble starts the first page's clock."""
     with AnalysePool(2, timeout_seconds=20, task=refuse_cold_worker) as pool:
-        outcomes = pool.run([page_message(n) for n in range(4)])
-    assert [type(o) for o in outcomes] == [PageAnalysis] * 4, outcomes
+        outcomes = pool.run([raw(n) for n in range(4)])
+    assert [type(o) for o in outcomes] == [ArticleRecord] * 4, outcomes
 
 
-def test_results_come_back_in_input_order(hang_pool: AnalysePool) -> None:
-    pages = [page_message(n) for n in range(6)]
-    outcomes = hang_pool.run(pages)
-    assert [type(o) for o in outcomes] == [PageAnalysis] * 6
+def test_results_come_back_in_input_order(hang_pool: AnalysePool[bytes | None, ArticleRecord]) -> None:
+    outcomes = hang_pool.run([raw(n) for n in range(6)])
+    assert [type(o) for o in outcomes] == [ArticleRecord] * 6
     for n, outcome in enumerate(outcomes):
-        assert isinstance(outcome, PageAnalysis)
-        assert outcome.extracted.title == f"Story number {n}"
-        assert f"Story number {n} 0" in outcome.extracted.text
-        assert outcome.tags.language == "en"
+        assert isinstance(outcome, ArticleRecord)
+        article = decode(Article, outcome.value)
+        assert outcome.key == article.id.encode() == f"a{n}".encode()
+        assert article.title == f"Story number {n}"
+        assert f"Story number {n} 0" in article.text
+        assert article.language == "en"
+        assert outcome.url == article.url and outcome.text_chars == len(article.text)
         assert outcome.seconds > 0
 
 
-def test_slow_page_is_cut_off_and_the_rest_goes_on(hang_pool: AnalysePool) -> None:
-    pages = [page_message(0), page_message(1, "HANG"), page_message(2), page_message(3)]
-    outcomes = hang_pool.run(pages)  # a hang that was not cut off would block here: the page's timeout ends it
+def test_slow_page_is_cut_off_and_the_rest_goes_on(hang_pool: AnalysePool[bytes | None, ArticleRecord]) -> None:
+    outcomes = hang_pool.run([raw(0), raw(1, "HANG"), raw(2), raw(3)])  # the page's timeout ends the hang
     assert isinstance(outcomes[1], ExtractionTimeout)
-    assert [isinstance(o, PageAnalysis) for o in outcomes] == [True, False, True, True]
+    assert [isinstance(o, ArticleRecord) for o in outcomes] == [True, False, True, True]
     # the killed worker was replaced: the pool still has both workers and still works
-    again = hang_pool.run([page_message(n) for n in range(4)])
-    assert all(isinstance(o, PageAnalysis) for o in again)
+    again = hang_pool.run([raw(n) for n in range(4)])
+    assert all(isinstance(o, ArticleRecord) for o in again)
 
 
 def test_worker_death_is_retried_once_then_reported() -> None:
     with AnalysePool(1, timeout_seconds=20, task=die_on_marker) as pool:
-        outcomes = pool.run([page_message(0), page_message(1, "DIE"), page_message(2)])
-    assert isinstance(outcomes[0], PageAnalysis) and isinstance(outcomes[2], PageAnalysis)
+        outcomes = pool.run([raw(0), raw(1, "DIE"), raw(2)])
+    assert isinstance(outcomes[0], ArticleRecord) and isinstance(outcomes[2], ArticleRecord)
     assert isinstance(outcomes[1], WorkerCrashed)
 
 
-def test_analyse_errors_come_back_as_the_error() -> None:
+def test_the_tasks_errors_come_back_as_the_error() -> None:
     empty = page_message(0).model_copy(update={"html": "<html><body><nav>x</nav></body></html>"})
-    with AnalysePool(1, timeout_seconds=20) as pool:
-        (outcome,) = pool.run([empty])
-    assert type(outcome).__name__ == "ExtractionError"
+    with AnalysePool(1, timeout_seconds=20) as pool:  # the service's own task
+        outcomes = pool.run([encode(empty), b"{not json", None])
+    assert isinstance(outcomes[0], ExtractionError)
+    assert [type(o).__name__ for o in outcomes[1:]] == ["MessageError", "MessageError"]
 
 
 def test_pool_refuses_zero_workers() -> None:
@@ -134,7 +142,9 @@ def test_pool_refuses_zero_workers() -> None:
         AnalysePool(0, timeout_seconds=1)
 
 
-def test_processor_keeps_record_order_and_dead_letters_bad_and_slow_pages(hang_pool: AnalysePool) -> None:
+def test_processor_keeps_record_order_and_dead_letters_bad_and_slow_pages(
+    hang_pool: AnalysePool[bytes | None, ArticleRecord],
+) -> None:
     records = [
         FakeRecord("pages", 0, 10, encode(page_message(0))),
         FakeRecord("pages", 0, 11, b"{not json"),
@@ -144,7 +154,7 @@ def test_processor_keeps_record_order_and_dead_letters_bad_and_slow_pages(hang_p
     ]
     processed = Extraction(hang_pool).process(records)
     assert [rec.offset for rec, _ in processed.items] == [10, 13, 14]
-    articles: list[Article] = [a for _, a in processed.items]
+    articles: list[Article] = [decode(Article, a.value) for _, a in processed.items]
     assert [a.id for a in articles] == ["a0", "a3", "a4"]
     assert all(a.extractor_version for a in articles)
     failed = {f.record.offset: type(f.error).__name__ for f in processed.dead}

@@ -10,7 +10,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Self
@@ -22,12 +23,14 @@ from services.common import offsets as ofs
 from services.common.health import Health
 from services.common.kafka import ensure_topics, make_admin
 from services.common.messages import Article, FeedEntry, PageMessage, decode, encode
-from services.common.settings import load
+from services.common.settings import ConsumerSettings, load
 from services.common.stage import Stage
+from services.common.steps import StepWrapper
 from services.common.urls import article_id
 from services.extractor import pipeline as extractor_pipeline
 from services.extractor import service as extractor_service
 from services.extractor.settings import ExtractorSettings
+from services.extractor.task import ArticleRecord
 from services.ops.replay import ReplayRefused, StartPoint, plan_replay, run_replay
 from services.sink.settings import SinkSettings
 from services.sink.sqlite import SqliteStore
@@ -52,6 +55,19 @@ def demo_pages() -> list[PageMessage]:
                                  content_type="text/html", html=path.read_text(encoding="utf-8"),
                                  fetched_at=now, entry=entry))
     return pages
+
+
+def extract_as_v2(value: bytes | None) -> ArticleRecord:
+    """The extractor's worker task as a new extractor version runs it ("after an extractor change")."""
+    record = extractor_pipeline.extract_record(value)
+    article = decode(Article, record.value).model_copy(update={"extractor_version": "replay-test-v2"})
+    return replace(record, value=encode(article))
+
+
+def build_v2(settings: ConsumerSettings, health: Health, steps: Sequence[StepWrapper]) -> Stage:
+    """The extractor stage, its workers running :func:`extract_as_v2`."""
+    assert isinstance(settings, ExtractorSettings)
+    return extractor_service.build(settings, health, steps=steps, task=extract_as_v2)
 
 
 def read_topic(bootstrap: str, topic: str, idle_ms: int = 1500) -> list[tuple[int, int, bytes | None, bytes]]:
@@ -140,19 +156,17 @@ def live(settings: ExtractorSettings, pages: list[PageMessage]) -> Iterator[Live
 
 
 def test_replay_in_fresh_group_reextracts_every_page_and_leaves_live_group_alone(
-    settings: ExtractorSettings, pages: list[PageMessage], live: LiveStage, monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
+    settings: ExtractorSettings, pages: list[PageMessage], live: LiveStage, tmp_path: Path,
 ) -> None:
     live_before = committed(settings, settings.group_id)
     assert [a.extractor_version for a in articles(settings)] == [extractor_pipeline.EXTRACTOR_VERSION] * len(pages)
 
-    monkeypatch.setattr(extractor_pipeline, "EXTRACTOR_VERSION", "replay-test-v2")  # "after an extractor change"
     probe = KafkaConsumer(bootstrap_servers=[settings.kafka_bootstrap_servers])
     plan = plan_replay(probe, stage="extractor", topic=settings.topic_pages, live_group=settings.group_id,
                        start=StartPoint(from_beginning=True))
     probe.close()
     assert plan.group.startswith(f"{settings.group_id}-replay-")
-    result = run_replay(plan, settings)
+    result = run_replay(plan, settings, build=build_v2)  # "after an extractor change"
 
     assert result.replayed == len(pages) and not result.stopped_by_dlq_limit
     assert live.thread.is_alive(), "the live extractor kept running during the replay"
