@@ -6,7 +6,9 @@ so everything per-article and expensive happens in the extractor's (many) replic
 * ``signature``: MinHash (64 permutations, datasketch's ``affine32`` scheme, seed 7) over the
   word 5-gram shingles of title + text (3-grams under 60 words), and the number of distinct
   shingles (the story index estimates containment from it: a syndicated copy in another page's
-  wrapper);
+  wrapper); computed here with numpy, bit for bit what datasketch 2.0 computes
+  (``tests/extractor/test_features_minhash.py`` compares them): importing datasketch imported
+  scipy, ~46 MB in every extractor process (issue 20);
 * ``terms``: the 60 most frequent index terms of the text (first 8,000 characters) and the title
   (counted 3 times), each weighted ``1 + log(count)``; stopwords, short words and numbers out, a
   light plural strip;
@@ -20,18 +22,18 @@ The result is a :class:`~services.common.messages.StoryFeatures` on the Article
 from __future__ import annotations
 
 import base64
+import hashlib
 import math
 import re
 from collections import Counter
+from collections.abc import Collection
 
 import numpy as np
-from datasketch import MinHash
 
 from services.common.messages import StoryFeatures, Tags
 from services.extractor.tagging.lexicon import STOPWORDS
 
 NUM_PERM = 64
-_SCHEME = "affine32"  # fixed, so that signatures stay comparable across datasketch upgrades
 _SEED = 7
 TOP_TERMS = 60
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
@@ -42,7 +44,17 @@ _EXTRA_STOP = frozenset([
     "including", "since", "still", "even", "back", "way", "ago", "around", "among", "while",
     "later", "early",
 ])
-_PERMUTATIONS: list[object] = []
+
+
+def _permutations(seed: int, num_perm: int) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's affine32 permutations ``h -> a * h + b mod 2**32`` (odd ``a``), drawn as it draws them."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
+_A, _B = _permutations(_SEED, NUM_PERM)
 
 
 def story_features(text: str, title: str | None, tags: Tags) -> StoryFeatures:
@@ -61,11 +73,26 @@ def minhash(words: list[str]) -> tuple[np.ndarray, int]:
     """MinHash hash values over the word shingles, and the number of distinct shingles."""
     n = 5 if len(words) >= 60 else 3
     shingles = {" ".join(words[i : i + n]).encode("utf-8") for i in range(max(1, len(words) - n + 1))}
-    if not _PERMUTATIONS:
-        _PERMUTATIONS.append(MinHash(num_perm=NUM_PERM, seed=_SEED, scheme=_SCHEME).permutations)
-    m = MinHash(num_perm=NUM_PERM, seed=_SEED, permutations=_PERMUTATIONS[0], scheme=_SCHEME)
-    m.update_batch(list(shingles))
-    return np.asarray(m.hashvalues, dtype=np.uint32), len(shingles)
+    return minhash_values(shingles), len(shingles)
+
+
+def minhash_values(items: Collection[bytes]) -> np.ndarray:
+    """The MinHash of ``items`` as datasketch's ``MinHash(64, seed=7, scheme="affine32")`` computes it.
+
+    Each item's 32-bit hash is the first 4 bytes of its SHA-1 (little-endian), pre-mixed with the
+    MurmurHash3 finalizer, then permuted by every ``(a, b)``; the signature is the minimum of each
+    permutation over the items (all ones for no item). uint32 arithmetic wraps: that is the mod 2**32.
+    """
+    if not items:
+        return np.full(NUM_PERM, 0xFFFFFFFF, dtype=np.uint32)
+    hv = np.frombuffer(b"".join(hashlib.sha1(x).digest()[:4] for x in items), dtype="<u4").astype(np.uint32)
+    hv = hv ^ (hv >> np.uint32(16))
+    hv = hv * np.uint32(0x85EBCA6B)
+    hv = hv ^ (hv >> np.uint32(13))
+    hv = hv * np.uint32(0xC2B2AE35)
+    hv = hv ^ (hv >> np.uint32(16))
+    values: np.ndarray = (hv.reshape(-1, 1) * _A + _B).min(axis=0)
+    return values
 
 
 def _norm(w: str) -> str | None:
