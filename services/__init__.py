@@ -16,7 +16,8 @@ own layer and the layers to its left, never to its right::
   each other: Kafka topics link them.
 - ``services/ops/`` (replay, dead letters, status), ``services/up.py`` (the local
   supervisor) and ``services/demo/`` (the demo site) use the stages.
-- ``services/cli.py``: the ``newsflow`` command.
+- ``services/cli/``: the ``newsflow`` command; each sub-command is its own module, imported
+  only when it runs (a service process carries its own stage only).
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -47,7 +47,6 @@ SERVICES = ("sink", "stories", "extractor", "fetcher")  # start order; stopped i
 DEFAULT_API_PORT = 9104
 DEFAULT_PORTS = {"fetcher": 9101, "extractor": 9102, "sink": 9103, "stories": 9105}  # 9104: the sink's API
 COMMANDS = {"stories": "stories-worker"}  # the `newsflow` sub-command of a service, when not its name
-ENTRIES = {"fetcher": "services.fetcher"}  # a service's own entry module: it imports less than the whole CLI
 
 
 class UpSettings(CommonSettings):
@@ -69,6 +68,12 @@ class UpSettings(CommonSettings):
 
 
 MAX_REPLICAS = 16
+
+
+def command(service: str) -> list[str]:
+    """How a service's process starts: ``python -m services.cli NAME``, as ``newsflow NAME`` (and the
+    containers) run it. The command line imports only that sub-command's module (services/cli)."""
+    return [sys.executable, "-m", "services.cli", COMMANDS.get(service, service)]
 
 
 def parse_scale(values: Iterable[str]) -> dict[str, int]:
@@ -189,8 +194,7 @@ class Supervisor:
             env["NEWSFLOW_API_ENABLED"] = "false"  # one API per pipeline: the first sink replica serves it
         out = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", *([ENTRIES[service]] if service in ENTRIES
-                                     else ["services.cli", COMMANDS.get(service, service)])],
+            command(service),
             env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         )
         self.info.pids[name] = self.procs[name].pid

@@ -5,7 +5,9 @@
 
 Also: no import cycle between modules; project imports inside functions are few and
 each carries a reason; no module over 500 lines (word lists excepted) and no function
-over 60 lines.
+over 60 lines. Imports of a module by its name are few (``BY_NAME``); the ``newsflow`` command's
+table of lazily loaded sub-commands (``COMMANDS`` in services/cli/__init__.py) counts as imports
+of ``services.cli`` here, under the same rules (tests/test_cli_lazy.py checks that each resolves).
 """
 
 from __future__ import annotations
@@ -82,7 +84,24 @@ def imports_of(name: str, path: Path) -> Iterator[Import]:
                              lines[node.lineno - 1])
 
 
-ALL = [imp for name, path in MODULES.items() for imp in imports_of(name, path)]
+LAZY_TABLE = ("services.cli", "COMMANDS")  # the module and the name of the lazy sub-command table
+
+
+def lazy_imports() -> Iterator[Import]:
+    """The modules that ``newsflow``'s lazy sub-command table names, as imports of ``services.cli``."""
+    name, table = LAZY_TABLE
+    source = MODULES[name].read_text()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and [ast.unparse(t) for t in node.targets] == [table]:
+            for entry in ast.literal_eval(node.value).values():
+                module = resolve(entry.partition(":")[0])
+                assert module is not None, f"{name}.{table}: {entry} names no module of the project"
+                yield Import(name, module, node.lineno, False, False, source.splitlines()[node.lineno - 1])
+            return
+    raise AssertionError(f"{name} has no {table} table")
+
+
+ALL = [imp for name, path in MODULES.items() for imp in imports_of(name, path)] + list(lazy_imports())
 
 
 def layer(module: str) -> tuple[str, int]:
@@ -143,6 +162,25 @@ def test_few_imports_inside_functions_and_each_says_why() -> None:
     assert len(inner) <= MAX_INNER_IMPORTS, "\n".join(f"{i.source}:{i.line}" for i in inner)
     unexplained = [f"{i.source}:{i.line}" for i in inner if "#" not in i.text]
     assert not unexplained, f"say why in a comment on the import line: {unexplained}"
+
+
+#: the modules that may import a module by its name (importlib), and why; each is checked elsewhere
+BY_NAME = {
+    LAZY_TABLE[0]: "newsflow's lazy sub-commands: counted as imports above; tests/test_cli_lazy.py resolves each",
+    "services.extractor.task": "a worker's task pickles as module and name, imported in the worker",
+}
+
+
+def test_imports_by_name_are_few_and_known() -> None:
+    """``importlib.import_module`` / ``__import__`` hide an import from these checks: only the
+    modules in :data:`BY_NAME` may use them."""
+    by_name = []
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            called = ast.unparse(node.func) if isinstance(node, ast.Call) else ""
+            if called.endswith(("import_module", "__import__")) and name not in BY_NAME:
+                by_name.append(f"{name}:{node.lineno} {called}")
+    assert not by_name, "\n".join(by_name)
 
 
 def test_modules_and_functions_stay_small() -> None:

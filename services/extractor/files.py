@@ -4,7 +4,7 @@ Each file goes through the same steps as a page from Kafka (:mod:`services.extra
 its bytes are decoded by the project's one HTML decoder, wrapped in a :class:`PageMessage`,
 analysed and built into an :class:`Article` with its story features. Placing the files in their
 stories is the story stage's (a stage does not import another): ``newsflow extract``
-(``services/cli.py``) hands each article to an in-memory ``services.stories`` index, so the files
+(``services/cli/extract.py``) hands each article to an in-memory ``services.stories`` index, so the files
 of one run are clustered together.
 """
 

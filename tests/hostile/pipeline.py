@@ -156,8 +156,8 @@ def cmdline(pid: int) -> str:
 
 
 def service_of(pid: int) -> str | None:
-    """The service a ``newsflow up`` child runs: ``python -m services.cli NAME`` or its own entry
-    module, ``python -m services.NAME`` (services/up.py ENTRIES)."""
+    """The service a ``newsflow up`` child runs: ``python -m services.cli NAME`` (services/up.py
+    ``command``), or an entry module of its own, ``python -m services.NAME``."""
     parts = cmdline(pid).split()
     if len(parts) >= 4 and parts[1:3] == ["-m", "services.cli"]:
         return parts[3]
