@@ -1,7 +1,8 @@
 """Imported once by the workers' forkserver (``multiprocessing`` preload), before any worker forks.
 
 Importing it loads the extractor and everything the tagger loads on first use (the gazetteer,
-the language model, the English keyword extractor: ~200 MB) and freezes it out of the cyclic
+~58 MB, built in a short-lived child process that hands it back; the language model, ~80 MB; the
+English keyword extractor) and freezes it out of the cyclic
 garbage collector (``gc.freeze`` in :func:`~services.extractor.tagging.warm_up`). Every worker is
 a fork of the forkserver, so it starts with all of that already in memory, in pages it shares
 copy-on-write with the forkserver and the other workers: the collector never walks the frozen

@@ -484,8 +484,9 @@ _WARM_UP_TEXT = (
 
 
 def warm_up() -> None:
-    """Load everything ``tag`` loads on first use (gazetteer ~1 s, language model, the English keyword
-    extractor) by tagging a short text, then freeze what was loaded out of the cyclic GC's sight.
+    """Load everything ``tag`` loads on first use (gazetteer ~2 s, built in a child process; language
+    model ~0.5 s; the English keyword extractor) by tagging a short text, then freeze what was loaded
+    out of the cyclic GC's sight.
 
     Worker processes call this before they take pages, so that a page's time limit measures the page,
     not the model load.
