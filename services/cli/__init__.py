@@ -16,6 +16,8 @@ from typing import Any
 
 import click
 
+from services.common.heap import keep_big_blocks_apart
+
 #: sub-command -> ``module:attribute`` of its click command or group. The one place a module of the
 #: project is imported by its name (tests/test_cli_lazy.py imports each entry and checks its name).
 COMMANDS = {
@@ -73,3 +75,4 @@ def main() -> None:
 
     Settings come from NEWSFLOW_* environment variables (see `newsflow config show`).
     """
+    keep_big_blocks_apart()  # every service and the supervisor: freed pages leave the process (common/heap.py)

@@ -10,6 +10,9 @@ objects, so it never writes to (and so never copies) their pages; only reference
 a lookup dirty a page. Loading after the fork, as each worker used to, gave every worker a private
 copy (bench/memory.py; docs/scaling.md).
 
+The forkserver also fixes glibc's mmap threshold first (:mod:`services.common.heap`), before it loads
+anything: the workers fork from it and inherit the setting.
+
 A failure here is logged, not raised: the forkserver must start (each worker then loads the
 tagger itself, in ``_worker_init``, and a page that cannot be tagged fails with the real error).
 """
@@ -18,9 +21,11 @@ from __future__ import annotations
 
 import logging
 
+from services.common.heap import keep_big_blocks_apart
 from services.extractor import pipeline as _pipeline  # noqa: F401  # the extractor's imports, shared
 from services.extractor.tagging import warm_up
 
+keep_big_blocks_apart()
 try:
     warm_up()
 except Exception:  # see above: the workers retry and the pages report the error

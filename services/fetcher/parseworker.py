@@ -19,6 +19,7 @@ import socket
 import sys
 from multiprocessing.connection import Connection
 
+from services.common.heap import keep_big_blocks_apart
 from services.fetcher.parse import READY, FeedParseError, parse_safely
 
 
@@ -42,6 +43,7 @@ def serve_parses(conn: Connection) -> None:
 
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the fetcher's to handle, not ours
+    keep_big_blocks_apart()  # feed bodies up to the byte cap come and go (services.common.heap)
     conn = Connection(socket.socket(fileno=int(argv[1])).detach())
     conn.send_bytes(READY)  # imports done: the fetcher's clock for our first job starts now
     serve_parses(conn)
