@@ -227,7 +227,7 @@ def fetcher_main(args: argparse.Namespace) -> int:
         return 2
     print(f"fetcher memory after fetching {len(pages)} real pages from {args.feeds} feeds, "
           f"{datetime.now(UTC).date().isoformat()} ({sum(map(len, pages)) / 1e6:.1f} MB of HTML)")
-    command = ["services.cli", "fetcher"] if args.entry == "cli" else ["services.fetcher"]
+    command = ["services.cli", "fetcher"]  # as newsflow up and the containers start it
     print(f"  started as: python -m {' '.join(command)}")
     procs = measure_fetcher(pages, args.feeds, args.timeout, command)
     for pid, role, rss, peak, pss in sorted(procs, key=lambda t: t[1]):
@@ -288,8 +288,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("--fetcher", action="store_true", help="measure the fetcher (real pages from local feeds)")
     ap.add_argument("--feeds", type=int, default=20, help="--fetcher: feeds the pages are split between")
-    ap.add_argument("--entry", choices=("fetcher", "cli"), default="fetcher",
-                    help="--fetcher: start it as `python -m services.fetcher` (newsflow up) or `services.cli fetcher`")
     ap.add_argument("--up-demo", action="store_true", help="measure a whole idle `newsflow up --demo`")
     ap.add_argument("--settle", type=float, default=50, help="--up-demo: seconds after start to measure")
     args = ap.parse_args(argv)

@@ -107,5 +107,5 @@ def test_parse_processes_and_the_fetcher_entry_import_no_other_stage() -> None:
     assert "feedparser" in worker and "services.fetcher.fastparse" in worker
     assert not [m for m in worker if m.startswith(heavy)]
     assert not [m for m in worker if m.startswith(("kafka", "aiohttp", "services.fetcher.service"))]
-    entry = _imports("services.fetcher.main")  # what `python -m services.fetcher` (newsflow up) imports
+    entry = _imports("services.fetcher.main")  # what `newsflow fetcher` (services/cli/fetcher.py) imports
     assert not [m for m in entry if m.startswith((*heavy, "numpy", "py3langid", "htmldate", "justext"))]
