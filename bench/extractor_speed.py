@@ -124,7 +124,7 @@ def pool_speedup(pages: list[PageMessage], workers: int, timeout: float) -> dict
     """Wall time of the whole set through a pool of 1 and of ``workers`` processes."""
     out: dict[str, float] = {}
     for n in (1, workers):
-        with AnalysePool(n, timeout_seconds=timeout) as pool:
+        with AnalysePool(n, timeout_seconds=timeout, task=analyse) as pool:
             pool.run(pages[:4])  # start-up and imports are not part of the throughput
             t0 = time.perf_counter()
             results = pool.run(pages)

@@ -14,7 +14,7 @@ The forkserver also fixes glibc's mmap threshold first (:mod:`services.common.he
 anything: the workers fork from it and inherit the setting.
 
 A failure here is logged, not raised: the forkserver must start (each worker then loads the
-tagger itself, in ``_worker_init``, and a page that cannot be tagged fails with the real error).
+tagger itself, in :func:`services.extractor.task.worker_init`, and a page that cannot be tagged fails with the real error).
 """
 
 from __future__ import annotations
