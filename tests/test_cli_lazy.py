@@ -58,13 +58,16 @@ def test_an_unknown_command_is_a_usage_error() -> None:
     assert result.exit_code == 2 and "No such command" in result.output
 
 
-def heavy_imports(name: str) -> dict[str, list[str]]:
+def heavy_imports(name: str | None) -> dict[str, list[str]]:
     """The heavy libraries and the stage packages a fresh interpreter holds once the ``newsflow``
-    group has resolved sub-command ``name`` (as ``python -m services.cli NAME`` does before running it)."""
+    group has resolved sub-command ``name`` (as ``python -m services.cli NAME`` does before running it);
+    ``None``: once it has imported the command line's main module only."""
+    resolve = f"main([{name!r}, '--help'], standalone_mode=False)\n" if name else ""
     code = (
         "import json, sys\n"
+        "import services.cli.__main__\n"
         "from services.cli import main\n"
-        f"main([{name!r}, '--help'], standalone_mode=False)\n"
+        f"{resolve}"
         f"print(json.dumps({{'heavy': sorted(m for m in {HEAVY!r} if m in sys.modules),"
         f" 'stages': sorted(s for s in {STAGES!r} if s in sys.modules)}}))\n"
     )
@@ -88,6 +91,14 @@ def test_a_service_imports_its_own_stage_only(name: str, needs: set[str], stage:
 def test_the_up_supervisor_imports_no_heavy_library() -> None:
     """``newsflow up`` reads the stages' settings; the stages themselves run in their own processes."""
     assert heavy_imports("up")["heavy"] == []
+
+
+def test_the_main_module_alone_imports_no_stage() -> None:
+    """What a service's multiprocessing child may import again of its parent's main module (the
+    extractor's workers: ``python -m services.cli`` runs ``services.cli.__main__``): no stage, no heavy
+    library (each extractor worker used to import the whole command line again: aiohttp, psycopg,
+    fastapi, feedparser, ...)."""
+    assert heavy_imports(None) == {"heavy": [], "stages": []}
 
 
 def test_up_starts_each_service_through_its_lazy_sub_command() -> None:
