@@ -4,7 +4,7 @@ Input lines: ``{"id", "text", "title"?, "published_at"?, "source"?, "url"?, "cat
 Output lines: ``{"id", "entities": [{"start", "end", "text", "label"}], "places", "keywords", "topics",
 "language", "story_id", "duplicate_of"}``. A bad line gets an error on stderr and the stream goes on.
 
-The story fields come from ``place`` (the story stage's index, which ``services/cli.py`` passes in:
+The story fields come from ``place`` (the story stage's index, which ``services/cli/tag.py`` passes in:
 a stage does not import another); this module computes each line's story features for it.
 """
 
