@@ -32,21 +32,12 @@ print(json.dumps(sorted({{h for h in heavy for m in sys.modules if m == h or m.s
 #: a real worker pool and the stage's step on a good page, a page without text and a record that is not JSON
 PROCESS = """
 import json, sys
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from services.common.messages import FeedEntry, PageMessage, encode
+from tests.common.fakes import Rec  # a consumed record (kafka's structs only: nothing heavy)
 from services.extractor.service import Extraction
 from services.extractor.workers import AnalysePool
 
-@dataclass(frozen=True)
-class Rec:
-    topic: str
-    partition: int
-    offset: int
-    value: bytes | None
-    key: bytes | None = None
-    timestamp: int = 0
-    headers: list[tuple[str, bytes]] | None = None
 
 def page(n, body):
     url = f"https://harbour.example/news/{n}"
@@ -56,9 +47,9 @@ def page(n, body):
 
 text = "".join(f"<p>The harbour ferry service will expand after a year of record ridership ({i}).</p>"
                for i in range(8))
-records = [Rec("pages", 0, 0, page(0, f"<html><body><article><h1>Ferries</h1>{text}</article></body></html>")),
-           Rec("pages", 0, 1, page(1, "<html><body><nav>x</nav></body></html>")),
-           Rec("pages", 0, 2, b"{not json")]
+records = [Rec("pages", 0, 0, None, page(0, f"<html><body><article><h1>Ferries</h1>{text}</article></body></html>")),
+           Rec("pages", 0, 1, None, page(1, "<html><body><nav>x</nav></body></html>")),
+           Rec("pages", 0, 2, None, b"{not json")]
 with AnalysePool(1, timeout_seconds=120) as pool:
     processed = Extraction(pool).process(records)
 print(json.dumps({"ok": [r.key.decode() for _, r in processed.items],

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
@@ -21,6 +20,7 @@ from services.extractor.service import Extraction
 from services.extractor.tagging import gazetteer, language
 from services.extractor.task import ArticleRecord, ExtractionError
 from services.extractor.workers import AnalysePool, ExtractionTimeout, WorkerCrashed
+from tests.common.fakes import Rec
 
 PARA = (
     "The city council voted on Tuesday to expand the harbour ferry service after a year of record "
@@ -70,19 +70,6 @@ def refuse_cold_worker(value: bytes | None) -> ArticleRecord:
     if gazetteer._GAZ is None or language._MODEL is None:
         raise RuntimeError("cold worker: the gazetteer / language model were not loaded before the page")
     return extract_record(value)
-
-
-@dataclass(frozen=True)
-class FakeRecord:
-    """A consumed record as the stage sees it (the Record protocol); no broker involved."""
-
-    topic: str
-    partition: int
-    offset: int
-    value: bytes | None
-    key: bytes | None = None
-    timestamp: int = 0
-    headers: list[tuple[str, bytes]] | None = None
 
 
 @pytest.fixture(scope="module")
@@ -146,11 +133,11 @@ def test_processor_keeps_record_order_and_dead_letters_bad_and_slow_pages(
     hang_pool: AnalysePool[bytes | None, ArticleRecord],
 ) -> None:
     records = [
-        FakeRecord("pages", 0, 10, encode(page_message(0))),
-        FakeRecord("pages", 0, 11, b"{not json"),
-        FakeRecord("pages", 0, 12, encode(page_message(2, "HANG"))),
-        FakeRecord("pages", 0, 13, encode(page_message(3))),
-        FakeRecord("pages", 0, 14, encode(page_message(4))),
+        Rec("pages", 0, 10, None, encode(page_message(0))),
+        Rec("pages", 0, 11, None, b"{not json"),
+        Rec("pages", 0, 12, None, encode(page_message(2, "HANG"))),
+        Rec("pages", 0, 13, None, encode(page_message(3))),
+        Rec("pages", 0, 14, None, encode(page_message(4))),
     ]
     processed = Extraction(hang_pool).process(records)
     assert [rec.offset for rec, _ in processed.items] == [10, 13, 14]
