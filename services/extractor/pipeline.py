@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from services.common.messages import Article, PageMessage, Tags, decode, encode
 from services.common.urls import domain
+from services.extractor import extract, tagging
 from services.extractor.extract import EXTRACTOR_VERSION, Extracted, extract_page
 from services.extractor.features import story_features
 from services.extractor.metrics import tag_count
@@ -101,3 +102,10 @@ def extract_record(raw: bytes | None) -> ArticleRecord:
         has_date=article.published_at is not None, has_authors=bool(article.authors),
         method=analysis.extracted.method, tags=tag_count(article), seconds=analysis.seconds,
     )
+
+
+def warm_up() -> None:
+    """Load everything a worker would load on first use: the extraction's (``extract.warm_up``), then
+    the tagger's (``tagging.warm_up``, which then freezes all of it out of the cyclic collector)."""
+    extract.warm_up()
+    tagging.warm_up()

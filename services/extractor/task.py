@@ -68,7 +68,7 @@ class ArticleRecord:
 
 #: the worker's task: a page record's value (JSON bytes) in, its ArticleRecord out
 EXTRACT_RECORD: Named[[bytes | None], ArticleRecord] = Named("services.extractor.pipeline", "extract_record")
-WARM_UP: Named[[], None] = Named("services.extractor.tagging", "warm_up")
+WARM_UP: Named[[], None] = Named("services.extractor.pipeline", "warm_up")
 
 
 def worker_init() -> None:

@@ -19,7 +19,8 @@ from services.extractor.pipeline import extract_record
 from services.extractor.service import Extraction, Item
 from services.extractor.task import ArticleRecord
 from services.extractor.workers import AnalysePool
-from tests.extractor.test_extractor_workers import FakeRecord, page_message
+from tests.common.fakes import Rec
+from tests.extractor.test_extractor_workers import page_message
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -53,8 +54,8 @@ def ids(processed: Processed[Item]) -> list[str]:
     return [a.id for a in articles]
 
 
-def batch(log: Path, first_offset: int, count: int) -> list[FakeRecord]:
-    return [FakeRecord("pages", 0, n, encode(page_message(n, f"LOG:{log}")))
+def batch(log: Path, first_offset: int, count: int) -> list[Rec]:
+    return [Rec("pages", 0, n, None, encode(page_message(n, f"LOG:{log}")))
             for n in range(first_offset, first_offset + count)]
 
 
@@ -78,7 +79,7 @@ def test_two_started_batches_come_back_in_record_order_each_page_analysed_once(p
 
 
 def test_an_undecodable_record_started_is_dead_lettered_when_processed(pool: Pool, tmp_path: Path) -> None:
-    records = [*batch(tmp_path / "ran.log", 0, 1), FakeRecord("pages", 0, 1, b"{not json")]
+    records = [*batch(tmp_path / "ran.log", 0, 1), Rec("pages", 0, 1, None, b"{not json")]
     extraction = Extraction(pool)
     extraction.start(records)
     processed = extraction.process(records)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from services.common.messages import Article, FeedEntry, PageMessage, decode, encode
-from services.extractor import pipeline, tagging
+from services.extractor import pipeline
 from services.extractor.task import EXTRACT_RECORD, WARM_UP, ArticleRecord
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,7 +78,7 @@ def test_articles_and_failures_coming_back_from_the_workers_import_none_either()
 
 def test_the_named_functions_are_the_pipelines_and_pickle_as_names() -> None:
     assert EXTRACT_RECORD.resolve() is pipeline.extract_record
-    assert WARM_UP.resolve() is tagging.warm_up
+    assert WARM_UP.resolve() is pipeline.warm_up
     assert pickle.loads(pickle.dumps(EXTRACT_RECORD)) == EXTRACT_RECORD
     assert b"extract_record" in pickle.dumps(EXTRACT_RECORD)
 
