@@ -10,13 +10,19 @@ Same pages, same run, same metric (:mod:`bench.extraction_eval`), reported per d
 * ``readability``: readability-lxml's ``Document.summary()`` as text (when installed:
   ``pip install readability-lxml``; it is not a dependency of the product);
 * ``newsflow``: ``extract_page``; ``newsflow-single``: the same with the second opinion
-  (the ensemble), the title line and the lead switched off.
+  (the ensemble), the title line and the lead switched off; ``newsflow-nolead``: only the lead
+  switched off.
+
+``--versus NAME``: per half, how newsflow's per-page F1 differs from NAME's (pages changed, up,
+down, mean difference; e.g. ``newsflow-nolead``: what the lead changes). ``--interleave``: run the
+systems page by page in turn (order rotated), so their pages/s compare under the same load.
 
 ``worse`` counts the pages where newsflow's F1 is more than 0.02 under the best single
 extractor on that half (by mean non-CJK F1).
 
     .venv/bin/python bench/extraction_peers.py
     .venv/bin/python bench/extraction_peers.py --systems newsflow,tf-precision --half tune
+    .venv/bin/python bench/extraction_peers.py --systems newsflow,newsflow-nolead --versus newsflow-nolead --interleave
 """
 
 from __future__ import annotations
@@ -88,6 +94,7 @@ SYSTEMS: dict[str, System] = {
     "tf-recall": _tf(include_comments=False, favor_recall=True),
     "readability": _readability,
     "newsflow-single": _newsflow(ExtractOptions(second_opinion=False, drop_title_line=False, add_lead=False)),
+    "newsflow-nolead": _newsflow(ExtractOptions(add_lead=False)),
     "newsflow": _newsflow(ExtractOptions()),
 }
 OURS = "newsflow"
@@ -106,18 +113,51 @@ def _available(names: Sequence[str]) -> list[str]:
     return out
 
 
+def run_interleaved(names: Sequence[str], pages: Sequence[Page], htmls: Sequence[bytes]
+                    ) -> dict[str, list[PageScore]]:
+    """Every system on page 1, then on page 2, ..., the order rotated each page."""
+    scores: dict[str, list[PageScore]] = {n: [] for n in names}
+    for i, (page, raw) in enumerate(zip(pages, htmls, strict=True)):
+        order = [*names[i % len(names):], *names[: i % len(names)]]
+        for name in order:
+            scores[name].extend(run_system(SYSTEMS[name], [page], [raw]))
+    return scores
+
+
+def versus(scores: dict[str, list[PageScore]], other: str) -> str:
+    """How newsflow's per-page F1 differs from ``other``'s on the non-CJK pages (and the CJK ones)."""
+    lines = []
+    for cjk in (False, True):
+        pairs = [(o.f1, b.f1) for o, b in zip(scores[OURS], scores[other], strict=True) if o.cjk == cjk]
+        diffs = [o - b for o, b in pairs]
+        up = sorted((d for d in diffs if d > 1e-9), reverse=True)
+        down = sorted(d for d in diffs if d < -1e-9)
+        mean = sum(diffs) / len(diffs) if diffs else 0.0
+        lines.append(
+            f"{OURS} vs {other} ({'CJK' if cjk else 'non-CJK'}): {len(up) + len(down)} of {len(diffs)} pages "
+            f"changed, {len(up)} up (max {up[0] if up else 0:+.3f}), {len(down)} down "
+            f"({', '.join(f'{d:+.3f}' for d in down[:5])}{' ...' if len(down) > 5 else ''}); "
+            f"mean F1 {mean:+.4f}"
+        )
+    return "\n".join(lines)
+
+
+def _seconds(scores: Sequence[PageScore]) -> float:
+    return sum(s.seconds for s in scores)
+
+
 def report(half: str, pages: Sequence[Page], scores: dict[str, list[PageScore]]) -> str:
     sums = {name: summarise(name, s) for name, s in scores.items()}
     singles = [n for n in sums if not n.startswith(OURS)]
     best = max(singles, key=lambda n: sums[n].f1) if singles else None
     lines = [
         f"\n== {half}: {len(pages)} pages ({sums[next(iter(sums))].pages} non-CJK)",
-        f"{'system':<16} {'F1':>6} {'P':>6} {'R':>6} {'CJK F1':>7} {'all F1':>7} {'pages/s':>8}",
+        f"{'system':<16} {'F1':>6} {'P':>6} {'R':>6} {'CJK F1':>7} {'all F1':>7} {'pages/s':>8} {'s':>7}",
     ]
     for name, s in sums.items():
         lines.append(
             f"{name:<16} {s.f1:6.3f} {s.precision:6.3f} {s.recall:6.3f} {s.cjk_f1:7.3f} "
-            f"{s.all_f1:7.3f} {s.pages_per_s:8.1f}"
+            f"{s.all_f1:7.3f} {s.pages_per_s:8.1f} {_seconds(scores[name]):7.2f}"
         )
     if best and OURS in scores:
         ours = [s for s in scores[OURS] if not s.cjk]
@@ -135,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="fundus test_data directory")
     ap.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated, of: " + ", ".join(SYSTEMS))
     ap.add_argument("--half", choices=[*HALVES, "all"], default=None, help="one dev half (default: both + all)")
+    ap.add_argument("--versus", metavar="NAME", help="per half, newsflow's per-page F1 against this system's")
+    ap.add_argument("--interleave", action="store_true", help="run the systems page by page in turn (fair timing)")
     ap.add_argument("--dump", type=Path, help="also write per-page F1 of every system (JSON) here")
     args = ap.parse_args(argv)
     try:
@@ -146,8 +188,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     names = _available([n.strip() for n in args.systems.split(",") if n.strip()])
     htmls = [p.html() for p in pages]
+    if args.versus and not {OURS, args.versus} <= set(names):
+        print(f"error: --versus needs {OURS} and {args.versus} in --systems", file=sys.stderr)
+        return 2
     scores: dict[str, list[PageScore]] = {}
-    for name in names:
+    if args.interleave:
+        scores = run_interleaved(names, pages, htmls)
+    for name in [] if args.interleave else names:
         t0 = time.perf_counter()
         scores[name] = run_system(SYSTEMS[name], pages, htmls)
         print(f"  ran {name} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
@@ -158,7 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     for half in [args.half] if args.half else [*HALVES, "all"]:
         keep = {p.name for p in select_half(pages, half)}
         idx = [i for i, p in enumerate(pages) if p.name in keep]
-        print(report(half, [pages[i] for i in idx], {n: [s[i] for i in idx] for n, s in scores.items()}))
+        part = {n: [s[i] for i in idx] for n, s in scores.items()}
+        print(report(half, [pages[i] for i in idx], part))
+        if args.versus:
+            print(versus(part, args.versus))
     return 0
 
 

@@ -6,6 +6,9 @@
 Articles are realistic in size: ~5 KB of text and 20 tags each. Every figure is measured
 in the same run, so the ratios hold on a shared, noisy machine even when the absolute
 rates do not. PostgreSQL runs in a throwaway schema, dropped afterwards.
+``--text-search-only``: just the PostgreSQL backend's CPU per article of ``to_tsvector`` (whole
+text, first 2,000 characters, ``simple``) and of ``INSERT ... SELECT`` of the staged rows into tables
+with pglz or lz4 TOAST compression, with or without the ``fts`` column and its GIN index.
 Besides one-row and batched writes: the same batches on a store without its full-text index
 (the share of the write that is the engine's text indexing), a replay (all unchanged) and a
 pass of story changes (``replay --stage stories``); CPU per article of this process and, for a
@@ -239,8 +242,22 @@ TEXT_SEARCH_STEPS = {
     "ts_parse: the parser's tokens only": "SELECT count(*) FROM staged, ts_parse('default', text)",
     "to_tsvector('simple', text)": "SELECT sum(length(to_tsvector('simple', text))) FROM staged",
     "to_tsvector('english', text)": "SELECT sum(length(to_tsvector('english', text))) FROM staged",
+    "to_tsvector('english', left(text, 2000))": "SELECT sum(length(to_tsvector('english', left(text, 2000)))) FROM staged",
     "fts as stored (title A || text B)": ("SELECT sum(length(setweight(to_tsvector(cfg, COALESCE(title, '')), 'A') "
                                           "|| setweight(to_tsvector(cfg, text), 'B'))) FROM staged"),
+}
+
+_ROW = "CREATE TEMPORARY TABLE variant (title text, text text COMPRESSION {c}, cfg regconfig, doc jsonb COMPRESSION {c}"
+_FTS = ("fts tsvector GENERATED ALWAYS AS (setweight(to_tsvector(cfg, COALESCE(title, '')), 'A') "
+        "|| setweight(to_tsvector(cfg, {text}), 'B')) STORED")
+#: the same rows into tables that differ in one respect each (TOAST compression; the ``fts`` column + GIN)
+ROW_VARIANTS = {
+    "row alone, pglz": _ROW.format(c="pglz") + ")",
+    "row alone, lz4": _ROW.format(c="lz4") + ")",
+    "row + fts of the first 2,000 chars + GIN": (_ROW.format(c="lz4") + ", " + _FTS.format(text="left(text, 2000)")
+                                                 + "); CREATE INDEX ON variant USING gin (fts)"),
+    "row + fts of the whole text + GIN": (_ROW.format(c="lz4") + ", " + _FTS.format(text="text")
+                                          + "); CREATE INDEX ON variant USING gin (fts)"),
 }
 
 
@@ -253,10 +270,10 @@ def text_search_profile(fresh_store: Callable[[], AbstractContextManager[str]], 
         stat = Path(f"/proc/{db.info.backend_pid}/stat")
         if not stat.exists():
             return
-        db.execute("CREATE TEMPORARY TABLE staged (title text, text text, cfg regconfig)")
+        db.execute("CREATE TEMPORARY TABLE staged (title text, text text, cfg regconfig, doc jsonb)")
         with db.cursor() as cur, cur.copy("COPY staged FROM STDIN") as copy:
             for a in batched:
-                copy.write_row((a.title, a.text, "english"))
+                copy.write_row((a.title, a.text, "english", a.model_dump_json()))
 
         def cpu() -> float:
             fields = stat.read_text().rsplit(")", 1)[1].split()
@@ -267,6 +284,17 @@ def text_search_profile(fresh_store: Callable[[], AbstractContextManager[str]], 
             before = cpu()
             db.execute(sql).fetchall()
             print(f"    {label:<40} {(cpu() - before) / len(batched) * 1e3:6.3f}")
+        print("  PostgreSQL backend CPU ms/article of INSERT ... SELECT of the staged rows (title, text, doc JSON):")
+        for label, ddl in ROW_VARIANTS.items():
+            db.execute("DROP TABLE IF EXISTS variant")
+            db.execute(ddl)
+            before = cpu()
+            # text || '' and doc::text::jsonb: fresh values, compressed on insert (a staged value would be
+            # copied still compressed by the staging table's method)
+            db.execute("INSERT INTO variant (title, text, cfg, doc) SELECT title, text || '', cfg, doc::text::jsonb "
+                       "FROM staged")
+            print(f"    {label:<40} {(cpu() - before) / len(batched) * 1e3:6.3f}")
+        db.execute("DROP TABLE IF EXISTS variant")
 
 
 def concurrent_writers(fresh_store: Callable[[], AbstractContextManager[str]], batched: list[Article],
@@ -301,7 +329,16 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=2,
                         help="PostgreSQL: this many stores writing at once (sink replicas); 1: skip")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--text-search-only", action="store_true",
+                        help="only the PostgreSQL per-article profile (to_tsvector steps, row variants), --rounds times")
     args = parser.parse_args()
+    if args.text_search_only:
+        batched = articles(args.articles, seed=2, prefix="bat")
+        print(f"{args.articles} articles of ~5 KB real text, {datetime.now(UTC):%Y-%m-%d}, load average "
+              f"{os.getloadavg()[0]:.1f}")
+        for _ in range(args.rounds):
+            text_search_profile(lambda: postgres_schema(args.postgres), batched)
+        return
     source = f"real English news paragraphs ({len(PARAGRAPHS)})" if PARAGRAPHS else "synthetic words (../shared absent)"
     print(f"{args.articles} articles of ~5 KB text ({source}) and 20 tags each; baseline: the first "
           f"{args.baseline} of them, one per transaction (the sink with a batch of 1); each run on a fresh store")
