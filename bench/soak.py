@@ -5,9 +5,12 @@
 
 Runs the real ``newsflow up --feeds`` (embedded broker, SQLite) against a generated news
 site whose feeds get ``--rate`` new articles per second. Every ``--sample-seconds`` it
-prints each service's RSS (process tree), the broker's RSS and how many articles are
-stored; at the end, the trend per service: the least-squares slope of RSS over time after
-the first sample (warm-up), in MB per 10 minutes, and whether every article was stored.
+prints each service's RSS (process tree), the broker's RSS, each service tree's PSS (shared
+pages split between the processes that map them: the tree's real footprint; see
+bench/memory.py) and how many articles are stored; at the end, the trend per service: the
+least-squares slope of RSS and of PSS over time after the first sample (warm-up), in MB per
+10 minutes, whether every article was stored, and the PSS of each process of the extractor's
+tree (service, forkserver, workers) at the last sample.
 The embedded broker keeps every record in memory by design (retention is not enforced),
 so its growth is reported but is not a leak of newsflow's.
 """
@@ -22,11 +25,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hostile.pipeline import UpRun, ids_of, rss_bytes, tree_rss_bytes
 from hostile.sites import NewsSite
 
-SERVICES = ("fetcher", "extractor", "sink")
+from bench.memory import descendants, pss_mb, role
+
+SERVICES = ("fetcher", "extractor", "stories-worker", "sink")
 
 
 def slope_mb_per_10min(points: list[tuple[float, int]]) -> float:
@@ -41,6 +47,21 @@ def slope_mb_per_10min(points: list[tuple[float, int]]) -> float:
         return 0.0
     slope = sum((t - mx) * (v - my) for t, v in points) / var
     return slope * 600 / 2**20
+
+
+def _label(service: str) -> str:
+    return service.removesuffix("-worker")
+
+
+def tree_pss_bytes(pid: int) -> int:
+    return int(sum(pss_mb(p) for p in descendants(pid)) * 2**20)
+
+
+def trend(name: str, points: list[tuple[float, int]]) -> str:
+    steady = points[1:]
+    first, last = (steady[0][1], steady[-1][1]) if steady else (0, 0)
+    return (f"  {name:<13} {slope_mb_per_10min(steady):+7.1f} MB per 10 min  "
+            f"({first / 2**20:.0f} -> {last / 2**20:.0f} MB over {len(steady)} samples)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,10 +81,12 @@ def main(argv: list[str] | None = None) -> int:
                                                        "NEWSFLOW_PER_HOST_CONCURRENCY": "32", **extra_env}).start()
     print(f"soak: {args.minutes:g} min at {args.rate:g} articles/s over {args.feeds} feeds; data in {data}", flush=True)
     series: dict[str, list[tuple[float, int]]] = {s: [] for s in (*SERVICES, "broker")}
+    pss: dict[str, list[tuple[float, int]]] = {s: [] for s in SERVICES}
     started = time.monotonic()
     published, next_sample = 0, started + args.sample_seconds
     try:
-        print(f"{'min':>5} {'stored':>8} " + " ".join(f"{s:>10}" for s in series) + "   (RSS MB)", flush=True)
+        print(f"{'min':>5} {'stored':>8} " + " ".join(f"{_label(s):>10}" for s in series) + "   (RSS MB)  "
+              + " ".join(f"{_label(s):>10}" for s in pss) + "   (PSS MB)", flush=True)
         while time.monotonic() - started < args.minutes * 60:
             due = int(args.rate * (time.monotonic() - started)) - published
             if due > 0:
@@ -75,11 +98,14 @@ def main(argv: list[str] | None = None) -> int:
                 for svc in SERVICES:
                     try:
                         series[svc].append((t, tree_rss_bytes(run.pid(svc))))
+                        pss[svc].append((t, tree_pss_bytes(run.pid(svc))))
                     except LookupError:
                         series[svc].append((t, 0))
+                        pss[svc].append((t, 0))
                 series["broker"].append((t, rss_bytes(run.broker_pid())))
                 print(f"{t / 60:5.1f} {len(run.stored_ids()):8d} "
-                      + " ".join(f"{series[s][-1][1] / 2**20:10.0f}" for s in series), flush=True)
+                      + " ".join(f"{series[s][-1][1] / 2**20:10.0f}" for s in series) + "             "
+                      + " ".join(f"{pss[s][-1][1] / 2**20:10.0f}" for s in pss), flush=True)
             time.sleep(0.2)
         expected = ids_of(site.article_urls())
         deadline = time.monotonic() + 120
@@ -91,10 +117,15 @@ def main(argv: list[str] | None = None) -> int:
               f"duplicates {len(stored) - len(set(stored))})")
         print("memory trend after warm-up (least-squares slope):")
         for name, points in series.items():
-            steady = points[1:]
-            first, last = (steady[0][1], steady[-1][1]) if steady else (0, 0)
-            print(f"  {name:<9} {slope_mb_per_10min(steady):+7.1f} MB per 10 min  "
-                  f"({first / 2**20:.0f} -> {last / 2**20:.0f} MB over {len(steady)} samples)")
+            print(trend(f"{_label(name)} RSS", points))
+        for name, points in pss.items():
+            print(trend(f"{_label(name)} PSS", points))
+        try:
+            service = run.pid("extractor")
+            parts = sorted((role(p, service), pss_mb(p)) for p in descendants(service))
+            print("extractor tree PSS now: " + ", ".join(f"{r} {mb:.0f}" for r, mb in parts) + " MB")
+        except LookupError:
+            pass
         return 0 if missing == 0 else 1
     finally:
         run.stop()
