@@ -24,14 +24,17 @@ polling; page fetches go through the same HTTP client and host gate).
 
     .venv/bin/python bench/fetcher_polls.py                  # ~1-2 minutes
     .venv/bin/python bench/fetcher_polls.py --feeds-304 50000 --feeds-200 10000
+    .venv/bin/python bench/fetcher_polls.py --profile --feeds-200 1000   # (b) under cProfile, by part
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import multiprocessing
 import os
+import pstats
 import resource
 import sys
 import tempfile
@@ -278,6 +281,31 @@ def parallel_limit(kind: str, base: str, seconds: float, processes: int) -> floa
     return float(sum(rates))
 
 
+def profile_b(base: str, feeds: int, concurrency: int, workers: int) -> None:
+    """(b) under cProfile: the main process's CPU per poll, in total and by part."""
+    prof = cProfile.Profile()
+    urls = [f"{base}/p/{i}" for i in range(feeds)]
+    prof.enable()
+    secs, outcomes, _, _, cpu = run_fetcher(urls, None, concurrency, workers)
+    prof.disable()
+    stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]  # {(file, line, name): (cc, nc, tt, ct, callers)}
+
+    def tottime(match: Callable[[str, str], bool]) -> float:
+        return sum(v[2] for k, v in stats.items() if match(k[0], k[2]))
+
+    def cumtime(name: str) -> float:
+        return max((v[3] for k, v in stats.items() if k[2] == name and k[0].endswith("urls.py")), default=0.0)
+
+    per = 1000 / feeds
+    print(f"(b) under cProfile: {feeds} feeds x {ITEMS} items in {secs:.1f}s, {outcomes}; main process "
+          f"{cpu * per:.2f} ms CPU per poll", flush=True)
+    print(f"  SQLite (sqlite3 calls)            {tottime(lambda f, n: 'sqlite3' in n) * per:6.2f} ms per poll")
+    print(f"  article ids (article_id_of_normalised) {cumtime('article_id_of_normalised') * per:6.2f} ms per poll "
+          f"(of which article_id, normalising again: {cumtime('article_id') * per:.2f})")
+    print(f"  unpickling the parse results      {tottime(lambda f, n: 'pickle' in n and 'loads' in n) * per:6.2f} ms "
+          "per poll")
+
+
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -296,6 +324,9 @@ def main() -> None:
                          "(e.g. 1000 10000 100000), --active of them polled every second")
     ap.add_argument("--active", type=int, default=50, help="feeds due every second in --steady")
     ap.add_argument("--seconds", type=float, default=10, help="measured seconds per --steady size")
+    ap.add_argument("--profile", action="store_true",
+                    help="only (b) under cProfile: the main process's CPU per poll by part (SQLite, article ids, "
+                         "unpickling the parse results); cProfile inflates them, (b) without it prints the total")
     ap.add_argument("--limit-seconds", type=float, default=5, help="measured seconds per parallel parse limit (e)")
     args = ap.parse_args()
 
@@ -316,6 +347,10 @@ def main() -> None:
                       f"{ms:.2f} ms CPU of the main process per poll", flush=True)
             lo, hi = figures[min(figures)], figures[max(figures)]
             print(f"{max(figures)} / {min(figures)} feeds: {hi / lo:.2f}x per poll (target <= 1.5x)")
+            return
+
+        if args.profile:
+            profile_b(base, args.feeds_200, args.concurrency, args.workers)
             return
 
         secs, outcomes, _, workers_a, _ = run_fetcher([f"{base}/a/{i}" for i in range(args.feeds_304)], '"v1"',
@@ -343,6 +378,8 @@ def main() -> None:
         d_base = per_core * cores
         print(f"(d') with URL base: {d_base:8.0f} parses/s ({per_core:.0f}/s per core x {cores} cores; "
               "the fetcher's call)", flush=True)
+        print(f"(d')/(d): {d_base / d:.2f}  (resolving relative URIs against the feed URL: "
+              f"{(d / d_base - 1) * 100:+.0f} % time per parse)", flush=True)
         processes = args.workers or cores
         limits = {kind: parallel_limit(kind, f"{base}/b/1234", args.limit_seconds, processes) for kind in PARSERS}
         for kind, rate in limits.items():
