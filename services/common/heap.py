@@ -13,9 +13,10 @@ given through ``GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072``, 2 runs each
 tree 328-333 -> 296-300 MB PSS (its main process 65-67 -> 43); standalone ``analyse`` over 80 real
 pages max RSS 418 -> 332 MB at the same CPU per page (46.9-49.9 ms with, 48.3-49.1 without).
 
-Called once at the start of every process that handles pages: the ``newsflow`` command (every
-service and the supervisor), the extractor's forkserver (its workers are forks of it and inherit
-the setting) and the fetcher's parse processes. Elsewhere than glibc it does nothing.
+Called once, before any page is handled, in every process that handles pages: the ``newsflow``
+command (every service and the supervisor; after the sub-command's imports, before it runs), the
+extractor's forkserver (after its imports, before the tagger's data loads; its workers are forks of
+it and inherit the setting) and the fetcher's parse processes. Elsewhere than glibc it does nothing.
 """
 
 from __future__ import annotations

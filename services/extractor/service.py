@@ -6,7 +6,7 @@ commit offsets.
 
 The stage is pipelined (:mod:`services.common.stage`): :meth:`Extraction.start` decodes a
 batch's pages and submits them to the workers as soon as the batch is consumed, so the
-workers extract batch N+1 while the main process builds, produces and commits batch N.
+workers extract batch N+1 while the main process produces and commits batch N.
 
 The steps themselves are :mod:`services.extractor.pipeline`, and all of a page's work runs in
 ``workers`` processes (:mod:`services.extractor.workers`), each page bounded by
